@@ -1,0 +1,1 @@
+"""Domain layer: aggregates, events, repository, snapshots and upcasting."""

@@ -1,0 +1,46 @@
+"""Tunables of one core, validated when built."""
+
+from __future__ import annotations
+
+import attrs
+
+from eventlog.errors import ConfigError
+from eventlog.types import NodeId
+
+
+def _check(config: RaftConfig) -> None:
+    if config.node_id not in config.voters:
+        raise ConfigError(f"node {config.node_id} is not among the voters {config.voters}")
+    if len(set(config.voters)) != len(config.voters) or min(config.voters) < 1:
+        raise ConfigError(f"voters must be distinct ids >= 1, got {config.voters}")
+    if config.heartbeat_tick < 1 or config.election_tick <= config.heartbeat_tick:
+        raise ConfigError(
+            f"need 1 <= heartbeat_tick < election_tick, got "
+            f"{config.heartbeat_tick} and {config.election_tick}"
+        )
+    if config.max_inflight_messages < 1 or config.max_message_bytes < 1:
+        raise ConfigError("in-flight window and message size must be positive")
+
+
+@attrs.frozen(kw_only=True)
+class RaftConfig:
+    node_id: NodeId
+    voters: tuple[NodeId, ...]
+    election_tick: int = 15
+    """Ticks without a leader before campaigning; randomized in [election_tick, 2*election_tick)."""
+    heartbeat_tick: int = 3
+    pre_vote: bool = True
+    check_quorum: bool = True
+    max_message_bytes: int = 1 << 20
+    """Byte cap of the entries in one AppendEntries (one entry is always allowed)."""
+    max_inflight_messages: int = 64
+    max_inflight_bytes: int = 16 << 20
+    max_apply_bytes: int = 64 << 20
+    """Byte cap of committed entries handed out in one Ready."""
+
+    def __attrs_post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def peers(self) -> tuple[NodeId, ...]:
+        return tuple(voter for voter in self.voters if voter != self.node_id)

@@ -1,0 +1,350 @@
+"""RaftCore: the consensus state machine. Messages and ticks in, a ``Ready`` out; no I/O.
+
+``step`` handles the term of every message once, here, then dispatches on the role through
+``self._step`` (etcd's ``stepFunc``); each role transition swaps both ``_step`` and ``_tick``.
+Leader-side replication lives in ``replication.py``, the candidate and follower handlers in
+``roles.py``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+
+from eventlog.errors import InvariantViolation, NotLeader, ProposalDropped
+from eventlog.raft import replication, roles
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.log import RaftLog
+from eventlog.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Heartbeat,
+    Message,
+    ReadIndexRequest,
+    RequestVote,
+    RequestVoteResponse,
+    TransferLeadershipRequest,
+)
+from eventlog.raft.progress import Inflights, Progress
+from eventlog.raft.quorum import VoteResult, vote_result
+from eventlog.raft.read_only import ReadOnly, ReadState
+from eventlog.raft.ready import Ready, Role, SoftState
+from eventlog.raft.records import Entry, EntryKind, HardState
+from eventlog.raft.storage import LogStorage, StateStorage
+from eventlog.types import NO_NODE, LogIndex, NodeId, Term
+
+
+class Logger(Protocol):
+    def debug(self, event: str, **fields: Any) -> Any: ...
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+
+
+class NullLogger:
+    def debug(self, event: str, **fields: Any) -> None:
+        return None
+
+    def info(self, event: str, **fields: Any) -> None:
+        return None
+
+
+class Storage(LogStorage, StateStorage, Protocol):
+    """What the core reads at start-up and while running."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Proposal:
+    """Where the leader put a batch of proposals: it is committed iff the entry at
+    ``last_index`` is committed with ``term``."""
+
+    term: Term
+    first_index: LogIndex
+    last_index: LogIndex
+
+
+@attrs.define
+class RaftCore:
+    """Invariants: ``vote`` is only ever set in ``term`` and never changes within it;
+    a leader never removes entries from its own log; ``log.applied <= log.committed``."""
+
+    config: RaftConfig
+    log: RaftLog
+    rng: random.Random
+    logger: Logger
+    term: Term
+    vote: NodeId
+    role: Role = Role.FOLLOWER
+    leader: NodeId = NO_NODE
+    election_elapsed: int = 0
+    heartbeat_elapsed: int = 0
+    randomized_election_timeout: int = 0
+    progress: dict[NodeId, Progress] = attrs.field(factory=dict)
+    votes: dict[NodeId, bool] = attrs.field(factory=dict)
+    transferee: NodeId = NO_NODE
+    read_only: ReadOnly = attrs.field(factory=ReadOnly)
+    reads_waiting_for_commit: list[tuple[bytes, NodeId]] = attrs.field(factory=list)
+    read_states: list[ReadState] = attrs.field(factory=list)
+    messages: list[Message] = attrs.field(factory=list)
+    messages_after_persist: list[Message] = attrs.field(factory=list)
+    self_after_persist: list[Message] = attrs.field(factory=list)
+    """Responses to ourselves that count only once persisted (our vote, our own append)."""
+    _prev_hard_state: HardState = attrs.field(factory=HardState)
+    _prev_soft_state: SoftState = SoftState(leader=NO_NODE, role=Role.FOLLOWER)
+    _outstanding: Ready | None = None
+    _handed_self_messages: list[Message] = attrs.field(factory=list)
+    _step: Callable[[RaftCore, Message], None] = roles.step_follower
+    _tick: Callable[[RaftCore], None] = roles.tick_election
+
+    @classmethod
+    def open(
+        cls,
+        config: RaftConfig,
+        storage: Storage,
+        rng: random.Random,
+        logger: Logger | None = None,
+        applied: LogIndex = LogIndex(0),
+    ) -> RaftCore:
+        """Restart from what ``storage`` holds; ``applied`` is what the host already applied."""
+        state = storage.hard_state()
+        log = RaftLog.open(storage, state.commit, applied)
+        core = cls(
+            config=config,
+            log=log,
+            rng=rng,
+            logger=logger or NullLogger(),
+            term=state.term,
+            vote=state.vote,
+            prev_hard_state=state,
+        )
+        core.become_follower(state.term, NO_NODE)
+        return core
+
+    @property
+    def id(self) -> NodeId:
+        return self.config.node_id
+
+    # -- inputs --------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Advance logical time by one tick (the host calls this every tick interval)."""
+        self._tick(self)
+
+    def step(self, m: Message) -> None:
+        """Handle one message from a peer (or, through ``advance``, from ourselves)."""
+        if m.term > self.term and not self._step_higher_term(m):
+            return
+        if m.term < self.term:
+            roles.answer_stale(self, m)
+            return
+        if isinstance(m, RequestVote):
+            roles.handle_vote_request(self, m)
+            return
+        self._step(self, m)
+
+    def _step_higher_term(self, m: Message) -> bool:
+        """Step down for a newer term, unless the message must not move our term."""
+        if isinstance(m, RequestVote):
+            in_lease = (
+                self.config.check_quorum
+                and self.leader != NO_NODE
+                and self.election_elapsed < self.config.election_tick
+            )
+            if in_lease and not m.leadership_transfer:
+                self.logger.debug("vote_ignored_in_lease", candidate=m.src, their_term=m.term)
+                return False
+            if m.pre_vote:
+                return True  # a pre-vote never changes our term
+        if isinstance(m, RequestVoteResponse) and m.pre_vote and m.granted:
+            return True  # granted pre-votes carry the term we would campaign in
+        leader = m.src if isinstance(m, AppendEntries | Heartbeat) else NO_NODE
+        self.become_follower(m.term, leader)
+        return True
+
+    def propose(self, *data: bytes) -> Proposal:
+        """Append ``data`` (one entry each) to the leader's log; raise ``NotLeader`` elsewhere."""
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.id, self.leader or None)
+        if self.transferee != NO_NODE:
+            raise ProposalDropped(f"leadership transfer to {self.transferee} in progress")
+        first = LogIndex(self.log.last_index() + 1)
+        replication.append_entries(self, [(payload, EntryKind.NORMAL) for payload in data])
+        return Proposal(term=self.term, first_index=first, last_index=self.log.last_index())
+
+    def read_index(self, context: bytes) -> None:
+        """Ask for a linearizable read; a ``ReadState`` with ``context`` comes in a later Ready."""
+        if self.role is Role.LEADER:
+            replication.handle_read_index(self, context, self.id)
+        elif self.leader != NO_NODE:
+            self.send(
+                ReadIndexRequest(src=self.id, dst=self.leader, term=self.term, context=context)
+            )
+        else:
+            raise NotLeader(self.id, None)
+
+    def transfer_leadership(self, target: NodeId) -> None:
+        """Hand leadership to ``target`` once its log is up to date (thesis §3.10)."""
+        if self.role is Role.LEADER:
+            replication.start_transfer(self, target)
+        elif self.leader != NO_NODE:
+            self.send(
+                TransferLeadershipRequest(
+                    src=self.id, dst=self.leader, term=self.term, target=target
+                )
+            )
+        else:
+            raise NotLeader(self.id, None)
+
+    def campaign(self) -> None:
+        """Start an election now, as if the election timeout had passed."""
+        roles.hup(self, transfer=False)
+
+    # -- outputs -------------------------------------------------------------------------------
+    def send(self, m: Message) -> None:
+        if isinstance(m, AppendEntriesResponse | RequestVoteResponse) and not (
+            isinstance(m, RequestVoteResponse) and m.pre_vote
+        ):
+            target = self.self_after_persist if m.dst == self.id else self.messages_after_persist
+            target.append(m)
+        else:
+            self.messages.append(m)
+
+    def soft_state(self) -> SoftState:
+        return SoftState(leader=self.leader, role=self.role)
+
+    def hard_state(self) -> HardState:
+        return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
+
+    def has_ready(self) -> bool:
+        if self._outstanding is not None:
+            return False
+        return bool(
+            self.soft_state() != self._prev_soft_state
+            or self.hard_state() != self._prev_hard_state
+            or self.log.unstable
+            or self.messages
+            or self.messages_after_persist
+            or self.self_after_persist
+            or self.read_states
+            or self.log.committed > self.log.applied
+        )
+
+    def ready(self) -> Ready:
+        """Hand the host its next batch of work; see ``Ready`` for what it must do."""
+        if self._outstanding is not None:
+            raise InvariantViolation("ready() called before advance() of the previous Ready")
+        hard_state = self.hard_state()
+        changed = hard_state if hard_state != self._prev_hard_state else None
+        entries = self.log.unstable_entries()
+        if self.role is Role.LEADER and entries:
+            self.send(
+                AppendEntriesResponse(
+                    src=self.id, dst=self.id, term=self.term, index=entries[-1].index
+                )
+            )
+        rd = Ready(
+            soft_state=self.soft_state(),
+            hard_state=changed,
+            entries=entries,
+            committed=tuple(self.log.committed_to_apply(self.config.max_apply_bytes)),
+            messages=tuple(self.messages),
+            messages_after_persist=tuple(self.messages_after_persist),
+            read_states=tuple(self.read_states),
+            must_sync=self._must_sync(changed, entries),
+        )
+        self._handed_self_messages = self.self_after_persist
+        self.messages, self.messages_after_persist, self.self_after_persist = [], [], []
+        self.read_states = []
+        self._outstanding = rd
+        return rd
+
+    def _must_sync(self, changed: HardState | None, entries: tuple[Entry, ...]) -> bool:
+        """Entries, a new term or a new vote must be durable before anyone hears of them."""
+        prev = self._prev_hard_state
+        return bool(entries) or (
+            changed is not None and (changed.term != prev.term or changed.vote != prev.vote)
+        )
+
+    def advance(self, rd: Ready) -> None:
+        """The host did everything ``rd`` asked; our self-addressed responses now count."""
+        if rd is not self._outstanding:
+            raise InvariantViolation("advance() with a Ready that is not the outstanding one")
+        self._outstanding = None
+        if rd.hard_state is not None:
+            self._prev_hard_state = rd.hard_state
+        self._prev_soft_state = rd.soft_state
+        if rd.entries:
+            self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
+        if rd.committed:
+            self.log.applied_to(rd.committed[-1].index)
+        handed, self._handed_self_messages = self._handed_self_messages, []
+        for m in handed:
+            self.step(m)
+
+    # -- role transitions ----------------------------------------------------------------------
+    def _reset(self, term: Term) -> None:
+        if term != self.term:
+            self.term, self.vote = term, NO_NODE
+        self.leader = NO_NODE
+        self.election_elapsed = self.heartbeat_elapsed = 0
+        timeout = self.config.election_tick
+        self.randomized_election_timeout = timeout + self.rng.randrange(timeout)
+        self.transferee = NO_NODE
+        self.votes = {}
+        self.read_only = ReadOnly()
+        self.reads_waiting_for_commit = []
+        last = self.log.last_index()
+        self.progress = {
+            voter: Progress(
+                match=LogIndex(0),
+                next=LogIndex(last + 1),
+                inflights=Inflights(
+                    self.config.max_inflight_messages, self.config.max_inflight_bytes
+                ),
+            )
+            for voter in self.config.voters
+        }
+
+    def become_follower(self, term: Term, leader: NodeId) -> None:
+        self._reset(term)
+        self.role, self.leader = Role.FOLLOWER, leader
+        self._step, self._tick = roles.step_follower, roles.tick_election
+        self.logger.debug("became_follower", term=term, leader=leader)
+
+    def become_pre_candidate(self) -> None:
+        if self.role is Role.LEADER:
+            raise InvariantViolation("a leader cannot become a pre-candidate")
+        # Term and vote stay as they are: a pre-vote changes nothing durable.
+        self.votes = {}
+        self.leader = NO_NODE
+        self.role = Role.PRE_CANDIDATE
+        self._step, self._tick = roles.step_candidate, roles.tick_election
+        self.logger.debug("became_pre_candidate", term=self.term)
+
+    def become_candidate(self) -> None:
+        if self.role is Role.LEADER:
+            raise InvariantViolation("a leader cannot become a candidate")
+        self._reset(Term(self.term + 1))
+        self.vote = self.id
+        self.role = Role.CANDIDATE
+        self._step, self._tick = roles.step_candidate, roles.tick_election
+        self.logger.debug("became_candidate", term=self.term)
+
+    def become_leader(self) -> None:
+        if self.role is Role.FOLLOWER:
+            raise InvariantViolation("a follower cannot become leader without an election")
+        self._reset(self.term)
+        self.role, self.leader = Role.LEADER, self.id
+        self._step, self._tick = replication.step_leader, replication.tick_heartbeat
+        own = self.progress[self.id]
+        own.match = LogIndex(self.log.offset - 1)  # what the host has persisted
+        own.become_replicate()
+        own.recent_active = True
+        # A no-op of our own term lets us commit the entries of earlier terms (Raft §5.4.2).
+        replication.append_entries(self, [(b"", EntryKind.NOOP)])
+        self.logger.info("became_leader", term=self.term, last_index=self.log.last_index())
+
+    def record_vote(self, voter: NodeId, granted: bool) -> VoteResult:
+        self.votes.setdefault(voter, granted)
+        return vote_result(self.config.voters, self.votes)

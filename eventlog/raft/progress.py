@@ -1,0 +1,113 @@
+"""What the leader knows about each follower's log, and how fast it may send to it."""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+import attrs
+
+from eventlog.types import LogIndex
+
+
+class ProgressState(enum.Enum):
+    PROBE = "probe"
+    """The follower's log position is unknown: one AppendEntries per heartbeat interval."""
+    REPLICATE = "replicate"
+    """The follower is in sync: stream optimistically, bounded by the in-flight window."""
+
+
+@attrs.define
+class Inflights:
+    """A window of AppendEntries sent but not acknowledged, bounded in count and bytes."""
+
+    max_count: int
+    max_bytes: int
+    _sent: deque[tuple[LogIndex, int]] = attrs.field(factory=deque)
+    _bytes: int = 0
+
+    def add(self, last_index: LogIndex, size: int) -> None:
+        self._sent.append((last_index, size))
+        self._bytes += size
+
+    def free_to(self, index: LogIndex) -> None:
+        """Release every message whose last entry is at or below ``index``."""
+        while self._sent and self._sent[0][0] <= index:
+            _, size = self._sent.popleft()
+            self._bytes -= size
+
+    def free_first(self) -> None:
+        if self._sent:
+            _, size = self._sent.popleft()
+            self._bytes -= size
+
+    def reset(self) -> None:
+        self._sent.clear()
+        self._bytes = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self._sent) >= self.max_count or self._bytes >= self.max_bytes
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+
+@attrs.define
+class Progress:
+    """Invariant: match < next; in PROBE at most one unanswered AppendEntries (``paused``)."""
+
+    match: LogIndex
+    next: LogIndex
+    inflights: Inflights
+    state: ProgressState = ProgressState.PROBE
+    paused: bool = False
+    recent_active: bool = False
+    """Heard from since the last check-quorum round."""
+
+    def become_probe(self) -> None:
+        self.state = ProgressState.PROBE
+        self.next = LogIndex(self.match + 1)
+        self.paused = False
+        self.inflights.reset()
+
+    def become_replicate(self) -> None:
+        self.state = ProgressState.REPLICATE
+        self.next = LogIndex(self.match + 1)
+        self.paused = False
+        self.inflights.reset()
+
+    def maybe_update(self, index: LogIndex) -> bool:
+        """The follower acknowledged up to ``index``; False if that is old news."""
+        updated = index > self.match
+        if updated:
+            self.match = index
+            self.paused = False
+        self.next = LogIndex(max(self.next, index + 1))
+        return updated
+
+    def maybe_decrease_to(self, rejected: LogIndex, hint_index: LogIndex) -> bool:
+        """Move ``next`` back after a rejection; False if the rejection is stale."""
+        if self.state is ProgressState.REPLICATE:
+            if rejected <= self.match:
+                return False
+            self.next = LogIndex(self.match + 1)
+            return True
+        if self.next - 1 != rejected:
+            return False
+        self.next = LogIndex(max(min(rejected, hint_index + 1), self.match + 1))
+        self.paused = False
+        return True
+
+    def sent_entries(self, last_index: LogIndex, size: int) -> None:
+        if self.state is ProgressState.REPLICATE:
+            self.next = LogIndex(last_index + 1)
+            self.inflights.add(last_index, size)
+        else:
+            self.paused = True
+
+    @property
+    def is_paused(self) -> bool:
+        if self.state is ProgressState.PROBE:
+            return self.paused
+        return self.inflights.full

@@ -1,0 +1,53 @@
+"""``Ready``: everything the core asks of its host at one instant. Its docstring is the contract."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from eventlog.raft.messages import Message
+from eventlog.raft.read_only import ReadState
+from eventlog.raft.records import Entry, HardState
+from eventlog.types import NodeId
+
+
+class Role(enum.Enum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre_candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SoftState:
+    """Volatile facts for the host (who leads, what we are); never persisted."""
+
+    leader: NodeId
+    role: Role
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Ready:
+    """What the host must do, in this order, before calling ``core.advance(ready)``:
+
+    1. Persist ``hard_state`` (if not None) and ``entries`` in one write. ``entries`` replace any
+       stored entries from ``entries[0].index`` on. If ``must_sync``, fsync before step 2.
+    2. Send ``messages_after_persist``: they promise that step 1 is durable (a granted vote,
+       an acknowledged append). ``messages`` promise nothing and may be sent at once, even
+       before step 1 (the leader replicates while it writes its own log, thesis §10.2.1).
+    3. Apply ``committed`` in order. They may include entries from this Ready's ``entries``,
+       which is why step 1 comes first.
+    4. Serve each read in ``read_states`` once the applied index reaches its ``index``.
+    5. Call ``advance(ready)``. Only one Ready is outstanding at a time; the core keeps taking
+       ticks, messages and proposals meanwhile, and reports them in the next Ready.
+    """
+
+    soft_state: SoftState
+    hard_state: HardState | None
+    entries: tuple[Entry, ...]
+    committed: tuple[Entry, ...]
+    messages: tuple[Message, ...]
+    messages_after_persist: tuple[Message, ...]
+    read_states: tuple[ReadState, ...]
+    must_sync: bool

@@ -1,0 +1,222 @@
+"""The leader: replicating its log, committing, heartbeats, ReadIndex and leadership transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from eventlog.errors import ConfigError
+from eventlog.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    Message,
+    ReadIndexRequest,
+    ReadIndexResponse,
+    TimeoutNow,
+    TransferLeadershipRequest,
+)
+from eventlog.raft.progress import ProgressState
+from eventlog.raft.quorum import committed_index, has_quorum
+from eventlog.raft.read_only import ReadState
+from eventlog.raft.records import Entry, EntryKind
+from eventlog.types import NO_NODE, LogIndex, NodeId
+
+if TYPE_CHECKING:
+    from eventlog.raft.core import RaftCore
+
+
+def tick_heartbeat(core: RaftCore) -> None:
+    core.heartbeat_elapsed += 1
+    core.election_elapsed += 1
+    if core.election_elapsed >= core.config.election_tick:
+        core.election_elapsed = 0
+        if core.config.check_quorum and not _quorum_active(core):
+            core.logger.info("stepped_down_no_quorum", term=core.term)
+            core.become_follower(core.term, NO_NODE)
+            return
+        if core.transferee != NO_NODE:
+            core.logger.info("leadership_transfer_aborted", target=core.transferee)
+            core.transferee = NO_NODE
+    if core.heartbeat_elapsed >= core.config.heartbeat_tick:
+        core.heartbeat_elapsed = 0
+        broadcast_heartbeat(core, core.read_only.last_context() or b"")
+
+
+def _quorum_active(core: RaftCore) -> bool:
+    """Has a majority been heard from since the last check? Resets the record for the next."""
+    active = [voter for voter, pr in core.progress.items() if pr.recent_active or voter == core.id]
+    for voter, pr in core.progress.items():
+        pr.recent_active = voter == core.id
+    return has_quorum(core.config.voters, active)
+
+
+def append_entries(core: RaftCore, items: Sequence[tuple[bytes, EntryKind]]) -> None:
+    last = core.log.last_index()
+    entries = [
+        Entry(term=core.term, index=LogIndex(last + offset), data=data, kind=kind)
+        for offset, (data, kind) in enumerate(items, start=1)
+    ]
+    core.log.append(entries)
+    broadcast_append(core)
+
+
+def broadcast_append(core: RaftCore) -> None:
+    for peer in core.config.peers:
+        send_append(core, peer)
+
+
+def send_append(core: RaftCore, peer: NodeId, *, send_if_empty: bool = True) -> bool:
+    """Send the next entries ``peer`` lacks, if its window allows. True if a message went out."""
+    pr = core.progress[peer]
+    if pr.is_paused:
+        return False
+    log = core.log
+    entries = log.slice(pr.next, LogIndex(log.last_index() + 1), core.config.max_message_bytes)
+    if not entries and not send_if_empty:
+        return False
+    prev_index = LogIndex(pr.next - 1)
+    prev_term = log.term(prev_index)
+    assert prev_term is not None, "no compaction: every index below next is in the log"
+    core.send(
+        AppendEntries(
+            src=core.id,
+            dst=peer,
+            term=core.term,
+            prev_log_index=prev_index,
+            prev_log_term=prev_term,
+            entries=tuple(entries),
+            leader_commit=log.committed,
+        )
+    )
+    if entries:
+        pr.sent_entries(entries[-1].index, sum(entry.size for entry in entries))
+    elif pr.state is ProgressState.PROBE:
+        pr.paused = True
+    return True
+
+
+def broadcast_heartbeat(core: RaftCore, context: bytes) -> None:
+    for peer in core.config.peers:
+        commit = LogIndex(min(core.progress[peer].match, core.log.committed))
+        core.send(Heartbeat(src=core.id, dst=peer, term=core.term, commit=commit, context=context))
+
+
+def maybe_commit(core: RaftCore) -> bool:
+    """Commit what a majority holds, if it is of our own term (Raft §5.4.2, Figure 8)."""
+    matches = {voter: pr.match for voter, pr in core.progress.items()}
+    index = committed_index(core.config.voters, matches)
+    return core.log.maybe_commit(index, core.term)
+
+
+def step_leader(core: RaftCore, m: Message) -> None:
+    match m:
+        case AppendEntriesResponse():
+            _handle_append_response(core, m)
+        case HeartbeatResponse():
+            _handle_heartbeat_response(core, m)
+        case ReadIndexRequest():
+            handle_read_index(core, m.context, m.src)
+        case TransferLeadershipRequest():
+            start_transfer(core, m.target)
+        case _:
+            core.logger.debug("message_ignored", kind=m.TAG, src=m.src, role=core.role.value)
+
+
+def _handle_append_response(core: RaftCore, m: AppendEntriesResponse) -> None:
+    pr = core.progress.get(m.src)
+    if pr is None:
+        return
+    pr.recent_active = True
+    if m.reject:
+        next_probe = m.hint_index
+        if m.hint_term > 0:
+            next_probe, _ = core.log.find_conflict_by_term(m.hint_index, m.hint_term)
+        if pr.maybe_decrease_to(m.index, next_probe):
+            if pr.state is ProgressState.REPLICATE:
+                pr.become_probe()
+            send_append(core, m.src)
+        return
+    was_paused = pr.is_paused
+    if not pr.maybe_update(m.index):
+        return
+    if pr.state is ProgressState.PROBE:
+        pr.become_replicate()
+    else:
+        pr.inflights.free_to(m.index)
+    if maybe_commit(core):
+        _on_commit(core)
+        broadcast_append(core)
+    elif was_paused and m.src != core.id:
+        send_append(core, m.src)
+    if m.src != core.id:
+        while send_append(core, m.src, send_if_empty=False):
+            pass
+    if m.src == core.transferee and pr.match == core.log.last_index():
+        _send_timeout_now(core, m.src)
+
+
+def _handle_heartbeat_response(core: RaftCore, m: HeartbeatResponse) -> None:
+    pr = core.progress.get(m.src)
+    if pr is None:
+        return
+    pr.recent_active = True
+    pr.paused = False
+    if pr.state is ProgressState.REPLICATE and pr.inflights.full:
+        # An append in the window may have been lost; free a slot so replication resumes.
+        pr.inflights.free_first()
+    if pr.match < core.log.last_index():
+        send_append(core, m.src)
+    if not m.context or core.read_only.ack(m.context, m.src) is None:
+        return
+    for read in core.read_only.release(m.context, core.config.voters):
+        _answer_read(core, read.index, read.context, read.requester)
+
+
+def _on_commit(core: RaftCore) -> None:
+    """Reads that waited for our first commit in this term can now be served (thesis §6.4)."""
+    waiting, core.reads_waiting_for_commit = core.reads_waiting_for_commit, []
+    for context, requester in waiting:
+        handle_read_index(core, context, requester)
+
+
+def handle_read_index(core: RaftCore, context: bytes, requester: NodeId) -> None:
+    log = core.log
+    if len(core.config.voters) == 1:
+        _answer_read(core, log.committed, context, requester)
+    elif log.term(log.committed) != core.term:
+        # Until an entry of our term commits we may not know the latest commit index.
+        core.reads_waiting_for_commit.append((context, requester))
+    else:
+        core.read_only.add(log.committed, context, requester, core.id)
+        broadcast_heartbeat(core, context)
+
+
+def _answer_read(core: RaftCore, index: LogIndex, context: bytes, requester: NodeId) -> None:
+    if requester == core.id:
+        core.read_states.append(ReadState(index=index, context=context))
+    else:
+        core.send(
+            ReadIndexResponse(
+                src=core.id, dst=requester, term=core.term, context=context, index=index
+            )
+        )
+
+
+def start_transfer(core: RaftCore, target: NodeId) -> None:
+    if target not in core.config.voters:
+        raise ConfigError(f"cannot transfer leadership to {target}: not a voter")
+    if target == core.id or target == core.transferee:
+        return
+    core.transferee = target
+    core.election_elapsed = 0  # the transfer must finish within one election timeout
+    core.logger.info("leadership_transfer_started", target=target, term=core.term)
+    if core.progress[target].match == core.log.last_index():
+        _send_timeout_now(core, target)
+    else:
+        send_append(core, target)
+
+
+def _send_timeout_now(core: RaftCore, target: NodeId) -> None:
+    core.send(TimeoutNow(src=core.id, dst=target, term=core.term))

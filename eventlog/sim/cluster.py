@@ -1,0 +1,508 @@
+"""A whole cluster of cores on a virtual clock, driven through seeded faults.
+
+Everything random comes from ``random.Random`` streams derived from the run's seed, and events
+are ordered by (time, sequence number), so the same seed replays the same run exactly.
+Each node's host handles a Ready as the real node does: write, fsync, send what waited for the
+fsync, apply, advance.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from eventlog.errors import NotLeader, ProposalDropped
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import Logger, NullLogger, RaftCore
+from eventlog.raft.messages import Message
+from eventlog.raft.quorum import majority
+from eventlog.raft.ready import Ready, Role
+from eventlog.raft.records import Entry, EntryKind
+from eventlog.raft.storage import MemoryStorage
+from eventlog.sim.disk import SimDisk
+from eventlog.sim.faults import Fault, FaultPlan
+from eventlog.sim.invariants import InvariantChecker, Violation
+from eventlog.sim.network import NetworkConditions, SimNetwork
+from eventlog.sim.trace import TraceLogger, describe
+from eventlog.types import NO_NODE, LogIndex, NodeId, Term
+
+CoreFactory = Callable[[RaftConfig, MemoryStorage, random.Random, Logger], RaftCore]
+
+
+def open_core(
+    config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
+) -> RaftCore:
+    return RaftCore.open(config, storage, rng, logger)
+
+
+@attrs.frozen(kw_only=True)
+class SimConfig:
+    nodes: int = 3
+    steps: int = 3000
+    """Events (ticks, deliveries, fsyncs, client calls, faults) in the fault phase."""
+    tick_ms: float = 10.0
+    propose_interval_ms: float = 6.0
+    read_interval_ms: float = 40.0
+    recovery_bound_ms: float = 10_000.0
+    """After the faults stop, the cluster must converge within this much virtual time."""
+    faults: FaultPlan = FaultPlan()
+
+
+@attrs.define
+class Stats:
+    steps: int = 0
+    time_ms: float = 0.0
+    recovery_ms: float = 0.0
+    elections: int = 0
+    leader_changes: int = 0
+    crashes: int = 0
+    lost_writes: int = 0
+    partitions: int = 0
+    transfers: int = 0
+    proposals: int = 0
+    acknowledged: int = 0
+    reads: int = 0
+    committed: int = 0
+    messages: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    fsyncs: int = 0
+
+
+@attrs.define
+class SimNode:
+    id: NodeId
+    disk: SimDisk
+    core: RaftCore | None = None
+    generation: int = 0
+    pending: Ready | None = None
+    applied: list[Entry] = attrs.field(factory=list)
+    role: Role = Role.FOLLOWER
+    term: Term = Term(0)
+    reads: dict[bytes, LogIndex] = attrs.field(factory=dict)
+
+
+_TICK, _DELIVER, _SYNCED, _PROPOSE, _READ, _FAULT, _RESTART, _FLAP = range(8)
+
+
+def random_raft_tuning(rng: random.Random) -> dict[str, Any]:
+    """Vary message size and window per seed, so batching and flow control are exercised too."""
+    return {
+        "max_message_bytes": rng.choice([1, 64, 1 << 20]),
+        "max_inflight_messages": rng.choice([1, 4, 64]),
+        "pre_vote": rng.random() < 0.85,
+        "check_quorum": rng.random() < 0.85,
+    }
+
+
+class SimCluster:
+    def __init__(
+        self,
+        seed: int,
+        config: SimConfig,
+        core_factory: CoreFactory = open_core,
+        *,
+        trace: bool = False,
+    ) -> None:
+        self.seed, self.config, self.core_factory = seed, config, core_factory
+        master = random.Random(seed)
+        self.fault_rng = random.Random(master.getrandbits(64))
+        self.client_rng = random.Random(master.getrandbits(64))
+        self.network = SimNetwork(random.Random(master.getrandbits(64)))
+        self.core_rng = random.Random(master.getrandbits(64))
+        self.tuning = random_raft_tuning(random.Random(master.getrandbits(64)))
+        self.now = 0.0
+        self.queue: list[tuple[float, int, int, Any]] = []
+        self.seq = 0
+        self.trace: list[str] | None = [] if trace else None
+        self.checker = InvariantChecker(now=lambda: self.now)
+        self.stats = Stats()
+        self.voters = tuple(NodeId(i) for i in range(1, config.nodes + 1))
+        disk_rng = random.Random(master.getrandbits(64))
+        self.nodes = {
+            i: SimNode(id=i, disk=SimDisk(random.Random(disk_rng.getrandbits(64))))
+            for i in self.voters
+        }
+        self.tick_skew = {i: 1.0 + self.core_rng.uniform(-0.02, 0.02) for i in self.voters}
+        self.faulting = True
+        self.leader_hint: NodeId = NO_NODE
+        self.current_leader: NodeId = NO_NODE
+        self.waiting: dict[bytes, tuple[NodeId, Term, LogIndex]] = {}
+        self.counter = 0
+        self.probe: bytes | None = None
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def schedule(self, delay: float, kind: int, payload: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.queue, (self.now + delay, self.seq, kind, payload))
+
+    def log(self, line: str) -> None:
+        if self.trace is not None:
+            self.trace.append(f"{self.now:10.3f} {line}")
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> tuple[Stats, list[Violation]]:
+        self.log(f"seed={self.seed} nodes={self.config.nodes} tuning={self.tuning}")
+        for node in self.nodes.values():
+            self.start(node)
+        self.schedule(0.0, _PROPOSE, None)
+        self.schedule(0.0, _READ, None)
+        self.schedule(self.config.faults.next_interval(self.fault_rng), _FAULT, None)
+        handlers = self.handlers()
+        while self.stats.steps < self.config.steps and not self.checker.violations:
+            self.step(handlers)
+        self.begin_recovery()
+        recovery_start = self.now
+        deadline = self.now + self.config.recovery_bound_ms
+        while not self.checker.violations and not self.converged():
+            if self.now > deadline or not self.queue:
+                self.checker.fail("liveness", self.liveness_report())
+                break
+            self.step(handlers)
+        self.stats.recovery_ms = self.now - recovery_start
+        if not self.checker.violations:
+            self.final_checks()
+        self.finish_stats()
+        return self.stats, self.checker.violations
+
+    def handlers(self) -> list[Callable[[Any], None]]:
+        return [
+            self.on_tick,
+            self.on_deliver,
+            self.on_synced,
+            self.on_propose,
+            self.on_read,
+            self.on_fault,
+            self.on_restart,
+            self.on_flap,
+        ]
+
+    def step(self, handlers: list[Callable[[Any], None]]) -> None:
+        self.now, _, kind, payload = heapq.heappop(self.queue)
+        self.stats.steps += 1
+        try:
+            handlers[kind](payload)
+        except Exception as error:  # a core bug must surface as a violation with its seed
+            detail = "".join(traceback.format_exception_only(error)).strip()
+            self.checker.fail("exception", f"{detail}\n{traceback.format_exc()}")
+
+    def finish_stats(self) -> None:
+        s = self.stats
+        s.time_ms = self.now
+        s.committed = len(self.checker.applied)
+        s.messages, s.dropped = self.network.sent, self.network.dropped
+        s.duplicated = self.network.duplicated
+        s.fsyncs = sum(node.disk.fsyncs for node in self.nodes.values())
+
+    # -- node lifecycle ------------------------------------------------------------------------
+    def start(self, node: SimNode) -> None:
+        logger: Logger = NullLogger()
+        if self.trace is not None:
+            logger = TraceLogger(self.trace, node.id, lambda: self.now)
+        config = RaftConfig(node_id=node.id, voters=self.voters, **self.tuning)
+        rng = random.Random(self.core_rng.getrandbits(64))
+        node.core = self.core_factory(config, node.disk.storage, rng, logger)
+        node.applied, node.pending, node.reads = [], None, {}
+        storage = node.disk.storage
+        self.checker.reset_node_log(
+            node.id, storage.entries(LogIndex(1), LogIndex(storage.last_index() + 1))
+        )
+        self.schedule(
+            self.core_rng.uniform(0, self.config.tick_ms), _TICK, (node.id, node.generation)
+        )
+        self.observe(node)
+
+    def crash(self, node: SimNode) -> None:
+        if node.core is None:
+            return
+        self.stats.crashes += 1
+        node.generation += 1
+        node.core, node.pending = None, None
+        lost = node.disk.crash()
+        self.stats.lost_writes += lost
+        self.log(f"n{node.id} CRASH lost_unsynced_writes={lost}")
+        durable = [n.disk.storage.durable_log() for n in self.nodes.values()]
+        self.checker.check_durable(durable, majority(len(self.nodes)))
+        policy = self.config.faults
+        if self.faulting and self.fault_rng.random() >= policy.stay_down_chance:
+            delay = self.fault_rng.uniform(*policy.restart_after_ms)
+            self.schedule(delay, _RESTART, (node.id, node.generation))
+
+    def on_restart(self, payload: tuple[NodeId, int]) -> None:
+        node = self.nodes[payload[0]]
+        if node.core is None and node.generation == payload[1]:
+            self.log(f"n{node.id} RESTART")
+            self.start(node)
+
+    # -- the host's Ready loop -----------------------------------------------------------------
+    def drive(self, node: SimNode) -> None:
+        core = node.core
+        while core is not None and node.pending is None and core.has_ready():
+            rd = core.ready()
+            as_leader = rd.soft_state.role is Role.LEADER
+            self.checker.wrote_entries(node.id, rd.entries, as_leader)
+            node.disk.write(rd.hard_state, rd.entries)
+            for m in rd.messages:
+                self.send(m)
+            if rd.must_sync:
+                node.pending = rd
+                self.schedule(node.disk.fsync_latency(), _SYNCED, (node.id, node.generation))
+                return
+            self.finish_ready(node, rd)
+
+    def on_synced(self, payload: tuple[NodeId, int]) -> None:
+        node = self.nodes[payload[0]]
+        if node.generation != payload[1] or node.pending is None:
+            return
+        rd, node.pending = node.pending, None
+        node.disk.sync()
+        self.finish_ready(node, rd)
+        self.drive(node)
+        self.observe(node)
+
+    def finish_ready(self, node: SimNode, rd: Ready) -> None:
+        assert node.core is not None
+        for m in rd.messages_after_persist:
+            self.send(m)
+        for entry in rd.committed:
+            self.apply(node, entry)
+        for read in rd.read_states:
+            acknowledged_before = node.reads.pop(read.context, None)
+            if acknowledged_before is not None:
+                self.stats.reads += 1
+                self.checker.read_served(node.id, read.index, acknowledged_before)
+        node.core.advance(rd)
+
+    def apply(self, node: SimNode, entry: Entry) -> None:
+        self.checker.applied_entry(node.id, entry, len(node.applied) + 1)
+        node.applied.append(entry)
+        if entry.kind is not EntryKind.NORMAL:
+            return
+        waiting = self.waiting.get(entry.data)
+        if waiting is not None and waiting == (node.id, entry.term, entry.index):
+            del self.waiting[entry.data]
+            self.checker.acknowledge(entry.data, entry.index, entry.term)
+            self.stats.acknowledged += 1
+            self.log(f"n{node.id} ACK {entry.data!r} at {entry.index}")
+
+    def observe(self, node: SimNode) -> None:
+        core = node.core
+        if core is None:
+            return
+        if (core.role, core.term) != (node.role, node.term):
+            node.role, node.term = core.role, core.term
+            self.log(f"n{node.id} is {core.role.value} in term {core.term}")
+        if core.role is Role.LEADER and self.checker.saw_leader(node.id, core.term):
+            self.stats.elections += 1
+            if self.current_leader != node.id:
+                self.stats.leader_changes += 1
+                self.current_leader = node.id
+            self.checker.check_leader_completeness(node.id, core.log.term)
+
+    # -- network -------------------------------------------------------------------------------
+    def send(self, m: Message) -> None:
+        for delay in self.network.deliveries(m.src, m.dst):
+            self.schedule(delay, _DELIVER, m)
+
+    def on_deliver(self, m: Message) -> None:
+        node = self.nodes[m.dst]
+        if node.core is None or self.network.is_blocked(m.src, m.dst):
+            return
+        if self.trace is not None:
+            self.log(f"n{m.dst} <- {describe(m)}")
+        node.core.step(m)
+        self.drive(node)
+        self.observe(node)
+
+    def on_tick(self, payload: tuple[NodeId, int]) -> None:
+        node = self.nodes[payload[0]]
+        if node.core is None or node.generation != payload[1]:
+            return
+        node.core.tick()
+        self.drive(node)
+        self.observe(node)
+        self.schedule(self.config.tick_ms * self.tick_skew[node.id], _TICK, payload)
+
+    # -- clients -------------------------------------------------------------------------------
+    def up_nodes(self) -> list[SimNode]:
+        return [node for node in self.nodes.values() if node.core is not None]
+
+    def on_propose(self, _: Any) -> None:
+        if self.faulting:
+            self.schedule(
+                self.client_rng.expovariate(1 / self.config.propose_interval_ms), _PROPOSE, None
+            )
+            count = self.client_rng.choice([1, 1, 1, 2, 5])
+        else:
+            self.schedule(50.0, _PROPOSE, None)
+            if self.probe is not None and self.probe not in self.waiting:
+                return  # the probe was acknowledged
+            count = 1
+        node = self.client_target()
+        if node is None or node.core is None:
+            return
+        data = []
+        for _ in range(count):
+            self.counter += 1
+            data.append(f"p{self.counter}".encode())
+        try:
+            proposal = node.core.propose(*data)
+        except NotLeader as error:
+            self.leader_hint = error.leader_hint or NO_NODE
+            return
+        except ProposalDropped:
+            return
+        self.stats.proposals += count
+        for offset, item in enumerate(data):
+            self.waiting[item] = (node.id, proposal.term, LogIndex(proposal.first_index + offset))
+        if not self.faulting:
+            self.probe = data[0]
+        self.log(f"n{node.id} PROPOSE {data[0]!r}..x{count} at {proposal.first_index}")
+        self.drive(node)
+
+    def client_target(self) -> SimNode | None:
+        hinted = self.nodes.get(self.leader_hint)
+        if hinted is not None and hinted.core is not None:
+            return hinted
+        up = self.up_nodes()
+        return self.client_rng.choice(up) if up else None
+
+    def on_read(self, _: Any) -> None:
+        if not self.faulting:
+            return
+        self.schedule(self.client_rng.expovariate(1 / self.config.read_interval_ms), _READ, None)
+        up = self.up_nodes()
+        if not up:
+            return
+        node = self.client_rng.choice(up)
+        assert node.core is not None
+        self.counter += 1
+        context = f"r{self.counter}".encode()
+        try:
+            node.core.read_index(context)
+        except NotLeader:
+            return
+        node.reads[context] = self.checker.max_acknowledged
+        self.drive(node)
+
+    # -- faults --------------------------------------------------------------------------------
+    def on_fault(self, _: Any) -> None:
+        if not self.faulting:
+            return
+        plan = self.config.faults
+        self.schedule(plan.next_interval(self.fault_rng), _FAULT, None)
+        fault = plan.next_fault(self.fault_rng)
+        self.log(f"FAULT {fault.value}")
+        self.inject(fault)
+
+    def inject(self, fault: Fault) -> None:
+        rng, net = self.fault_rng, self.network
+        up = self.up_nodes()
+        down = [node for node in self.nodes.values() if node.core is None]
+        leader = self.leader_node()
+        ids = list(self.voters)
+        match fault:
+            case Fault.CRASH if up:
+                self.crash(rng.choice(up))
+            case Fault.CRASH_LEADER if leader is not None:
+                self.crash(leader)
+            case Fault.RESTART if down:
+                self.start(rng.choice(down))
+            case Fault.PARTITION:
+                rng.shuffle(ids)
+                cut = rng.randint(1, len(ids) - 1)
+                net.partition(ids[:cut], ids[cut:])
+                self.stats.partitions += 1
+            case Fault.ISOLATE_LEADER if leader is not None:
+                net.partition([leader.id], [i for i in ids if i != leader.id])
+                self.stats.partitions += 1
+            case Fault.ONE_WAY:
+                src, dst = rng.sample(ids, 2)
+                net.block(src, dst)
+                self.stats.partitions += 1
+            case Fault.FLAP:
+                src, dst = rng.sample(ids, 2)
+                self.schedule(0.0, _FLAP, (src, dst, rng.randint(2, 12)))
+                self.stats.partitions += 1
+            case Fault.HEAL:
+                net.heal()
+            case Fault.DEGRADE:
+                net.conditions = NetworkConditions(
+                    max_delay_ms=rng.choice([3.0, 20.0, 80.0]),
+                    drop_rate=rng.choice([0.0, 0.05, 0.3]),
+                    duplicate_rate=rng.choice([0.0, 0.05, 0.2]),
+                )
+            case Fault.TRANSFER if leader is not None and leader.core is not None:
+                leader.core.transfer_leadership(rng.choice([i for i in ids if i != leader.id]))
+                self.stats.transfers += 1
+                self.drive(leader)
+            case _:
+                pass
+
+    def on_flap(self, payload: tuple[NodeId, NodeId, int]) -> None:
+        src, dst, remaining = payload
+        if not self.faulting or remaining <= 0:
+            return
+        if self.network.is_blocked(src, dst):
+            self.network.unblock(src, dst)
+        else:
+            self.network.block(src, dst)
+        self.schedule(self.fault_rng.uniform(5.0, 80.0), _FLAP, (src, dst, remaining - 1))
+
+    def leader_node(self) -> SimNode | None:
+        leaders = [n for n in self.up_nodes() if n.core is not None and n.core.role is Role.LEADER]
+        return max(leaders, key=lambda n: n.term) if leaders else None
+
+    # -- recovery and liveness -----------------------------------------------------------------
+    def begin_recovery(self) -> None:
+        self.faulting = False
+        self.network.heal()
+        self.network.conditions = NetworkConditions()
+        self.log("FAULTS STOP: healed, restarting every node")
+        for node in self.nodes.values():
+            if node.core is None:
+                node.generation += 1
+                self.start(node)
+
+    def converged(self) -> bool:
+        """One leader that everyone follows, an entry of its term committed, all applied."""
+        if self.probe is None or self.probe in self.waiting:
+            return False
+        leader = self.leader_node()
+        if leader is None or leader.core is None:
+            return False
+        log, term = leader.core.log, leader.core.term
+        commit = log.committed
+        if log.term(commit) != term or commit != log.last_index():
+            return False
+        for node in self.nodes.values():
+            core = node.core
+            if core is None or core.term != term or core.leader != leader.id:
+                return False
+            if len(node.applied) != commit or node.pending is not None:
+                return False
+        return True
+
+    def liveness_report(self) -> str:
+        states = []
+        for node in self.nodes.values():
+            core = node.core
+            if core is None:
+                states.append(f"n{node.id}: down")
+                continue
+            states.append(
+                f"n{node.id}: {core.role.value} term={core.term} leader={core.leader} "
+                f"last={core.log.last_index()} commit={core.log.committed} applied={len(node.applied)}"
+            )
+        return "no convergence after the faults stopped; " + "; ".join(states)
+
+    def final_checks(self) -> None:
+        durable = [node.disk.storage.durable_log() for node in self.nodes.values()]
+        self.checker.check_durable(durable, majority(len(self.nodes)))
+        for node in self.nodes.values():
+            self.checker.check_all_acknowledged_applied(node.id, node.applied)

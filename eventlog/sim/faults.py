@@ -1,0 +1,55 @@
+"""The fault plan: which fault strikes next, drawn from the run's own seeded random source."""
+
+from __future__ import annotations
+
+import enum
+import random
+
+import attrs
+
+
+class Fault(enum.Enum):
+    CRASH = "crash"
+    CRASH_LEADER = "crash_leader"
+    RESTART = "restart"
+    PARTITION = "partition"
+    ISOLATE_LEADER = "isolate_leader"
+    ONE_WAY = "one_way"
+    FLAP = "flap"
+    HEAL = "heal"
+    DEGRADE = "degrade"
+    TRANSFER = "transfer"
+
+
+@attrs.frozen(kw_only=True)
+class FaultPlan:
+    """Relative weights of each fault; a weight of 0 switches that fault off."""
+
+    mean_interval_ms: float = 120.0
+    weights: tuple[tuple[Fault, float], ...] = (
+        (Fault.CRASH, 2.0),
+        (Fault.CRASH_LEADER, 1.5),
+        (Fault.RESTART, 3.0),
+        (Fault.PARTITION, 1.0),
+        (Fault.ISOLATE_LEADER, 1.0),
+        (Fault.ONE_WAY, 1.0),
+        (Fault.FLAP, 0.7),
+        (Fault.HEAL, 2.0),
+        (Fault.DEGRADE, 1.0),
+        (Fault.TRANSFER, 0.7),
+    )
+    restart_after_ms: tuple[float, float] = (5.0, 600.0)
+    stay_down_chance: float = 0.2
+    """Chance that a crashed node stays down until the faults stop."""
+
+    def next_fault(self, rng: random.Random) -> Fault:
+        faults = [fault for fault, _ in self.weights]
+        weights = [weight for _, weight in self.weights]
+        return rng.choices(faults, weights)[0]
+
+    def next_interval(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self.mean_interval_ms)
+
+
+CALM = FaultPlan(weights=())
+"""No faults at all: a run that only checks that a healthy cluster makes progress."""

@@ -1,0 +1,1 @@
+"""Projection workers: follow the committed log and keep read models up to date."""
