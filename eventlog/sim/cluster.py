@@ -51,6 +51,8 @@ class SimConfig:
     recovery_bound_ms: float = 10_000.0
     """After the faults stop, the cluster must converge within this much virtual time."""
     faults: FaultPlan = FaultPlan()
+    raft_overrides: tuple[tuple[str, Any], ...] = ()
+    """RaftConfig fields to fix instead of drawing them from the seed."""
 
 
 @attrs.define
@@ -87,7 +89,7 @@ class SimNode:
     reads: dict[bytes, LogIndex] = attrs.field(factory=dict)
 
 
-_TICK, _DELIVER, _SYNCED, _PROPOSE, _READ, _FAULT, _RESTART, _FLAP = range(8)
+_TICK, _DELIVER, _SYNCED, _PROPOSE, _READ, _FAULT, _RESTART, _FLAP, _CRASH = range(9)
 
 
 def random_raft_tuning(rng: random.Random) -> dict[str, Any]:
@@ -116,6 +118,7 @@ class SimCluster:
         self.network = SimNetwork(random.Random(master.getrandbits(64)))
         self.core_rng = random.Random(master.getrandbits(64))
         self.tuning = random_raft_tuning(random.Random(master.getrandbits(64)))
+        self.tuning.update(config.raft_overrides)
         self.now = 0.0
         self.queue: list[tuple[float, int, int, Any]] = []
         self.seq = 0
@@ -135,6 +138,7 @@ class SimCluster:
         self.waiting: dict[bytes, tuple[NodeId, Term, LogIndex]] = {}
         self.counter = 0
         self.probe: bytes | None = None
+        self.story: list[tuple[float, str]] = []
 
     # -- scheduling ----------------------------------------------------------------------------
     def schedule(self, delay: float, kind: int, payload: Any) -> None:
@@ -144,6 +148,11 @@ class SimCluster:
     def log(self, line: str) -> None:
         if self.trace is not None:
             self.trace.append(f"{self.now:10.3f} {line}")
+
+    def note(self, text: str) -> None:
+        """A notable happening, for the person reading the story of a run."""
+        self.story.append((self.now, text))
+        self.log(text.upper() if text.startswith("faults") else text)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> tuple[Stats, list[Violation]]:
@@ -166,6 +175,8 @@ class SimCluster:
             self.step(handlers)
         self.stats.recovery_ms = self.now - recovery_start
         if not self.checker.violations:
+            self.note(f"converged {self.stats.recovery_ms:.0f}ms after the faults stopped")
+        if not self.checker.violations:
             self.final_checks()
         self.finish_stats()
         return self.stats, self.checker.violations
@@ -180,6 +191,7 @@ class SimCluster:
             self.on_fault,
             self.on_restart,
             self.on_flap,
+            self.on_crash,
         ]
 
     def step(self, handlers: list[Callable[[Any], None]]) -> None:
@@ -225,7 +237,7 @@ class SimCluster:
         node.core, node.pending = None, None
         lost = node.disk.crash()
         self.stats.lost_writes += lost
-        self.log(f"n{node.id} CRASH lost_unsynced_writes={lost}")
+        self.note(f"n{node.id} crashed, losing {lost} unsynced writes")
         durable = [n.disk.storage.durable_log() for n in self.nodes.values()]
         self.checker.check_durable(durable, majority(len(self.nodes)))
         policy = self.config.faults
@@ -233,11 +245,16 @@ class SimCluster:
             delay = self.fault_rng.uniform(*policy.restart_after_ms)
             self.schedule(delay, _RESTART, (node.id, node.generation))
 
+    def on_crash(self, payload: tuple[NodeId, int]) -> None:
+        node = self.nodes[payload[0]]
+        if self.faulting and node.generation == payload[1]:
+            self.crash(node)
+
     def on_restart(self, payload: tuple[NodeId, int]) -> None:
         node = self.nodes[payload[0]]
         if node.core is None and node.generation == payload[1]:
-            self.log(f"n{node.id} RESTART")
             self.start(node)
+            self.note(f"n{node.id} restarted")
 
     # -- the host's Ready loop -----------------------------------------------------------------
     def drive(self, node: SimNode) -> None:
@@ -299,10 +316,15 @@ class SimCluster:
             self.log(f"n{node.id} is {core.role.value} in term {core.term}")
         if core.role is Role.LEADER and self.checker.saw_leader(node.id, core.term):
             self.stats.elections += 1
+            self.note(f"n{node.id} elected leader of term {core.term}")
             if self.current_leader != node.id:
                 self.stats.leader_changes += 1
                 self.current_leader = node.id
             self.checker.check_leader_completeness(node.id, core.log.term)
+            plan = self.config.faults
+            if self.faulting and self.fault_rng.random() < plan.crash_new_leader_chance:
+                delay = self.fault_rng.uniform(*plan.crash_new_leader_ms)
+                self.schedule(delay, _CRASH, (node.id, node.generation))
 
     # -- network -------------------------------------------------------------------------------
     def send(self, m: Message) -> None:
@@ -397,7 +419,6 @@ class SimCluster:
         plan = self.config.faults
         self.schedule(plan.next_interval(self.fault_rng), _FAULT, None)
         fault = plan.next_fault(self.fault_rng)
-        self.log(f"FAULT {fault.value}")
         self.inject(fault)
 
     def inject(self, fault: Fault) -> None:
@@ -412,34 +433,48 @@ class SimCluster:
             case Fault.CRASH_LEADER if leader is not None:
                 self.crash(leader)
             case Fault.RESTART if down:
-                self.start(rng.choice(down))
+                node = rng.choice(down)
+                self.start(node)
+                self.note(f"n{node.id} restarted")
             case Fault.PARTITION:
                 rng.shuffle(ids)
                 cut = rng.randint(1, len(ids) - 1)
                 net.partition(ids[:cut], ids[cut:])
                 self.stats.partitions += 1
+                self.note(f"partition {sorted(ids[:cut])} | {sorted(ids[cut:])}")
             case Fault.ISOLATE_LEADER if leader is not None:
                 net.partition([leader.id], [i for i in ids if i != leader.id])
                 self.stats.partitions += 1
+                self.note(f"leader n{leader.id} cut off from the rest")
             case Fault.ONE_WAY:
                 src, dst = rng.sample(ids, 2)
                 net.block(src, dst)
                 self.stats.partitions += 1
+                self.note(f"one-way cut: n{src} can no longer reach n{dst}")
             case Fault.FLAP:
                 src, dst = rng.sample(ids, 2)
                 self.schedule(0.0, _FLAP, (src, dst, rng.randint(2, 12)))
                 self.stats.partitions += 1
+                self.note(f"link n{src} -> n{dst} starts flapping")
             case Fault.HEAL:
                 net.heal()
+                self.note("network healed")
             case Fault.DEGRADE:
                 net.conditions = NetworkConditions(
                     max_delay_ms=rng.choice([3.0, 20.0, 80.0]),
                     drop_rate=rng.choice([0.0, 0.05, 0.3]),
                     duplicate_rate=rng.choice([0.0, 0.05, 0.2]),
                 )
+                c = net.conditions
+                self.note(
+                    f"network now delays up to {c.max_delay_ms:.0f}ms, loses "
+                    f"{c.drop_rate:.0%}, duplicates {c.duplicate_rate:.0%}"
+                )
             case Fault.TRANSFER if leader is not None and leader.core is not None:
-                leader.core.transfer_leadership(rng.choice([i for i in ids if i != leader.id]))
+                target = rng.choice([i for i in ids if i != leader.id])
+                leader.core.transfer_leadership(target)
                 self.stats.transfers += 1
+                self.note(f"leader n{leader.id} asked to hand leadership to n{target}")
                 self.drive(leader)
             case _:
                 pass
@@ -463,7 +498,7 @@ class SimCluster:
         self.faulting = False
         self.network.heal()
         self.network.conditions = NetworkConditions()
-        self.log("FAULTS STOP: healed, restarting every node")
+        self.note("faults stop: network healed, every node restarted")
         for node in self.nodes.values():
             if node.core is None:
                 node.generation += 1
@@ -497,7 +532,8 @@ class SimCluster:
                 continue
             states.append(
                 f"n{node.id}: {core.role.value} term={core.term} leader={core.leader} "
-                f"last={core.log.last_index()} commit={core.log.committed} applied={len(node.applied)}"
+                f"last={core.log.last_index()} commit={core.log.committed} "
+                f"applied={len(node.applied)}"
             )
         return "no convergence after the faults stopped; " + "; ".join(states)
 

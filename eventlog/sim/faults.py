@@ -41,6 +41,10 @@ class FaultPlan:
     restart_after_ms: tuple[float, float] = (5.0, 600.0)
     stay_down_chance: float = 0.2
     """Chance that a crashed node stays down until the faults stop."""
+    crash_new_leader_chance: float = 0.05
+    """Chance that a newly elected leader crashes within ``crash_new_leader_ms``: half-replicated
+    entries of short-lived terms are where commit rules go wrong (Raft Figure 8)."""
+    crash_new_leader_ms: tuple[float, float] = (0.0, 30.0)
 
     def next_fault(self, rng: random.Random) -> Fault:
         faults = [fault for fault, _ in self.weights]
@@ -53,3 +57,23 @@ class FaultPlan:
 
 CALM = FaultPlan(weights=())
 """No faults at all: a run that only checks that a healthy cluster makes progress."""
+
+STORM = FaultPlan(
+    mean_interval_ms=40.0,
+    weights=(
+        (Fault.CRASH, 2.0),
+        (Fault.CRASH_LEADER, 3.0),
+        (Fault.RESTART, 4.0),
+        (Fault.PARTITION, 1.0),
+        (Fault.ISOLATE_LEADER, 2.0),
+        (Fault.ONE_WAY, 0.5),
+        (Fault.FLAP, 0.5),
+        (Fault.HEAL, 2.0),
+        (Fault.DEGRADE, 1.0),
+        (Fault.TRANSFER, 1.0),
+    ),
+    restart_after_ms=(2.0, 120.0),
+    stay_down_chance=0.05,
+    crash_new_leader_chance=0.5,
+)
+"""Leaders fall every few election timeouts: the plan that finds election and commit bugs."""

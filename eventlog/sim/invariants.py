@@ -167,5 +167,6 @@ class InvariantChecker:
         if index < acknowledged_before:
             self.fail(
                 "linearizable_read",
-                f"node {node} served a read at {index} after {acknowledged_before} was acknowledged",
+                f"node {node} served a read at {index} after {acknowledged_before} "
+                "was acknowledged",
             )

@@ -1,0 +1,56 @@
+"""Deliberately broken variants of the core. They live here, in test code, and nowhere else."""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import Logger, RaftCore
+from eventlog.raft.log import RaftLog
+from eventlog.raft.records import HardState
+from eventlog.raft.storage import MemoryStorage
+from eventlog.types import NO_NODE, LogIndex, Term
+
+
+class CommitsOldTermsLog(RaftLog):
+    """Commits any index a majority holds, whatever its term (the trap of Raft's Figure 8)."""
+
+    def maybe_commit(self, index: LogIndex, term: Term) -> bool:
+        return index > self.committed and self.commit_to(index)
+
+
+class VotesBlindlyLog(RaftLog):
+    """Grants votes without the election restriction (Raft §5.4.1)."""
+
+    def is_up_to_date(self, last_index: LogIndex, last_term: Term) -> bool:
+        return True
+
+
+class ForgetsVoteCore(RaftCore):
+    """Never writes its vote to disk, so a restart in the same term may vote twice."""
+
+    def hard_state(self) -> HardState:
+        return HardState(term=self.term, vote=NO_NODE, commit=self.log.committed)
+
+
+def _with_log(log_class: type[RaftLog]):  # type: ignore[no-untyped-def]
+    def factory(
+        config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
+    ) -> RaftCore:
+        core = RaftCore.open(config, storage, rng, logger)
+        core.log = log_class(**{f.name: getattr(core.log, f.name) for f in attrs.fields(RaftLog)})
+        return core
+
+    return factory
+
+
+def forgets_vote(
+    config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
+) -> RaftCore:
+    return ForgetsVoteCore.open(config, storage, rng, logger)
+
+
+commits_old_terms = _with_log(CommitsOldTermsLog)
+votes_blindly = _with_log(VotesBlindlyLog)
