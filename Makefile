@@ -22,7 +22,7 @@ test: lint
 	$(BIN)/pytest -n 2 tests
 
 demo: $(STAMP)
-	$(BIN)/python -m examples.sim_demo
+	$(BIN)/eventraft demo
 
 sim: $(STAMP)
 	$(BIN)/python -m eventlog.sim --seeds 1000 --nodes 5

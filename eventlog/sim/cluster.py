@@ -51,6 +51,8 @@ class SimConfig:
     recovery_bound_ms: float = 10_000.0
     """After the faults stop, the cluster must converge within this much virtual time."""
     faults: FaultPlan = FaultPlan()
+    clients: bool = True
+    """Random client proposals and reads; scripted runs switch them off."""
     raft_overrides: tuple[tuple[str, Any], ...] = ()
     """RaftConfig fields to fix instead of drawing them from the seed."""
 
@@ -155,13 +157,19 @@ class SimCluster:
         self.log(text.upper() if text.startswith("faults") else text)
 
     # -- the run -------------------------------------------------------------------------------
-    def run(self) -> tuple[Stats, list[Violation]]:
+    def boot(self) -> None:
+        """Start every node and, if configured, the clients and the fault plan."""
         self.log(f"seed={self.seed} nodes={self.config.nodes} tuning={self.tuning}")
         for node in self.nodes.values():
             self.start(node)
-        self.schedule(0.0, _PROPOSE, None)
-        self.schedule(0.0, _READ, None)
-        self.schedule(self.config.faults.next_interval(self.fault_rng), _FAULT, None)
+        if self.config.clients:
+            self.schedule(0.0, _PROPOSE, None)
+            self.schedule(0.0, _READ, None)
+        if self.config.faults.weights:
+            self.schedule(self.config.faults.next_interval(self.fault_rng), _FAULT, None)
+
+    def run(self) -> tuple[Stats, list[Violation]]:
+        self.boot()
         handlers = self.handlers()
         while self.stats.steps < self.config.steps and not self.checker.violations:
             self.step(handlers)
@@ -328,7 +336,7 @@ class SimCluster:
 
     # -- network -------------------------------------------------------------------------------
     def send(self, m: Message) -> None:
-        for delay in self.network.deliveries(m.src, m.dst):
+        for delay in self.network.deliveries(m):
             self.schedule(delay, _DELIVER, m)
 
     def on_deliver(self, m: Message) -> None:
@@ -366,26 +374,41 @@ class SimCluster:
                 return  # the probe was acknowledged
             count = 1
         node = self.client_target()
-        if node is None or node.core is None:
+        if node is None:
             return
         data = []
         for _ in range(count):
             self.counter += 1
             data.append(f"p{self.counter}".encode())
+        if self.submit(node, data) and not self.faulting:
+            self.probe = data[0]
+
+    def submit(self, node: SimNode, data: list[bytes]) -> bool:
+        """Propose ``data`` on ``node`` as a client would; True if a leader accepted it."""
+        if node.core is None:
+            return False
         try:
             proposal = node.core.propose(*data)
         except NotLeader as error:
             self.leader_hint = error.leader_hint or NO_NODE
-            return
+            return False
         except ProposalDropped:
-            return
-        self.stats.proposals += count
+            return False
+        self.stats.proposals += len(data)
         for offset, item in enumerate(data):
             self.waiting[item] = (node.id, proposal.term, LogIndex(proposal.first_index + offset))
-        if not self.faulting:
-            self.probe = data[0]
-        self.log(f"n{node.id} PROPOSE {data[0]!r}..x{count} at {proposal.first_index}")
+        self.log(f"n{node.id} PROPOSE {data[0]!r}..x{len(data)} at {proposal.first_index}")
         self.drive(node)
+        return True
+
+    def run_until(self, condition: Callable[[], bool], within_ms: float) -> bool:
+        """Handle events until ``condition`` holds (True) or ``within_ms`` pass (False)."""
+        handlers, deadline = self.handlers(), self.now + within_ms
+        while not condition():
+            if not self.queue or self.queue[0][0] > deadline:
+                return False
+            self.step(handlers)
+        return True
 
     def client_target(self) -> SimNode | None:
         hinted = self.nodes.get(self.leader_hint)

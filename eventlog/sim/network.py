@@ -7,9 +7,11 @@ and flapping (blocked and unblocked over time by the fault plan) partitions are 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import attrs
 
+from eventlog.raft.messages import Message
 from eventlog.types import NodeId
 
 
@@ -26,18 +28,24 @@ class SimNetwork:
     rng: random.Random
     conditions: NetworkConditions = attrs.field(factory=NetworkConditions)
     blocked: set[tuple[NodeId, NodeId]] = attrs.field(factory=set)
+    drop_if: Callable[[Message], bool] | None = None
+    """A scripted scenario's filter: messages it matches are lost."""
     sent: int = 0
     dropped: int = 0
     duplicated: int = 0
 
-    def deliveries(self, src: NodeId, dst: NodeId) -> list[float]:
+    def deliveries(self, m: Message) -> list[float]:
         """Delays after which one message sent now arrives (none if lost, two if duplicated).
 
         Independent random delays per message reorder messages on the same link.
         """
         self.sent += 1
         c = self.conditions
-        if (src, dst) in self.blocked or (c.drop_rate and self.rng.random() < c.drop_rate):
+        if (
+            (m.src, m.dst) in self.blocked
+            or (self.drop_if is not None and self.drop_if(m))
+            or (c.drop_rate and self.rng.random() < c.drop_rate)
+        ):
             self.dropped += 1
             return []
         delays = [self.rng.uniform(c.min_delay_ms, c.max_delay_ms)]

@@ -38,7 +38,8 @@ def summary_table(totals: Totals, config: SimConfig, wall_seconds: float) -> Tab
     for label, key, fmt, scale in _ROWS:
         table.add_row(label, fmt.format(totals.stats.get(key, 0) * scale))
     table.add_row("slowest recovery after faults", f"{totals.max_recovery_ms:,.0f} ms")
-    table.add_row("wall time", f"{wall_seconds:,.1f} s")
+    if wall_seconds:
+        table.add_row("wall time", f"{wall_seconds:,.1f} s")
     verdict = "[green]0[/green]" if not totals.failed else f"[red]{totals.failed}[/red]"
     table.add_row("seeds with a violation", verdict)
     return table
