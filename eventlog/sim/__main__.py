@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from eventlog.sim.cluster import SimConfig
+from eventlog.sim.config import SimConfig
 from eventlog.sim.faults import CALM, STORM, FaultPlan
 from eventlog.sim.report import report_failure, summary_table
 from eventlog.sim.run import Totals, run_seed, sweep

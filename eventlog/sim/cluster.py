@@ -24,8 +24,9 @@ from eventlog.raft.quorum import majority
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.raft.storage import MemoryStorage
+from eventlog.sim.chaos import inject
+from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
-from eventlog.sim.faults import Fault, FaultPlan
 from eventlog.sim.invariants import InvariantChecker, Violation
 from eventlog.sim.network import NetworkConditions, SimNetwork
 from eventlog.sim.trace import TraceLogger, describe
@@ -38,44 +39,6 @@ def open_core(
     config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
 ) -> RaftCore:
     return RaftCore.open(config, storage, rng, logger)
-
-
-@attrs.frozen(kw_only=True)
-class SimConfig:
-    nodes: int = 3
-    steps: int = 3000
-    """Events (ticks, deliveries, fsyncs, client calls, faults) in the fault phase."""
-    tick_ms: float = 10.0
-    propose_interval_ms: float = 6.0
-    read_interval_ms: float = 40.0
-    recovery_bound_ms: float = 10_000.0
-    """After the faults stop, the cluster must converge within this much virtual time."""
-    faults: FaultPlan = FaultPlan()
-    clients: bool = True
-    """Random client proposals and reads; scripted runs switch them off."""
-    raft_overrides: tuple[tuple[str, Any], ...] = ()
-    """RaftConfig fields to fix instead of drawing them from the seed."""
-
-
-@attrs.define
-class Stats:
-    steps: int = 0
-    time_ms: float = 0.0
-    recovery_ms: float = 0.0
-    elections: int = 0
-    leader_changes: int = 0
-    crashes: int = 0
-    lost_writes: int = 0
-    partitions: int = 0
-    transfers: int = 0
-    proposals: int = 0
-    acknowledged: int = 0
-    reads: int = 0
-    committed: int = 0
-    messages: int = 0
-    dropped: int = 0
-    duplicated: int = 0
-    fsyncs: int = 0
 
 
 @attrs.define
@@ -442,65 +405,10 @@ class SimCluster:
         plan = self.config.faults
         self.schedule(plan.next_interval(self.fault_rng), _FAULT, None)
         fault = plan.next_fault(self.fault_rng)
-        self.inject(fault)
+        inject(self, fault)
 
-    def inject(self, fault: Fault) -> None:
-        rng, net = self.fault_rng, self.network
-        up = self.up_nodes()
-        down = [node for node in self.nodes.values() if node.core is None]
-        leader = self.leader_node()
-        ids = list(self.voters)
-        match fault:
-            case Fault.CRASH if up:
-                self.crash(rng.choice(up))
-            case Fault.CRASH_LEADER if leader is not None:
-                self.crash(leader)
-            case Fault.RESTART if down:
-                node = rng.choice(down)
-                self.start(node)
-                self.note(f"n{node.id} restarted")
-            case Fault.PARTITION:
-                rng.shuffle(ids)
-                cut = rng.randint(1, len(ids) - 1)
-                net.partition(ids[:cut], ids[cut:])
-                self.stats.partitions += 1
-                self.note(f"partition {sorted(ids[:cut])} | {sorted(ids[cut:])}")
-            case Fault.ISOLATE_LEADER if leader is not None:
-                net.partition([leader.id], [i for i in ids if i != leader.id])
-                self.stats.partitions += 1
-                self.note(f"leader n{leader.id} cut off from the rest")
-            case Fault.ONE_WAY:
-                src, dst = rng.sample(ids, 2)
-                net.block(src, dst)
-                self.stats.partitions += 1
-                self.note(f"one-way cut: n{src} can no longer reach n{dst}")
-            case Fault.FLAP:
-                src, dst = rng.sample(ids, 2)
-                self.schedule(0.0, _FLAP, (src, dst, rng.randint(2, 12)))
-                self.stats.partitions += 1
-                self.note(f"link n{src} -> n{dst} starts flapping")
-            case Fault.HEAL:
-                net.heal()
-                self.note("network healed")
-            case Fault.DEGRADE:
-                net.conditions = NetworkConditions(
-                    max_delay_ms=rng.choice([3.0, 20.0, 80.0]),
-                    drop_rate=rng.choice([0.0, 0.05, 0.3]),
-                    duplicate_rate=rng.choice([0.0, 0.05, 0.2]),
-                )
-                c = net.conditions
-                self.note(
-                    f"network now delays up to {c.max_delay_ms:.0f}ms, loses "
-                    f"{c.drop_rate:.0%}, duplicates {c.duplicate_rate:.0%}"
-                )
-            case Fault.TRANSFER if leader is not None and leader.core is not None:
-                target = rng.choice([i for i in ids if i != leader.id])
-                leader.core.transfer_leadership(target)
-                self.stats.transfers += 1
-                self.note(f"leader n{leader.id} asked to hand leadership to n{target}")
-                self.drive(leader)
-            case _:
-                pass
+    def start_flapping(self, src: NodeId, dst: NodeId, toggles: int) -> None:
+        self.schedule(0.0, _FLAP, (src, dst, toggles))
 
     def on_flap(self, payload: tuple[NodeId, NodeId, int]) -> None:
         src, dst, remaining = payload

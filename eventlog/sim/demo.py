@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from eventlog.sim.cluster import SimConfig
+from eventlog.sim.config import SimConfig
 from eventlog.sim.report import print_story, report_failure, summary_table
 from eventlog.sim.run import Totals, story_of, sweep
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from eventlog.sim.cluster import SimConfig
+from eventlog.sim.config import SimConfig
 from eventlog.sim.run import SeedResult, Totals, run_seed
 
 _ROWS = (

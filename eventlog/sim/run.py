@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import attrs
 
-from eventlog.sim.cluster import CoreFactory, SimCluster, SimConfig, Stats, open_core
+from eventlog.sim.cluster import CoreFactory, SimCluster, open_core
+from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.invariants import Violation
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from eventlog.raft.messages import AppendEntries, Message
 from eventlog.raft.ready import Role
-from eventlog.sim.cluster import CoreFactory, SimCluster, SimConfig, open_core
+from eventlog.sim.cluster import CoreFactory, SimCluster, open_core
+from eventlog.sim.config import SimConfig
 from eventlog.sim.faults import CALM, STORM
 from eventlog.sim.run import first_failure
 from eventlog.types import LogIndex, NodeId
@@ -104,6 +105,7 @@ def _figure_8(core_factory: CoreFactory) -> SimCluster:
         return isinstance(m, AppendEntries) and any(e.term == term for e in m.entries)
 
     sim.network.drop_if = drop_new_entries
+
     def holds_x(node: int) -> bool:
         storage = n[NodeId(node)].disk.storage
         return storage.last_index() >= 2 and storage.term(LogIndex(2)) == 1

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from eventlog.sim.cluster import SimConfig
+from eventlog.sim.config import SimConfig
 from eventlog.sim.run import run_seed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventlog.sim.cluster import SimConfig
+from eventlog.sim.config import SimConfig
 from eventlog.sim.faults import STORM
 from eventlog.sim.run import Totals, sweep
 
