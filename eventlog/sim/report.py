@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from eventlog.sim.cluster import CoreFactory, open_core
 from eventlog.sim.config import SimConfig
 from eventlog.sim.run import SeedResult, Totals, run_seed
 
@@ -53,10 +54,15 @@ def replay_command(seed: int, config: SimConfig, faults: str) -> str:
 
 
 def report_failure(
-    console: Console, result: SeedResult, config: SimConfig, faults: str, directory: Path
+    console: Console,
+    result: SeedResult,
+    config: SimConfig,
+    faults: str,
+    directory: Path,
+    core_factory: CoreFactory = open_core,
 ) -> Path:
     """Print the violation and its seed, and write the run's full trace next to it."""
-    _, trace = run_seed(result.seed, config, trace=True)
+    _, trace = run_seed(result.seed, config, core_factory, trace=True)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"seed-{result.seed}.trace"
     path.write_text("\n".join(trace) + "\n")
