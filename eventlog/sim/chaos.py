@@ -1,7 +1,12 @@
-"""Fault injection: what each fault of the plan does to a running simulated cluster."""
+"""Fault injection: what each fault of the plan does to a running simulated cluster.
+
+One small function per fault, picked from a table. A fault that does not apply at the moment
+(no leader to crash, nobody down to restart) does nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from eventlog.sim.faults import Fault
@@ -12,60 +17,98 @@ if TYPE_CHECKING:
 
 
 def inject(sim: SimCluster, fault: Fault) -> None:
-    """Strike with ``fault``; one that does not apply now (no leader, nobody down) does nothing."""
-    rng, net = sim.fault_rng, sim.network
+    STRIKES[fault](sim)
+
+
+def _crash(sim: SimCluster) -> None:
     up = sim.up_nodes()
-    down = [node for node in sim.nodes.values() if node.core is None]
+    if up:
+        sim.crash(sim.fault_rng.choice(up))
+
+
+def _crash_leader(sim: SimCluster) -> None:
     leader = sim.leader_node()
+    if leader is not None:
+        sim.crash(leader)
+
+
+def _restart(sim: SimCluster) -> None:
+    down = [node for node in sim.nodes.values() if node.core is None]
+    if down:
+        node = sim.fault_rng.choice(down)
+        sim.start(node)
+        sim.note(f"n{node.id} restarted")
+
+
+def _partition(sim: SimCluster) -> None:
     ids = list(sim.voters)
-    match fault:
-        case Fault.CRASH if up:
-            sim.crash(rng.choice(up))
-        case Fault.CRASH_LEADER if leader is not None:
-            sim.crash(leader)
-        case Fault.RESTART if down:
-            node = rng.choice(down)
-            sim.start(node)
-            sim.note(f"n{node.id} restarted")
-        case Fault.PARTITION:
-            rng.shuffle(ids)
-            cut = rng.randint(1, len(ids) - 1)
-            net.partition(ids[:cut], ids[cut:])
-            sim.stats.partitions += 1
-            sim.note(f"partition {sorted(ids[:cut])} | {sorted(ids[cut:])}")
-        case Fault.ISOLATE_LEADER if leader is not None:
-            net.partition([leader.id], [i for i in ids if i != leader.id])
-            sim.stats.partitions += 1
-            sim.note(f"leader n{leader.id} cut off from the rest")
-        case Fault.ONE_WAY:
-            src, dst = rng.sample(ids, 2)
-            net.block(src, dst)
-            sim.stats.partitions += 1
-            sim.note(f"one-way cut: n{src} can no longer reach n{dst}")
-        case Fault.FLAP:
-            src, dst = rng.sample(ids, 2)
-            sim.start_flapping(src, dst, rng.randint(2, 12))
-            sim.stats.partitions += 1
-            sim.note(f"link n{src} -> n{dst} starts flapping")
-        case Fault.HEAL:
-            net.heal()
-            sim.note("network healed")
-        case Fault.DEGRADE:
-            net.conditions = NetworkConditions(
-                max_delay_ms=rng.choice([3.0, 20.0, 80.0]),
-                drop_rate=rng.choice([0.0, 0.05, 0.3]),
-                duplicate_rate=rng.choice([0.0, 0.05, 0.2]),
-            )
-            c = net.conditions
-            sim.note(
-                f"network now delays up to {c.max_delay_ms:.0f}ms, loses "
-                f"{c.drop_rate:.0%}, duplicates {c.duplicate_rate:.0%}"
-            )
-        case Fault.TRANSFER if leader is not None and leader.core is not None:
-            target = rng.choice([i for i in ids if i != leader.id])
-            leader.core.transfer_leadership(target)
-            sim.stats.transfers += 1
-            sim.note(f"leader n{leader.id} asked to hand leadership to n{target}")
-            sim.drive(leader)
-        case _:
-            pass
+    sim.fault_rng.shuffle(ids)
+    cut = sim.fault_rng.randint(1, len(ids) - 1)
+    sim.network.partition(ids[:cut], ids[cut:])
+    sim.stats.partitions += 1
+    sim.note(f"partition {sorted(ids[:cut])} | {sorted(ids[cut:])}")
+
+
+def _isolate_leader(sim: SimCluster) -> None:
+    leader = sim.leader_node()
+    if leader is not None:
+        sim.network.partition([leader.id], [i for i in sim.voters if i != leader.id])
+        sim.stats.partitions += 1
+        sim.note(f"leader n{leader.id} cut off from the rest")
+
+
+def _one_way(sim: SimCluster) -> None:
+    src, dst = sim.fault_rng.sample(list(sim.voters), 2)
+    sim.network.block(src, dst)
+    sim.stats.partitions += 1
+    sim.note(f"one-way cut: n{src} can no longer reach n{dst}")
+
+
+def _flap(sim: SimCluster) -> None:
+    src, dst = sim.fault_rng.sample(list(sim.voters), 2)
+    sim.start_flapping(src, dst, sim.fault_rng.randint(2, 12))
+    sim.stats.partitions += 1
+    sim.note(f"link n{src} -> n{dst} starts flapping")
+
+
+def _heal(sim: SimCluster) -> None:
+    sim.network.heal()
+    sim.note("network healed")
+
+
+def _degrade(sim: SimCluster) -> None:
+    rng = sim.fault_rng
+    c = sim.network.conditions = NetworkConditions(
+        max_delay_ms=rng.choice([3.0, 20.0, 80.0]),
+        drop_rate=rng.choice([0.0, 0.05, 0.3]),
+        duplicate_rate=rng.choice([0.0, 0.05, 0.2]),
+    )
+    sim.note(
+        f"network now delays up to {c.max_delay_ms:.0f}ms, loses "
+        f"{c.drop_rate:.0%}, duplicates {c.duplicate_rate:.0%}"
+    )
+
+
+def _transfer(sim: SimCluster) -> None:
+    leader = sim.leader_node()
+    if leader is None or leader.core is None:
+        return
+    target = sim.fault_rng.choice([i for i in sim.voters if i != leader.id])
+    leader.core.transfer_leadership(target)
+    sim.stats.transfers += 1
+    sim.note(f"leader n{leader.id} asked to hand leadership to n{target}")
+    sim.drive(leader)
+
+
+STRIKES: dict[Fault, Callable[[SimCluster], None]] = {
+    Fault.CRASH: _crash,
+    Fault.CRASH_LEADER: _crash_leader,
+    Fault.RESTART: _restart,
+    Fault.PARTITION: _partition,
+    Fault.ISOLATE_LEADER: _isolate_leader,
+    Fault.ONE_WAY: _one_way,
+    Fault.FLAP: _flap,
+    Fault.HEAL: _heal,
+    Fault.DEGRADE: _degrade,
+    Fault.TRANSFER: _transfer,
+}
