@@ -78,6 +78,8 @@ class RaftCore:
     vote: NodeId
     role: Role = Role.FOLLOWER
     leader: NodeId = NO_NODE
+    ticks: int = 0
+    """Ticks since this core started: a logical clock that only grows."""
     election_elapsed: int = 0
     heartbeat_elapsed: int = 0
     randomized_election_timeout: int = 0
@@ -129,6 +131,7 @@ class RaftCore:
     # -- inputs --------------------------------------------------------------------------------
     def tick(self) -> None:
         """Advance logical time by one tick (the host calls this every tick interval)."""
+        self.ticks += 1
         self._tick(self)
 
     def step(self, m: Message) -> None:
@@ -302,6 +305,7 @@ class RaftCore:
                 inflights=Inflights(
                     self.config.max_inflight_messages, self.config.max_inflight_bytes
                 ),
+                last_heard_tick=self.ticks,  # a new leader gives everyone a full timeout
             )
             for voter in self.config.voters
         }
@@ -340,7 +344,6 @@ class RaftCore:
         own = self.progress[self.id]
         own.match = LogIndex(self.log.offset - 1)  # what the host has persisted
         own.become_replicate()
-        own.recent_active = True
         # A no-op of our own term lets us commit the entries of earlier terms (Raft §5.4.2).
         replication.append_entries(self, [(b"", EntryKind.NOOP)])
         self.logger.info("became_leader", term=self.term, last_index=self.log.last_index())

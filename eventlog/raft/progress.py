@@ -62,8 +62,8 @@ class Progress:
     inflights: Inflights
     state: ProgressState = ProgressState.PROBE
     paused: bool = False
-    recent_active: bool = False
-    """Heard from since the last check-quorum round."""
+    last_heard_tick: int = 0
+    """The leader's tick count when this follower last answered (for check-quorum)."""
 
     def become_probe(self) -> None:
         self.state = ProgressState.PROBE

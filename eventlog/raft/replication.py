@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 def tick_heartbeat(core: RaftCore) -> None:
     core.heartbeat_elapsed += 1
     core.election_elapsed += 1
+    if core.config.check_quorum and not _quorum_heard(core):
+        core.logger.info("stepped_down_no_quorum", term=core.term)
+        core.become_follower(core.term, NO_NODE)
+        return
     if core.election_elapsed >= core.config.election_tick:
         core.election_elapsed = 0
-        if core.config.check_quorum and not _quorum_active(core):
-            core.logger.info("stepped_down_no_quorum", term=core.term)
-            core.become_follower(core.term, NO_NODE)
-            return
         if core.transferee != NO_NODE:
             core.logger.info("leadership_transfer_aborted", target=core.transferee)
             core.transferee = NO_NODE
@@ -44,12 +44,19 @@ def tick_heartbeat(core: RaftCore) -> None:
         broadcast_heartbeat(core, core.read_only.last_context() or b"")
 
 
-def _quorum_active(core: RaftCore) -> bool:
-    """Has a majority been heard from since the last check? Resets the record for the next."""
-    active = [voter for voter, pr in core.progress.items() if pr.recent_active or voter == core.id]
-    for voter, pr in core.progress.items():
-        pr.recent_active = voter == core.id
-    return has_quorum(core.config.voters, active)
+def _quorum_heard(core: RaftCore) -> bool:
+    """Has a majority answered within the last election timeout (check-quorum, thesis §6.2)?
+
+    Checked on every tick against each peer's last answer, so a leader cut off from the
+    majority steps down one election timeout after the last answer, never later.
+    """
+    horizon = core.ticks - core.config.election_tick
+    heard = [
+        voter
+        for voter, pr in core.progress.items()
+        if voter == core.id or pr.last_heard_tick > horizon
+    ]
+    return has_quorum(core.config.voters, heard)
 
 
 def append_entries(core: RaftCore, items: Sequence[tuple[bytes, EntryKind]]) -> None:
@@ -128,7 +135,7 @@ def _handle_append_response(core: RaftCore, m: AppendEntriesResponse) -> None:
     pr = core.progress.get(m.src)
     if pr is None:
         return
-    pr.recent_active = True
+    pr.last_heard_tick = core.ticks
     if m.reject:
         next_probe = m.hint_index
         if m.hint_term > 0:
@@ -161,7 +168,7 @@ def _handle_heartbeat_response(core: RaftCore, m: HeartbeatResponse) -> None:
     pr = core.progress.get(m.src)
     if pr is None:
         return
-    pr.recent_active = True
+    pr.last_heard_tick = core.ticks
     pr.paused = False
     if pr.state is ProgressState.REPLICATE and pr.inflights.full:
         # An append in the window may have been lost; free a slot so replication resumes.
