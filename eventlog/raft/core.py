@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.errors import InvariantViolation, NotLeader, ProposalDropped
+from eventlog.errors import ConfigError, InvariantViolation, NotLeader, ProposalDropped
 from eventlog.raft import replication, roles
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.log import RaftLog
@@ -188,6 +188,8 @@ class RaftCore:
 
     def transfer_leadership(self, target: NodeId) -> None:
         """Hand leadership to ``target`` once its log is up to date (thesis §3.10)."""
+        if target not in self.config.voters:
+            raise ConfigError(f"cannot transfer leadership to {target}: not a voter")
         if self.role is Role.LEADER:
             replication.start_transfer(self, target)
         elif self.leader != NO_NODE:
@@ -295,7 +297,7 @@ class RaftCore:
         self.randomized_election_timeout = timeout + self.rng.randrange(timeout)
         self.transferee = NO_NODE
         self.votes = {}
-        self.read_only = ReadOnly()
+        self.read_only.clear()
         self.reads_waiting_for_commit = []
         last = self.log.last_index()
         self.progress = {

@@ -1,7 +1,9 @@
 """ReadIndex bookkeeping (thesis §6.4): a read is safe once a quorum confirms the leadership.
 
-The leader records its commit index with the request's context, sends a heartbeat carrying the
-context, and releases the read (and every read queued before it) once a majority echoes it.
+The leader records its commit index with the request, sends a heartbeat carrying a round key
+of its own, and releases the read (and every read queued before it) once a majority echoes
+the key. Round keys come from a counter that never repeats, so callers' contexts need not be
+unique across the cluster, and any context, even an empty one, is served.
 """
 
 from __future__ import annotations
@@ -33,33 +35,38 @@ class PendingRead:
 @attrs.define
 class ReadOnly:
     _pending: dict[bytes, PendingRead] = attrs.field(factory=dict)
-    """Insertion-ordered: reads are released in the order they were requested."""
+    """By round key, insertion-ordered: reads are released in the order they were requested."""
+    _rounds: int = 0
+    """Round keys issued so far; kept across terms so that a key is never reused."""
 
-    def add(self, index: LogIndex, context: bytes, requester: NodeId, leader: NodeId) -> None:
-        if context not in self._pending:
-            self._pending[context] = PendingRead(index=index, context=context, requester=requester)
-            self._pending[context].acks.add(leader)
+    def add(self, index: LogIndex, context: bytes, requester: NodeId, leader: NodeId) -> bytes:
+        """Queue a read; returns the round key its confirming heartbeat must carry."""
+        self._rounds += 1
+        key = self._rounds.to_bytes(8, "big")
+        read = PendingRead(index=index, context=context, requester=requester)
+        read.acks.add(leader)
+        self._pending[key] = read
+        return key
 
-    def ack(self, context: bytes, voter: NodeId) -> set[NodeId] | None:
-        read = self._pending.get(context)
-        if read is None:
-            return None
-        read.acks.add(voter)
-        return read.acks
+    def ack(self, key: bytes, voter: NodeId) -> bool:
+        read = self._pending.get(key)
+        if read is not None:
+            read.acks.add(voter)
+        return read is not None
 
-    def release(self, context: bytes, voters: Iterable[NodeId]) -> list[PendingRead]:
-        """Every read up to and including ``context`` if it reached a quorum, else nothing."""
-        read = self._pending.get(context)
+    def release(self, key: bytes, voters: Iterable[NodeId]) -> list[PendingRead]:
+        """Every read up to and including round ``key`` if it reached a quorum, else nothing."""
+        read = self._pending.get(key)
         if read is None or not has_quorum(voters, read.acks):
             return []
         released: list[PendingRead] = []
-        for key in list(self._pending):
-            released.append(self._pending.pop(key))
-            if key == context:
+        for pending in list(self._pending):
+            released.append(self._pending.pop(pending))
+            if pending == key:
                 break
         return released
 
-    def last_context(self) -> bytes | None:
+    def last_key(self) -> bytes | None:
         return next(reversed(self._pending), None) if self._pending else None
 
     def clear(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from eventlog.errors import ConfigError
 from eventlog.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -41,7 +40,7 @@ def tick_heartbeat(core: RaftCore) -> None:
             core.transferee = NO_NODE
     if core.heartbeat_elapsed >= core.config.heartbeat_tick:
         core.heartbeat_elapsed = 0
-        broadcast_heartbeat(core, core.read_only.last_context() or b"")
+        broadcast_heartbeat(core, core.read_only.last_key() or b"")
 
 
 def _quorum_heard(core: RaftCore) -> bool:
@@ -125,7 +124,7 @@ def step_leader(core: RaftCore, m: Message) -> None:
             _handle_heartbeat_response(core, m)
         case ReadIndexRequest():
             handle_read_index(core, m.context, m.src)
-        case TransferLeadershipRequest():
+        case TransferLeadershipRequest() if m.target in core.config.voters:
             start_transfer(core, m.target)
         case _:
             core.logger.debug("message_ignored", kind=m.TAG, src=m.src, role=core.role.value)
@@ -175,7 +174,7 @@ def _handle_heartbeat_response(core: RaftCore, m: HeartbeatResponse) -> None:
         pr.inflights.free_first()
     if pr.match < core.log.last_index():
         send_append(core, m.src)
-    if not m.context or core.read_only.ack(m.context, m.src) is None:
+    if not m.context or not core.read_only.ack(m.context, m.src):
         return
     for read in core.read_only.release(m.context, core.config.voters):
         _answer_read(core, read.index, read.context, read.requester)
@@ -190,14 +189,15 @@ def _on_commit(core: RaftCore) -> None:
 
 def handle_read_index(core: RaftCore, context: bytes, requester: NodeId) -> None:
     log = core.log
-    if len(core.config.voters) == 1:
-        _answer_read(core, log.committed, context, requester)
-    elif log.term(log.committed) != core.term:
-        # Until an entry of our term commits we may not know the latest commit index.
+    if log.term(log.committed) != core.term:
+        # Until an entry of our term commits we may not know the latest commit index: a
+        # restarted node may not even have persisted its own last commit (thesis §6.4).
         core.reads_waiting_for_commit.append((context, requester))
+    elif len(core.config.voters) == 1:
+        _answer_read(core, log.committed, context, requester)
     else:
-        core.read_only.add(log.committed, context, requester, core.id)
-        broadcast_heartbeat(core, context)
+        key = core.read_only.add(log.committed, context, requester, core.id)
+        broadcast_heartbeat(core, key)
 
 
 def _answer_read(core: RaftCore, index: LogIndex, context: bytes, requester: NodeId) -> None:
@@ -212,8 +212,6 @@ def _answer_read(core: RaftCore, index: LogIndex, context: bytes, requester: Nod
 
 
 def start_transfer(core: RaftCore, target: NodeId) -> None:
-    if target not in core.config.voters:
-        raise ConfigError(f"cannot transfer leadership to {target}: not a voter")
     if target == core.id or target == core.transferee:
         return
     core.transferee = target
