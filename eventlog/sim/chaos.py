@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def inject(sim: SimCluster, fault: Fault) -> None:
-    STRIKES[fault](sim)
+    if len(sim.voters) > 1 or fault not in NEEDS_TWO_NODES:
+        STRIKES[fault](sim)
 
 
 def _crash(sim: SimCluster) -> None:
@@ -112,3 +113,7 @@ STRIKES: dict[Fault, Callable[[SimCluster], None]] = {
     Fault.DEGRADE: _degrade,
     Fault.TRANSFER: _transfer,
 }
+
+NEEDS_TWO_NODES = frozenset(
+    {Fault.PARTITION, Fault.ISOLATE_LEADER, Fault.ONE_WAY, Fault.FLAP, Fault.TRANSFER}
+)

@@ -9,6 +9,8 @@ import attrs
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import Logger, RaftCore
 from eventlog.raft.log import RaftLog
+from eventlog.raft.read_only import ReadState
+from eventlog.raft.ready import Role
 from eventlog.raft.records import HardState
 from eventlog.raft.storage import MemoryStorage
 from eventlog.types import NO_NODE, LogIndex, Term
@@ -54,3 +56,20 @@ def forgets_vote(
 
 commits_old_terms = _with_log(CommitsOldTermsLog)
 votes_blindly = _with_log(VotesBlindlyLog)
+
+
+class ReadsStaleCommitCore(RaftCore):
+    """Serves a leader's read at its commit index at once, without waiting for an entry of its
+    own term to commit (thesis §6.4 step 1); after a restart that index may be stale."""
+
+    def read_index(self, context: bytes) -> None:
+        if self.role is Role.LEADER:
+            self.read_states.append(ReadState(index=self.log.committed, context=context))
+        else:
+            super().read_index(context)
+
+
+def reads_stale_commit(
+    config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
+) -> RaftCore:
+    return ReadsStaleCommitCore.open(config, storage, rng, logger)
