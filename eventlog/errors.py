@@ -32,3 +32,32 @@ class InvariantViolation(EventLogError):
 
 class ConfigError(EventLogError):
     """A configuration value is out of range or inconsistent."""
+
+
+class WrongExpectedVersion(EventLogError):
+    """The stream was not at the version the append expected; nothing was appended."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        self.stream, self.expected, self.actual = stream, expected, actual
+        super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}")
+
+
+class Unavailable(EventLogError):
+    """The call's deadline passed. An append may or may not have been committed; retrying it
+    with the same request id is safe and never appends twice."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"unavailable: {reason}")
+
+
+class InvalidRequest(EventLogError):
+    """The caller asked for something malformed (an empty stream name, a bad version, ...)."""
+
+
+class CorruptRecord(EventLogError):
+    """Bytes read from disk or from a peer do not decode; names where they came from."""
+
+    def __init__(self, where: str, key: object, reason: str) -> None:
+        self.where, self.key, self.reason = where, key, reason
+        super().__init__(f"corrupt record in {where} at {key!r}: {reason}")

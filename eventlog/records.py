@@ -1,0 +1,48 @@
+"""The public values of the event log: what a caller appends, what it reads, what it gets back."""
+
+from __future__ import annotations
+
+import attrs
+
+from eventlog.types import Position
+
+ANY = -1
+"""``expected_version`` that accepts any current version of the stream."""
+NO_STREAM = 0
+"""``expected_version`` for a stream that must not exist yet (its version is 0)."""
+
+MAX_STREAM_NAME_BYTES = 1024
+MAX_TYPE_BYTES = 256
+
+
+@attrs.frozen(slots=True)
+class NewEvent:
+    """An event to append: its type name, its payload and optional metadata, all opaque bytes."""
+
+    type: str
+    data: bytes
+    metadata: bytes = b""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RecordedEvent:
+    """A committed event. ``position`` is global and dense (1, 2, 3, ...); ``version`` counts
+    the events of its stream (the first is 1). ``id`` is a UUIDv7 (time-ordered, 16 bytes)
+    and ``timestamp`` the leader's clock in milliseconds when the batch was proposed."""
+
+    position: Position
+    stream: str
+    version: int
+    type: str
+    data: bytes
+    metadata: bytes
+    id: bytes
+    timestamp: int
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendResult:
+    first_position: Position
+    last_position: Position
+    stream_version: int
+    """The version of the (first) stream appended to, after the append."""
