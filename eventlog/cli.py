@@ -10,6 +10,8 @@ import click
 import structlog
 from rich.console import Console
 
+from eventlog.cli_commands import register
+
 
 def configure_logging(level: str = "info") -> None:
     """structlog everywhere: readable on a terminal, JSON lines otherwise."""
@@ -55,3 +57,9 @@ def demo(nodes: int, seeds: int, jobs: int) -> None:
 
     if not run_demo(Console(), nodes=nodes, sweep_seeds=seeds, jobs=jobs):
         sys.exit(1)
+
+
+register(main)
+
+if __name__ == "__main__":
+    main()

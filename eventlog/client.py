@@ -1,0 +1,358 @@
+"""``AsyncClient`` and ``Client``: leader discovery, redirects, retries within one deadline.
+
+A call is retried (on a refused connection, a redirect, a leader election in progress) until its
+deadline; appends carry a request id chosen once per call, so a retry never appends twice.
+Users never see a redirect, only the typed errors of the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from eventlog import commands, wire
+from eventlog.codec import FrameDecoder, FrameError, encode_frame, hello
+from eventlog.errors import EventLogError, InvalidRequest, Unavailable, WrongExpectedVersion
+from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
+
+DEFAULT_CLUSTER_ID = "eventraft"
+T = TypeVar("T")
+
+
+def parse_addresses(addresses: str | Sequence[str]) -> list[str]:
+    items = addresses.split(",") if isinstance(addresses, str) else list(addresses)
+    parsed = [item.strip() for item in items if item.strip()]
+    if not parsed:
+        raise InvalidRequest("no address given")
+    for item in parsed:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InvalidRequest(f"bad address {item!r}: expected HOST:PORT")
+    return parsed
+
+
+class _Retry(Exception):
+    """Try again (elsewhere, after a pause) while the deadline allows."""
+
+    def __init__(self, reason: str, address: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.address = reason, address
+
+
+class _Connection:
+    def __init__(self, address: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.address, self.reader, self.writer = address, reader, writer
+        self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.streams: dict[int, asyncio.Queue[Any]] = {}
+        self.ids = itertools.count(1)
+        self.reader_task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        decoder = FrameDecoder()
+        error: Exception = ConnectionError("connection closed")
+        try:
+            while data := await self.reader.read(1 << 16):
+                for frame in decoder.feed(data):
+                    self._dispatch(frame)
+        except (ConnectionError, FrameError, OSError) as exc:
+            error = exc
+        finally:
+            for future in self.calls.values():
+                if not future.done():
+                    future.set_exception(_Retry(str(error)))
+            for queue in self.streams.values():
+                queue.put_nowait(_Retry(str(error)))
+
+    def _dispatch(self, frame: Any) -> None:
+        call_id, kind, payload = frame
+        if kind == "events" and call_id in self.streams:
+            self.streams[call_id].put_nowait(payload)
+            return
+        future = self.calls.pop(call_id, None)
+        if future is not None and not future.done():
+            future.set_result((kind, payload))
+        queue = self.streams.get(call_id)
+        if queue is not None:
+            queue.put_nowait((kind, payload))
+
+    def call(self, op: str, args: dict[str, Any]) -> asyncio.Future[Any]:
+        call_id = next(self.ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.calls[call_id] = future
+        self.writer.write(encode_frame([call_id, op, args]))
+        return future
+
+    def open_stream(self, op: str, args: dict[str, Any]) -> asyncio.Queue[Any]:
+        call_id = next(self.ids)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.streams[call_id] = queue
+        self.writer.write(encode_frame([call_id, op, args]))
+        return queue
+
+    async def close(self) -> None:
+        self.reader_task.cancel()
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        timeout: float = 10.0,
+        *,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+    ) -> None:
+        self.addresses = parse_addresses(addresses)
+        self.timeout, self.cluster_id = timeout, cluster_id
+        self._target = self.addresses[0]
+        self._connection: _Connection | None = None
+        self._rng = random.Random()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    # -- the contract --------------------------------------------------------------------------
+    async def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        return await self.append_multi([(stream, events, expected_version)], request_id=request_id)
+
+    async def append_multi(
+        self,
+        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        """Append to several streams atomically, each with its own expected version."""
+        request = commands.AppendRequest(
+            request_id or os.urandom(commands.REQUEST_ID_BYTES),
+            tuple(commands.StreamAppend(s, v, tuple(e)) for s, e, v in appends),
+        )
+        commands.validate(request)
+        payload = await self._call("append", {"request": commands.request_to_wire(request)})
+        return wire.result_from_wire(payload)
+
+    async def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        args = {"stream": stream, "from_version": from_version, "limit": limit}
+        return await self._read("read_stream", args, min_position)
+
+    async def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]:
+        args = {"from_position": from_position, "limit": limit}
+        return await self._read("read_all", args, min_position)
+
+    async def subscribe(self, from_position: int = 1) -> AsyncIterator[RecordedEvent]:
+        """Committed events from ``from_position`` on, live; reconnects elsewhere on failure."""
+        position = from_position
+        while True:
+            try:
+                connection = await self._connect(asyncio.get_running_loop().time() + self.timeout)
+                queue = connection.open_stream("subscribe", {"from_position": position})
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, _Retry):
+                        raise item
+                    for raw in item:
+                        event = wire.event_from_wire(raw)
+                        position = event.position + 1
+                        yield event
+            except (_Retry, Unavailable, OSError):
+                await self._drop_connection()
+                await asyncio.sleep(self._rng.uniform(0.05, 0.3))
+
+    async def status(self) -> dict[str, Any]:
+        """The status of whichever node this client is connected to."""
+        result: dict[str, Any] = await self._call("status", {}, follow_leader=False)
+        return result
+
+    # -- calls, redirects and retries ------------------------------------------------------------
+    async def _read(
+        self, op: str, args: dict[str, Any], min_position: int | None
+    ) -> list[RecordedEvent]:
+        if min_position is not None:
+            args["min_position"] = min_position
+        payload = await self._call(op, args, follow_leader=min_position is None)
+        return [wire.event_from_wire(raw) for raw in payload]
+
+    async def _call(self, op: str, args: dict[str, Any], *, follow_leader: bool = True) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        backoff = 0.02
+        last = "no attempt"
+        while loop.time() < deadline:
+            try:
+                connection = await self._connect(deadline)
+                kind, payload = await asyncio.wait_for(
+                    connection.call(op, args), max(0.001, deadline - loop.time())
+                )
+                return self._answer(kind, payload, follow_leader)
+            except _Retry as retry:
+                last = retry.reason
+                if retry.address is not None:
+                    await self._switch(retry.address)
+                    continue
+                await self._drop_connection(rotate=True)
+            except (OSError, TimeoutError) as error:
+                last = str(error) or type(error).__name__
+                await self._drop_connection(rotate=True)
+            await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())) * self._rng.random())
+            backoff = min(backoff * 2, 0.5)
+        raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
+
+    def _answer(self, kind: str, payload: Any, follow_leader: bool) -> Any:
+        if kind == "ok":
+            return payload
+        code = payload.get("code")
+        if code == "not_leader":
+            address = payload.get("address") if follow_leader else None
+            raise _Retry("not the leader", address)
+        if code == "wrong_expected_version":
+            raise WrongExpectedVersion(payload["stream"], payload["expected"], payload["actual"])
+        if code == "invalid":
+            raise InvalidRequest(payload.get("message", "invalid request"))
+        raise _Retry(str(payload.get("message", code)))
+
+    async def _connect(self, deadline: float) -> _Connection:
+        if self._connection is not None and not self._connection.reader_task.done():
+            return self._connection
+        await self._drop_connection()
+        host, _, port = self._target.rpartition(":")
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port)), max(0.001, min(2.0, deadline - loop.time()))
+        )
+        writer.write(encode_frame(hello(self.cluster_id, "client", 0)))
+        self._connection = _Connection(self._target, reader, writer)
+        return self._connection
+
+    async def _switch(self, address: str) -> None:
+        if address != self._target:
+            await self._drop_connection()
+            self._target = address
+
+    async def _drop_connection(self, *, rotate: bool = False) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        if rotate:
+            index = self.addresses.index(self._target) if self._target in self.addresses else -1
+            self._target = self.addresses[(index + 1) % len(self.addresses)]
+
+
+class Client:
+    """The synchronous client: an ``AsyncClient`` on an event loop in a background thread."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        timeout: float = 10.0,
+        *,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._run(self._async.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        events = list(events)
+        return self._run(
+            self._async.append(stream, events, expected_version, request_id=request_id)
+        )
+
+    def append_multi(
+        self,
+        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        listed = [(s, list(e), v) for s, e, v in appends]
+        return self._run(self._async.append_multi(listed, request_id=request_id))
+
+    def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        return self._run(
+            self._async.read_stream(stream, from_version, limit, min_position=min_position)
+        )
+
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]:
+        return self._run(self._async.read_all(from_position, limit, min_position=min_position))
+
+    def status(self) -> dict[str, Any]:
+        return self._run(self._async.status())
+
+    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+        iterator = self._async.subscribe(from_position).__aiter__()
+
+        async def next_event() -> RecordedEvent:
+            return await iterator.__anext__()
+
+        while True:
+            try:
+                yield self._run(next_event())
+            except StopAsyncIteration:
+                return
+
+
+__all__ = ["AsyncClient", "Client", "EventLogError", "parse_addresses"]

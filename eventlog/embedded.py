@@ -1,0 +1,162 @@
+"""``open_embedded(path)``: the event store in-process, one node, no network, same disk format.
+
+It is a one-voter Raft group driven synchronously: an append is proposed, persisted (fsync),
+committed and applied before the call returns, exactly as on a cluster node, so a directory
+written here can later be served by ``eventraft node --id 1``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from eventlog import commands
+from eventlog.client import DEFAULT_CLUSTER_ID
+from eventlog.errors import InvariantViolation
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import RaftCore
+from eventlog.raft.ready import Role
+from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
+from eventlog.statemachine import Outcome
+from eventlog.storage import LmdbStorage
+from eventlog.types import LogIndex, NodeId
+
+SUBSCRIPTION_BATCH = 1000
+
+
+class EmbeddedStore:
+    def __init__(self, path: str | Path, *, sync: bool = True) -> None:
+        self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
+        self.log = structlog.get_logger(__name__).bind(node_id=1)
+        config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
+        self.core = RaftCore.open(
+            config, self.storage, random.Random(), self.log, applied=self.storage.applied_index()
+        )
+        self._lock = threading.Lock()
+        self._appended = threading.Condition(self._lock)
+        self._closed = False
+        with self._lock:
+            self.core.campaign()
+            self._drive()
+            if self.core.role is not Role.LEADER:
+                raise InvariantViolation("a single-node store failed to elect itself")
+
+    def _drive(self) -> dict[LogIndex, list[Outcome]]:
+        """The Ready loop, synchronously: persist, apply, advance, until nothing is left."""
+        outcomes: dict[LogIndex, list[Outcome]] = {}
+        while self.core.has_ready():
+            rd = self.core.ready()
+            if rd.hard_state is not None or rd.entries:
+                self.storage.persist(rd.hard_state, rd.entries)
+            if rd.committed:
+                outcomes.update(self.storage.apply(rd.committed))
+            self.core.advance(rd)
+        return outcomes
+
+    # -- the contract --------------------------------------------------------------------------
+    def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        return self.append_multi([(stream, events, expected_version)], request_id=request_id)
+
+    def append_multi(
+        self,
+        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        request = commands.AppendRequest(
+            request_id or os.urandom(commands.REQUEST_ID_BYTES),
+            tuple(commands.StreamAppend(s, v, tuple(e)) for s, e, v in appends),
+        )
+        commands.validate(request)
+        with self._lock:
+            self._check_open()
+            data = commands.encode_batch(_now_ms(), [commands.request_to_wire(request)])
+            proposal = self.core.propose(data)
+            outcome = self._drive()[proposal.last_index][0]
+            self._appended.notify_all()
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.result is not None
+        return outcome.result
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, limit: int | None = None, **_: Any
+    ) -> list[RecordedEvent]:
+        self._check_open()
+        return self.storage.read_stream(stream, from_version, limit)
+
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None, **_: Any
+    ) -> list[RecordedEvent]:
+        self._check_open()
+        return self.storage.read_all(from_position, limit)
+
+    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+        """Committed events from ``from_position`` on, then each new one as it is appended."""
+        position = from_position
+        while not self._closed:
+            events = self.storage.read_all(position, SUBSCRIPTION_BATCH)
+            if not events:
+                self._wait_for_position(position)
+                continue
+            yield from events
+            position = events[-1].position + 1
+
+    def _wait_for_position(self, position: int) -> None:
+        with self._lock:
+            self._appended.wait_for(
+                lambda: self._closed or self.storage.last_position() >= position
+            )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "id": 1,
+            "role": self.core.role.value,
+            "term": int(self.core.term),
+            "leader": int(self.core.leader),
+            "commit_index": int(self.core.log.committed),
+            "last_index": int(self.core.log.last_index()),
+            "applied_index": int(self.storage.applied_index()),
+            "last_position": int(self.storage.last_position()),
+            "digest": self.storage.digest().hex(),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._appended.notify_all()
+        self.storage.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvariantViolation("the embedded store is closed")
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def open_embedded(path: str | Path, *, sync: bool = True) -> EmbeddedStore:
+    return EmbeddedStore(path, sync=sync)

@@ -1,0 +1,207 @@
+"""Local clusters of node processes on one machine: for ``eventraft cluster``, tests and
+benchmarks. Free ports, one data dir per node, kill -9, pause, and everything cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from eventlog.client import Client
+
+T = TypeVar("T")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # a node may be down or electing
+            last_error = error
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last_error})")
+
+
+@attrs.define
+class NodeProcess:
+    node_id: int
+    port: int
+    data_dir: Path
+    cluster_map: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "eventlog.cli",
+            "node",
+            "--id",
+            str(self.node_id),
+            "--cluster",
+            self.cluster_map,
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or close anything."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def terminate(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@attrs.define
+class LocalCluster:
+    nodes: dict[int, NodeProcess]
+
+    @property
+    def addresses(self) -> str:
+        return ",".join(node.address for node in self.nodes.values())
+
+    def client(self, timeout: float = 10.0) -> Client:
+        return Client(self.addresses, timeout=timeout)
+
+    def status(self, node_id: int, timeout: float = 1.0) -> dict[str, Any]:
+        with Client([self.nodes[node_id].address], timeout=timeout) as client:
+            return client.status()
+
+    def statuses(self) -> dict[int, dict[str, Any]]:
+        result = {}
+        for node_id, node in self.nodes.items():
+            if node.running:
+                try:
+                    result[node_id] = self.status(node_id)
+                except Exception:
+                    continue
+        return result
+
+    def leader(self, timeout: float = 10.0, among: set[int] | None = None) -> int:
+        def find() -> int | None:
+            statuses = self.statuses()
+            leaders = [
+                node_id
+                for node_id, s in statuses.items()
+                if s["role"] == "leader" and (among is None or node_id in among)
+            ]
+            return leaders[0] if len(leaders) == 1 else None
+
+        return wait_for(find, timeout, "a single leader")
+
+    def wait_converged(self, timeout: float = 20.0) -> dict[int, dict[str, Any]]:
+        """Every running node applied the same history (same position and digest)."""
+
+        def converged() -> dict[int, dict[str, Any]] | None:
+            statuses = self.statuses()
+            running = [n for n, node in self.nodes.items() if node.running]
+            if sorted(statuses) != sorted(running):
+                return None
+            keys = {(s["last_position"], s["digest"]) for s in statuses.values()}
+            commits = {s["commit_index"] for s in statuses.values()}
+            applied = {s["applied_index"] for s in statuses.values()}
+            return statuses if len(keys) == 1 and commits == applied and len(applied) == 1 else None
+
+        return wait_for(converged, timeout, "all nodes to agree")
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.terminate()
+
+
+@contextmanager
+def local_cluster(
+    tmp: Path,
+    size: int = 3,
+    *,
+    extra_args: tuple[str, ...] = (),
+    ports: list[int] | None = None,
+    dial_ports: list[int] | None = None,
+) -> Iterator[LocalCluster]:
+    """Start ``size`` node processes; ``dial_ports`` lets each node dial peers through proxies."""
+    listen = ports or free_ports(size)
+    nodes = {}
+    for i in range(1, size + 1):
+        targets = dial_ports[(i - 1) * size : i * size] if dial_ports else listen
+        cluster_map = ",".join(
+            f"{j}=127.0.0.1:{listen[j - 1] if j == i else targets[j - 1]}"
+            for j in range(1, size + 1)
+        )
+        nodes[i] = NodeProcess(
+            node_id=i,
+            port=listen[i - 1],
+            data_dir=tmp / f"node-{i}",
+            cluster_map=cluster_map,
+            log_path=tmp / f"node-{i}.log",
+            extra_args=extra_args,
+        )
+    cluster = LocalCluster(nodes)
+    try:
+        for node in nodes.values():
+            node.start()
+        yield cluster
+    finally:
+        for node in nodes.values():
+            with suppress(Exception):
+                node.resume()
+            node.kill()

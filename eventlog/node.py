@@ -1,0 +1,292 @@
+"""The runtime around the core: ticks, the Ready loop, batching proposals, futures by entry.
+
+Only the event loop thread touches the core. Persisting and applying run in a worker thread
+(LMDB fsyncs block), so while one Ready is being written the loop keeps stepping messages and
+taking proposals, and the next Ready carries all of them: group commit without a timer. The
+leader sends its AppendEntries before its own write finishes (thesis §10.2.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import structlog
+
+from eventlog import commands
+from eventlog.errors import EventLogError, NotLeader, Unavailable
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import RaftCore
+from eventlog.raft.messages import Message
+from eventlog.raft.ready import Ready, Role
+from eventlog.raft.records import Entry
+from eventlog.statemachine import Outcome
+from eventlog.storage import LmdbStorage
+from eventlog.transport import PeerTransport
+from eventlog.types import NO_NODE, LogIndex, NodeId, Term
+
+MAX_BATCH_BYTES = 1 << 20
+"""Client requests packed into one Raft entry, at most (one request may exceed it alone)."""
+
+
+@attrs.frozen(kw_only=True)
+class NodeConfig:
+    node_id: NodeId
+    cluster_id: str
+    addresses: Mapping[NodeId, tuple[str, int]]
+    data_dir: str
+    tick_ms: float = 10.0
+    sync: bool = True
+    election_tick: int = 15
+    heartbeat_tick: int = 3
+
+
+@attrs.frozen
+class _Queued:
+    wire: list[Any]
+    request_id: bytes
+    future: asyncio.Future[Outcome]
+    size: int
+
+
+@attrs.define
+class _Pending:
+    term: Term
+    futures: list[tuple[bytes, asyncio.Future[Outcome]]]
+
+
+class Node:
+    """One Raft node serving the event store. ``start()`` it inside a running event loop."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.log = structlog.get_logger(__name__).bind(node_id=config.node_id)
+        self.storage = LmdbStorage.open(
+            config.data_dir,
+            cluster_id=config.cluster_id,
+            node_id=config.node_id,
+            sync=config.sync,
+        )
+        raft_config = RaftConfig(
+            node_id=config.node_id,
+            voters=tuple(sorted(config.addresses)),
+            election_tick=config.election_tick,
+            heartbeat_tick=config.heartbeat_tick,
+        )
+        self.core = RaftCore.open(
+            raft_config,
+            self.storage,
+            random.Random(),
+            self.log,
+            applied=self.storage.applied_index(),
+        )
+        peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
+        self.transport = PeerTransport(
+            node_id=config.node_id,
+            cluster_id=config.cluster_id,
+            peers=peers,
+            deliver=self.step,
+        )
+        self._wakeup = asyncio.Event()
+        self._applied = asyncio.Condition()
+        self._queued: list[_Queued] = []
+        self._pending: dict[LogIndex, _Pending] = {}
+        self._reads: dict[bytes, asyncio.Future[LogIndex]] = {}
+        self._read_counter = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._role = self.core.role
+        self.stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.transport.start()
+        self._tasks = [
+            asyncio.create_task(self._tick_loop(), name="tick"),
+            asyncio.create_task(self._ready_loop(), name="ready"),
+        ]
+        self.log.info("node_started", applied_index=self.storage.applied_index())
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+        self._fail_all(Unavailable("node stopped"))
+        self.storage.close()
+
+    # -- inputs --------------------------------------------------------------------------------
+    def step(self, m: Message) -> None:
+        self.core.step(m)
+        self._wakeup.set()
+
+    async def _tick_loop(self) -> None:
+        interval = self.config.tick_ms / 1000
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            next_tick += interval
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            self.core.tick()
+            self._wakeup.set()
+
+    def append(self, request: commands.AppendRequest) -> asyncio.Future[Outcome]:
+        """Queue an append for the next batch; the future resolves once it is applied here."""
+        commands.validate(request)
+        if self.core.role is not Role.LEADER:
+            raise NotLeader(self.config.node_id, self.core.leader or None)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        size = sum(len(e.data) + len(e.metadata) + 32 for a in request.appends for e in a.events)
+        self._queued.append(
+            _Queued(commands.request_to_wire(request), request.request_id, future, size)
+        )
+        self._wakeup.set()
+        return future
+
+    async def read_barrier(self) -> LogIndex:
+        """Linearizable read (ReadIndex): wait until this node has applied all that was
+        committed when the read began; raises NotLeader on a follower without a leader."""
+        self._read_counter += 1
+        context = self._read_counter.to_bytes(8, "big")
+        future: asyncio.Future[LogIndex] = asyncio.get_running_loop().create_future()
+        self._reads[context] = future
+        try:
+            self.core.read_index(context)
+            self._wakeup.set()
+            index = await future
+        finally:
+            self._reads.pop(context, None)
+        await self.wait_applied(index)
+        return index
+
+    async def wait_applied(self, index: LogIndex) -> None:
+        async with self._applied:
+            await self._applied.wait_for(lambda: self.storage.applied_index() >= index)
+
+    async def wait_position(self, position: int) -> None:
+        async with self._applied:
+            await self._applied.wait_for(lambda: self.storage.last_position() >= position)
+
+    # -- the Ready loop ------------------------------------------------------------------------
+    async def _ready_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            self._propose_queued()
+            while self.core.has_ready():
+                await self._handle(self.core.ready())
+                self._propose_queued()
+
+    async def _handle(self, rd: Ready) -> None:
+        self.transport.send(rd.messages)
+        if rd.hard_state is not None or rd.entries:
+            await asyncio.to_thread(self.storage.persist, rd.hard_state, rd.entries)
+        self.transport.send(rd.messages_after_persist)
+        if rd.committed:
+            outcomes = await asyncio.to_thread(self.storage.apply, rd.committed)
+            self._resolve(rd.committed, outcomes)
+            async with self._applied:
+                self._applied.notify_all()
+        for read in rd.read_states:
+            future = self._reads.get(read.context)
+            if future is not None and not future.done():
+                future.set_result(read.index)
+        self._on_soft_state(rd)
+        self.core.advance(rd)
+
+    def _propose_queued(self) -> None:
+        """Pack every queued request into as few entries as the batch cap allows."""
+        queued, self._queued = self._queued, []
+        batch: list[_Queued] = []
+        size = 0
+        for item in queued:
+            if batch and size + item.size > MAX_BATCH_BYTES:
+                self._propose(batch)
+                batch, size = [], 0
+            batch.append(item)
+            size += item.size
+        if batch:
+            self._propose(batch)
+
+    def _propose(self, batch: list[_Queued]) -> None:
+        data = commands.encode_batch(int(time.time() * 1000), [item.wire for item in batch])
+        try:
+            proposal = self.core.propose(data)
+        except EventLogError as error:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        futures = [(item.request_id, item.future) for item in batch]
+        self._pending[proposal.last_index] = _Pending(proposal.term, futures)
+
+    def _resolve(
+        self, committed: tuple[Entry, ...], outcomes: list[tuple[LogIndex, list[Outcome]]]
+    ) -> None:
+        by_index = dict(outcomes)
+        for entry in committed:
+            pending = self._pending.pop(entry.index, None)
+            if pending is None:
+                continue
+            if pending.term != entry.term:
+                self._fail(pending, NotLeader(self.config.node_id, self.core.leader or None))
+                continue
+            results = {outcome.request_id: outcome for outcome in by_index.get(entry.index, [])}
+            for request_id, future in pending.futures:
+                if not future.done():
+                    future.set_result(results[request_id])
+
+    def _on_soft_state(self, rd: Ready) -> None:
+        role = rd.soft_state.role
+        if role is self._role:
+            return
+        self.log.info(
+            "role_changed", role=role.value, term=self.core.term, leader=rd.soft_state.leader
+        )
+        if self._role is Role.LEADER:
+            # Our proposals may still commit under the next leader; callers retry with the
+            # same request id, which the state machine answers without appending twice.
+            self._fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
+        self._role = role
+
+    def _fail(self, pending: _Pending, error: Exception) -> None:
+        for _, future in pending.futures:
+            if not future.done():
+                future.set_exception(error)
+
+    def _fail_all(self, error: Exception) -> None:
+        for pending in self._pending.values():
+            self._fail(pending, error)
+        self._pending.clear()
+        for item in self._queued:
+            if not item.future.done():
+                item.future.set_exception(error)
+        self._queued.clear()
+        for read in self._reads.values():
+            if not read.done():
+                read.set_exception(error)
+
+    # -- looking -------------------------------------------------------------------------------
+    def leader_address(self) -> tuple[NodeId, tuple[str, int] | None]:
+        leader = self.core.leader
+        return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
+
+    def status(self) -> dict[str, Any]:
+        core = self.core
+        return {
+            "id": int(self.config.node_id),
+            "role": core.role.value,
+            "term": int(core.term),
+            "leader": int(core.leader),
+            "commit_index": int(core.log.committed),
+            "last_index": int(core.log.last_index()),
+            "applied_index": int(self.storage.applied_index()),
+            "last_position": int(self.storage.last_position()),
+            "digest": self.storage.digest().hex(),
+        }

@@ -1,0 +1,211 @@
+"""Serving one node's port: Raft peers and clients share it; the hello frame says which is which.
+
+Client calls are frames ``[call_id, op, args]``; answers are ``[call_id, "ok", payload]`` or
+``[call_id, "error", {"code": ..., ...}]``. Each call runs as its own task, so one connection
+may pipeline many appends. A malformed frame closes that connection only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from eventlog import commands, wire
+from eventlog.codec import FrameDecoder, FrameError, encode_frame
+from eventlog.errors import (
+    EventLogError,
+    InvalidRequest,
+    NotLeader,
+    Unavailable,
+    WrongExpectedVersion,
+)
+from eventlog.node import Node
+from eventlog.transport import read_hello
+
+HELLO_TIMEOUT = 5.0
+SUBSCRIPTION_BATCH = 1000
+
+Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
+
+
+class Server:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = structlog.get_logger(__name__).bind(node_id=node.config.node_id)
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        host, port = self.node.config.addresses[self.node.config.node_id]
+        self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+        self.log.info("listening", host=host, port=port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        decoder = FrameDecoder()
+        try:
+            hello = await read_hello(reader, decoder, HELLO_TIMEOUT)
+            if hello.cluster_id != self.node.config.cluster_id:
+                raise FrameError(f"cluster id {hello.cluster_id!r} is not ours")
+            if hello.role == "peer":
+                await self.node.transport.serve_peer(reader, writer, hello, decoder)
+            else:
+                await ClientSession(self.node, reader, writer, decoder).run()
+        except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
+            self.log.warning("connection_closed", peer=str(peer), reason=str(error))
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+class ClientSession:
+    def __init__(
+        self,
+        node: Node,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        decoder: FrameDecoder,
+    ) -> None:
+        self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        try:
+            while data := await self.reader.read(1 << 16):
+                for frame in self.decoder.feed(data):
+                    call_id, op, args = _parse_call(frame)
+                    task = asyncio.create_task(self._call(call_id, op, args))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+        finally:
+            for task in list(self.tasks):
+                task.cancel()
+
+    def send(self, body: Any) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(encode_frame(body))
+
+    async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
+        handler = HANDLERS.get(op)
+        try:
+            if handler is None:
+                raise InvalidRequest(f"unknown operation {op!r}")
+            payload = await handler(self, call_id, args)
+            self.send([call_id, "ok", payload])
+        except EventLogError as error:
+            self.send([call_id, "error", self._error_body(error)])
+        except (KeyError, TypeError, ValueError) as error:
+            self.send([call_id, "error", {"code": "invalid", "message": f"bad arguments: {error}"}])
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+    def _error_body(self, error: EventLogError) -> dict[str, Any]:
+        if isinstance(error, NotLeader):
+            leader, address = self.node.leader_address()
+            return {
+                "code": "not_leader",
+                "leader": int(leader),
+                "address": f"{address[0]}:{address[1]}" if address else None,
+            }
+        if isinstance(error, WrongExpectedVersion):
+            return {
+                "code": "wrong_expected_version",
+                "stream": error.stream,
+                "expected": error.expected,
+                "actual": error.actual,
+            }
+        if isinstance(error, InvalidRequest):
+            return {"code": "invalid", "message": str(error)}
+        if isinstance(error, Unavailable):
+            return {"code": "unavailable", "message": error.reason}
+        return {"code": "unavailable", "message": str(error)}
+
+
+def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
+    if (
+        not isinstance(frame, list)
+        or len(frame) != 3
+        or not isinstance(frame[0], int)
+        or not isinstance(frame[1], str)
+        or not isinstance(frame[2], dict)
+    ):
+        raise FrameError("a client call is [call_id, op, args]")
+    return frame[0], frame[1], frame[2]
+
+
+# -- operations ----------------------------------------------------------------------------------
+async def _append(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    request = commands.request_from_wire(args["request"])
+    outcome = await session.node.append(request)
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.result is not None
+    return wire.result_to_wire(outcome.result)
+
+
+async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
+    """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
+    node = session.node
+    min_position = args.get("min_position")
+    if min_position is not None:
+        await node.wait_position(int(min_position))
+    elif args.get("linearizable", True):
+        await node.read_barrier()
+
+
+async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    await _read_barrier(session, args)
+    events = session.node.storage.read_all(int(args.get("from_position", 1)), args.get("limit"))
+    return [wire.event_to_wire(event) for event in events]
+
+
+async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    await _read_barrier(session, args)
+    storage = session.node.storage
+    events = storage.read_stream(
+        str(args["stream"]), int(args.get("from_version", 1)), args.get("limit")
+    )
+    return [wire.event_to_wire(event) for event in events]
+
+
+async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
+    """Push committed events from ``from_position`` on, forever; TCP backpressure paces it."""
+    node, position = session.node, int(args.get("from_position", 1))
+    while True:
+        events = node.storage.read_all(position, SUBSCRIPTION_BATCH)
+        if events:
+            session.send([call_id, "events", [wire.event_to_wire(event) for event in events]])
+            await session.writer.drain()
+            position = events[-1].position + 1
+        else:
+            await node.wait_position(position)
+
+
+async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    return session.node.status()
+
+
+HANDLERS: dict[str, Handler] = {
+    "append": _append,
+    "read_all": _read_all,
+    "read_stream": _read_stream,
+    "subscribe": _subscribe,
+    "status": _status,
+}

@@ -1,0 +1,234 @@
+"""Applying committed entries: expected versions, positions, versions, idempotency, digest.
+
+Every node applies the same committed entries in the same order, so everything decided here
+must be a pure function of (state before, entry): no clock, no randomness, no dict/set order
+that could differ between nodes. The state is read through ``StateView`` (LMDB on a node, a
+dict in tests and the simulator) and every change goes into a ``WriteSet``, which the caller
+writes in one transaction together with the applied index. The ``WriteSet`` is also an
+overlay: later requests of the same entry, and later entries of the same apply call, see the
+effects of earlier ones before anything is written.
+"""
+
+from __future__ import annotations
+
+import struct
+from hashlib import blake2b
+from typing import Protocol
+
+import attrs
+
+from eventlog.commands import AppendRequest, decode_batch
+from eventlog.errors import CorruptRecord, WrongExpectedVersion
+from eventlog.records import ANY, AppendResult
+from eventlog.types import LogIndex, Position
+
+DIGEST_BYTES = 32
+INITIAL_DIGEST = bytes(DIGEST_BYTES)
+"""The digest of an empty history; each applied event chains onto the previous digest."""
+
+_Q = struct.Struct(">Q").pack
+_I = struct.Struct(">I").pack
+_MS_MASK = (1 << 48) - 1
+_RAND_B_MASK = (1 << 62) - 1
+_UUID_FIXED = (0x7 << 76) | (0b10 << 62)
+"""Version nibble 7 and variant bits 0b10 of a UUIDv7, in place in the 128-bit integer."""
+
+_OK = 0
+_CONFLICT = 1
+
+IndexedEvent = tuple[int, str, int, int, int]
+"""``(position, stream, version, log_index, ordinal)`` of one applied event.
+
+A plain tuple of ints, not a class: one is built per event on the hot path. ``ordinal`` is the
+event's 0-based place among all events of its entry's batch (failed requests included), which
+is how a reader finds the event's bytes inside the stored entry; they are never stored twice.
+"""
+
+
+def _error_key(error: WrongExpectedVersion | None) -> tuple[str, int, int] | None:
+    """Exceptions compare by identity; outcomes read back from disk must equal the original."""
+    return None if error is None else (error.stream, error.expected, error.actual)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Outcome:
+    """What one request came to. Stored under its request id, so a retry gets it back as is.
+
+    Exactly one of ``result`` (appended) and ``error`` (not appended) is set.
+    """
+
+    request_id: bytes
+    result: AppendResult | None = None
+    error: WrongExpectedVersion | None = attrs.field(default=None, eq=_error_key)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.result is None) == (self.error is None):
+            raise ValueError("an outcome has exactly one of result and error")
+
+    def to_wire(self) -> list[object]:
+        """A msgpack-friendly list; the first element after the id tags the kind."""
+        if self.result is not None:
+            r = self.result
+            return [self.request_id, _OK, r.first_position, r.last_position, r.stream_version]
+        assert self.error is not None
+        e = self.error
+        return [self.request_id, _CONFLICT, e.stream, e.expected, e.actual]
+
+    @classmethod
+    def from_wire(cls, raw: object) -> Outcome:
+        """Decode what ``to_wire`` made; raises ``CorruptRecord`` on anything else."""
+        if not isinstance(raw, list | tuple) or len(raw) != 5:
+            raise CorruptRecord("requests", None, f"outcome is not a 5-list: {raw!r}")
+        request_id, tag, a, b, c = raw
+        if not isinstance(request_id, bytes) or not isinstance(b, int) or not isinstance(c, int):
+            raise CorruptRecord("requests", None, f"outcome fields of the wrong kind: {raw!r}")
+        if tag == _OK and isinstance(a, int):
+            result = AppendResult(
+                first_position=Position(a), last_position=Position(b), stream_version=c
+            )
+            return cls(request_id=request_id, result=result)
+        if tag == _CONFLICT and isinstance(a, str):
+            return cls(request_id=request_id, error=WrongExpectedVersion(a, b, c))
+        raise CorruptRecord("requests", request_id, f"unknown outcome {raw!r}")
+
+
+class StateView(Protocol):
+    """Read side of the applied state, as of the last committed apply."""
+
+    def stream_version(self, stream: str) -> int:
+        """Number of events in ``stream``; 0 if it does not exist."""
+        ...
+
+    def request_outcome(self, request_id: bytes) -> Outcome | None: ...
+
+    def last_position(self) -> Position: ...
+
+    def digest(self) -> bytes: ...
+
+
+@attrs.define
+class WriteSet:
+    """Everything one apply call changes, in application order; an overlay over the view.
+
+    Invariant: ``events`` positions are dense and ascending, ending at ``last_position``;
+    ``stream_versions`` holds the new head of every stream touched.
+    """
+
+    last_position: Position
+    digest: bytes
+    events: list[IndexedEvent] = attrs.field(factory=list)
+    stream_versions: dict[str, int] = attrs.field(factory=dict)
+    outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
+
+    @classmethod
+    def over(cls, view: StateView) -> WriteSet:
+        """An empty write set that continues the view's position and digest."""
+        return cls(last_position=view.last_position(), digest=view.digest())
+
+    def stream_version(self, view: StateView, stream: str) -> int:
+        version = self.stream_versions.get(stream)
+        return view.stream_version(stream) if version is None else version
+
+    def request_outcome(self, view: StateView, request_id: bytes) -> Outcome | None:
+        outcome = self.outcomes.get(request_id)
+        return view.request_outcome(request_id) if outcome is None else outcome
+
+
+def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes) -> list[Outcome]:
+    """Apply one committed entry's batch on top of ``view`` + ``writes``; one outcome per
+    request, in batch order. Raises ``CorruptRecord`` if the entry does not decode."""
+    outcomes: list[Outcome] = []
+    ordinal = 0
+    for request in decode_batch(data).requests:
+        outcome = writes.request_outcome(view, request.request_id)
+        if outcome is None:
+            outcome = _apply_request(view, writes, index, request, ordinal)
+            writes.outcomes[request.request_id] = outcome
+        outcomes.append(outcome)
+        ordinal += request.event_count
+    return outcomes
+
+
+def _apply_request(
+    view: StateView, writes: WriteSet, index: LogIndex, request: AppendRequest, ordinal: int
+) -> Outcome:
+    """Check every expected version before writing, so a conflict writes nothing of it."""
+    versions: list[int] = []
+    for append in request.appends:
+        actual = writes.stream_version(view, append.stream)
+        expected = append.expected_version
+        if expected != ANY and expected != actual:
+            error = WrongExpectedVersion(append.stream, expected, actual)
+            return Outcome(request_id=request.request_id, error=error)
+        versions.append(actual)
+    first = Position(writes.last_position + 1)
+    _append_events(writes, index, request, versions, ordinal)
+    result = AppendResult(
+        first_position=first,
+        last_position=writes.last_position,
+        stream_version=writes.stream_versions[request.appends[0].stream],
+    )
+    return Outcome(request_id=request.request_id, result=result)
+
+
+def _append_events(
+    writes: WriteSet, index: LogIndex, request: AppendRequest, versions: list[int], ordinal: int
+) -> None:
+    """The hot loop: one digest and one tuple per event, with the digest inlined (see
+    ``chain_digest`` for the readable form; a test keeps the two equal)."""
+    position: int = writes.last_position
+    digest = writes.digest
+    events = writes.events
+    for append, version in zip(request.appends, versions, strict=True):
+        stream = append.stream
+        encoded = stream.encode()
+        stream_lp = _I(len(encoded)) + encoded
+        for event in append.events:
+            position += 1
+            version += 1
+            kind, data, metadata = event.type.encode(), event.data, event.metadata
+            digest = blake2b(
+                b"".join(
+                    (digest, _Q(position), stream_lp, _Q(version), _I(len(kind)), kind,
+                     _I(len(data)), data, _I(len(metadata)), metadata)
+                ),
+                digest_size=DIGEST_BYTES,
+            ).digest()  # fmt: skip
+            events.append((position, stream, version, index, ordinal))
+            ordinal += 1
+        writes.stream_versions[stream] = version
+    writes.last_position, writes.digest = Position(position), digest
+
+
+def chain_digest(
+    prev: bytes, position: int, stream: str, version: int, type: str, data: bytes, metadata: bytes
+) -> bytes:
+    """The digest after one more event: blake2b-256 over the previous digest and the event's
+    length-prefixed fields, so equal digests at equal positions mean equal histories."""
+    return blake2b(
+        prev
+        + _Q(position)
+        + _lp(stream.encode())
+        + _Q(version)
+        + _lp(type.encode())
+        + _lp(data)
+        + _lp(metadata),
+        digest_size=DIGEST_BYTES,
+    ).digest()
+
+
+def _lp(value: bytes) -> bytes:
+    return _I(len(value)) + value
+
+
+def event_id(timestamp_ms: int, position: int) -> bytes:
+    """A UUIDv7 every node derives alike: the batch's ms timestamp, then the position split
+    over rand_a (12 bits) and rand_b (62 bits), so ids are unique per position and sort by
+    time, then position."""
+    value = (
+        ((timestamp_ms & _MS_MASK) << 80)
+        | _UUID_FIXED
+        | (((position >> 62) & 0xFFF) << 64)
+        | (position & _RAND_B_MASK)
+    )
+    return value.to_bytes(16, "big")

@@ -1,0 +1,346 @@
+"""Asyncio TCP between Raft peers: one outbound connection per peer, batched writes, backoff.
+
+Raft tolerates lost, duplicated and reordered messages, so the transport never blocks the
+caller and never retries a message: ``send`` only queues, a bounded queue drops its oldest
+message when full, and a connection that fails loses what was being written. What it must do
+is keep order on each connection, reconnect without hammering a peer that is down (full-jitter
+exponential backoff), and never let a peer's bad bytes crash the node (every malformed frame
+closes only that peer's connection, with a logged reason).
+
+Inbound and outbound are separate connections: each node dials every peer and serves the
+connections its peers dial. The node's server owns the listening socket (shared with clients),
+reads the hello with :func:`read_hello` and hands peer connections to
+:meth:`PeerTransport.serve_peer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
+
+import attrs
+import structlog
+
+from eventlog.codec import (
+    DEFAULT_MAX_FRAME_BYTES,
+    HEADER_BYTES,
+    FrameDecoder,
+    FrameError,
+    Hello,
+    encode_frame,
+    hello,
+    message_from_wire,
+    message_to_wire,
+    parse_hello,
+)
+from eventlog.raft.messages import Message
+from eventlog.types import NodeId
+
+BACKOFF_BASE: Final = 0.05
+"""First reconnect delay bound, in seconds; it doubles per failed attempt."""
+BACKOFF_CAP: Final = 2.0
+"""Largest reconnect delay bound; also how long a connection must live to reset the backoff."""
+MAX_HELLO_BYTES: Final = 4096
+"""A hello is tiny; an unauthenticated caller must not make us buffer a 64 MiB 'hello'."""
+READ_CHUNK: Final = 1 << 16
+
+_RANDOM = random.Random()
+"""Jitter only spreads reconnects apart, so an unseeded module RNG is fine by default."""
+
+
+def backoff_delay(attempt: int, rng: random.Random, base: float, cap: float) -> float:
+    """Full jitter (uniform in [0, min(cap, base * 2**attempt)]), so peers that lost the same
+    node do not reconnect in lockstep."""
+    return rng.uniform(0.0, min(cap, base * 2 ** min(attempt, 32)))
+
+
+async def read_hello(reader: asyncio.StreamReader, decoder: FrameDecoder, timeout: float) -> Hello:
+    """Read exactly the first frame and parse it as a hello.
+
+    Reads exactly one frame's bytes, never more, so the frames the caller sent right after its
+    hello stay in ``reader`` for whoever serves the connection. Raises FrameError (malformed,
+    too large, or EOF first) or TimeoutError.
+    """
+    async with asyncio.timeout(timeout):
+        while True:
+            wanted = decoder.wanted()
+            if wanted > MAX_HELLO_BYTES:
+                raise FrameError(f"hello frame of {wanted} bytes is too large")
+            try:
+                data = await reader.readexactly(wanted)
+            except asyncio.IncompleteReadError:
+                raise FrameError("connection closed before the hello") from None
+            bodies = decoder.feed(data)
+            if bodies:
+                return parse_hello(bodies[0])
+
+
+@attrs.define(eq=False)
+class _Peer:
+    """One remote node: its address, its outbound queue and its counters."""
+
+    node_id: NodeId
+    host: str
+    port: int
+    queue: collections.deque[Message] = attrs.field(factory=collections.deque)
+    """Invariant: len(queue) <= max_queue."""
+    wakeup: asyncio.Event = attrs.field(factory=asyncio.Event)
+    """Set when the queue gains a message or the connection's watcher saw it close."""
+    sent: int = 0
+    """Messages written and drained to the socket, over all connections."""
+    dropped: int = 0
+    """Messages discarded: evicted from a full queue, or not encodable within the frame cap."""
+    reconnects: int = 0
+    """Connection attempts after the first one."""
+    connected_at: float | None = None
+    """Loop time the current connection came up; None while not connected."""
+    task: asyncio.Task[None] | None = None
+
+
+class PeerTransport:
+    """Sends Raft messages to peers and delivers theirs; owns no listening socket."""
+
+    def __init__(
+        self,
+        *,
+        node_id: NodeId,
+        cluster_id: str,
+        peers: Mapping[NodeId, tuple[str, int]],
+        deliver: Callable[[Message], None],
+        max_queue: int = 10_000,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        rng: random.Random | None = None,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_cap: float = BACKOFF_CAP,
+        connect_timeout: float = 2.0,
+        write_timeout: float = 10.0,
+    ) -> None:
+        if max_queue < 1:
+            raise ValueError("max_queue must be at least 1")
+        self.node_id = node_id
+        self.cluster_id = cluster_id
+        self._deliver = deliver
+        self._max_queue = max_queue
+        self._max_frame_bytes = max_frame_bytes
+        self._rng = rng if rng is not None else _RANDOM
+        self._backoff = (backoff_base, backoff_cap)
+        self._connect_timeout = connect_timeout
+        self._write_timeout = write_timeout
+        # Our own entry may be in the map (the node passes the whole cluster); never dial it.
+        self._peers = {
+            peer: _Peer(peer, host, port)
+            for peer, (host, port) in sorted(peers.items())
+            if peer != node_id
+        }
+        self._inbound: set[asyncio.StreamWriter] = set()
+        self._started = False
+        self._closed = False
+        self._log = structlog.get_logger(__name__).bind(node_id=node_id)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start one writer task per peer; they connect in the background."""
+        if self._started or self._closed:
+            return
+        self._started = True
+        for peer in self._peers.values():
+            peer.task = asyncio.create_task(
+                self._run_peer(peer), name=f"peer-writer-{self.node_id}-{peer.node_id}"
+            )
+
+    async def close(self) -> None:
+        """Stop writers, close every connection, inbound too. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [peer.task for peer in self._peers.values() if peer.task is not None]
+        for task in tasks:
+            task.cancel()
+        for writer in list(self._inbound):
+            writer.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._log.info("transport_closed")
+
+    def stats(self) -> dict[NodeId, dict[str, int]]:
+        """Per peer: messages sent, dropped, reconnect attempts, and currently queued."""
+        return {
+            peer.node_id: {
+                "sent": peer.sent,
+                "dropped": peer.dropped,
+                "reconnects": peer.reconnects,
+                "queued": len(peer.queue),
+            }
+            for peer in self._peers.values()
+        }
+
+    # -- outbound -------------------------------------------------------------------------------
+    def send(self, messages: Iterable[Message]) -> None:
+        """Queue messages for their peers without blocking; a full queue drops its oldest."""
+        if self._closed:
+            return
+        for m in messages:
+            peer = self._peers.get(m.dst)
+            if peer is None:
+                self._log.warning("message_to_unknown_peer", dst=m.dst, kind=m.TAG)
+                continue
+            if len(peer.queue) >= self._max_queue:
+                peer.queue.popleft()
+                peer.dropped += 1
+            peer.queue.append(m)
+            peer.wakeup.set()
+
+    async def _run_peer(self, peer: _Peer) -> None:
+        """Connect, write until the connection fails, back off, repeat until cancelled."""
+        log = self._log.bind(peer=peer.node_id)
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                await self._session(peer, log)
+            except OSError as error:  # includes ConnectionError and TimeoutError
+                self._log_failure(log, peer, attempt, error)
+            except Exception:
+                # A bug, not a peer fault: say so loudly, but keep the peer reachable.
+                log.exception("peer_writer_failed")
+            base, cap = self._backoff
+            if peer.connected_at is not None and loop.time() - peer.connected_at >= cap:
+                attempt = 0  # the connection was healthy for a while: start over from fast
+            peer.connected_at = None
+            await asyncio.sleep(backoff_delay(attempt, self._rng, base, cap))
+            attempt += 1
+            peer.reconnects += 1
+
+    def _log_failure(
+        self, log: structlog.typing.FilteringBoundLogger, peer: _Peer, attempt: int, error: OSError
+    ) -> None:
+        reason = str(error) or type(error).__name__
+        if peer.connected_at is not None:
+            log.warning("peer_disconnected", reason=reason)
+        elif attempt == 0:
+            log.info("peer_connect_failed", reason=reason, attempt=attempt)
+        else:
+            log.debug("peer_connect_failed", reason=reason, attempt=attempt)
+
+    async def _session(self, peer: _Peer, log: structlog.typing.FilteringBoundLogger) -> None:
+        """One connection's life: hello, then every queued message in order, batch by batch."""
+        async with asyncio.timeout(self._connect_timeout):
+            reader, writer = await asyncio.open_connection(peer.host, peer.port)
+        # The far side never writes on this connection, so any read completing means it
+        # closed (or broke) it; without this we would notice only on a later write.
+        watcher = asyncio.create_task(
+            self._watch(reader, peer.wakeup), name=f"peer-watcher-{self.node_id}-{peer.node_id}"
+        )
+        try:
+            writer.write(encode_frame(hello(self.cluster_id, "peer", self.node_id)))
+            await self._drain(writer)
+            peer.connected_at = asyncio.get_running_loop().time()
+            log.info("peer_connected", host=peer.host, port=peer.port)
+            while True:
+                if watcher.done():
+                    raise ConnectionResetError("peer closed the connection")
+                if not peer.queue:
+                    peer.wakeup.clear()
+                    await peer.wakeup.wait()
+                    continue
+                batch = list(peer.queue)
+                peer.queue.clear()
+                frames = self._encode(peer, batch, log)
+                writer.write(b"".join(frames))
+                await self._drain(writer)
+                peer.sent += len(frames)
+        finally:
+            watcher.cancel()
+            await asyncio.wait([watcher])  # unlike awaiting it, never swallows our own cancel
+            # abort, not close: close would wait to flush to a peer that may never read.
+            writer.transport.abort()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _drain(self, writer: asyncio.StreamWriter) -> None:
+        """Drain with a deadline, so a half-open connection cannot stall a peer forever."""
+        async with asyncio.timeout(self._write_timeout):
+            await writer.drain()
+
+    @staticmethod
+    async def _watch(reader: asyncio.StreamReader, wakeup: asyncio.Event) -> None:
+        with contextlib.suppress(OSError):
+            await reader.read(1)
+        wakeup.set()
+
+    def _encode(
+        self, peer: _Peer, batch: list[Message], log: structlog.typing.FilteringBoundLogger
+    ) -> list[bytes]:
+        """One frame per message of ``batch`` (written as one buffer). A message that cannot be
+        framed within the cap is dropped and counted: the peer would reject it, and
+        reconnecting would not help."""
+        frames: list[bytes] = []
+        for m in batch:
+            try:
+                frame = encode_frame(message_to_wire(m))
+            except (FrameError, TypeError, ValueError, OverflowError) as error:
+                reason = str(error)
+            else:
+                if len(frame) - HEADER_BYTES <= self._max_frame_bytes:
+                    frames.append(frame)
+                    continue
+                reason = f"frame of {len(frame) - HEADER_BYTES} bytes exceeds the cap"
+            peer.dropped += 1
+            log.warning("message_dropped", kind=m.TAG, reason=reason)
+        return frames
+
+    # -- inbound --------------------------------------------------------------------------------
+    async def serve_peer(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hello: Hello,
+        decoder: FrameDecoder,
+    ) -> None:
+        """Deliver a peer's messages until it disconnects or misbehaves; never raises for
+        anything the peer sent. Closes only this connection."""
+        log = self._log.bind(peer=hello.node_id, remote=str(writer.get_extra_info("peername")))
+        self._inbound.add(writer)
+        try:
+            self._check_hello(hello)
+            log.info("peer_accepted")
+            await self._read_messages(reader, decoder, hello.node_id)
+            if decoder.buffered and not self._closed:
+                raise FrameError(f"connection closed inside a frame ({decoder.buffered} bytes)")
+        except FrameError as error:
+            log.warning("frame_rejected", reason=error.reason)
+        except OSError as error:
+            log.info("peer_connection_lost", reason=str(error) or type(error).__name__)
+        finally:
+            self._inbound.discard(writer)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def _check_hello(self, hello: Hello) -> None:
+        if self._closed:
+            raise FrameError("transport is closed")
+        if hello.role != "peer":
+            raise FrameError(f"expected a peer hello, got role {hello.role!r}")
+        if hello.cluster_id != self.cluster_id:
+            raise FrameError(f"cluster id {hello.cluster_id!r} is not {self.cluster_id!r}")
+        if hello.node_id not in self._peers:
+            raise FrameError(f"node {hello.node_id} is not a peer of this cluster")
+
+    async def _read_messages(
+        self, reader: asyncio.StreamReader, decoder: FrameDecoder, src: NodeId
+    ) -> None:
+        """Decode and deliver in arrival order; the hello fixed who may speak here."""
+        while not self._closed and (data := await reader.read(READ_CHUNK)):
+            for body in decoder.feed(data):
+                m = message_from_wire(body)
+                if m.src != src:
+                    raise FrameError(f"message from {m.src} on node {src}'s connection")
+                if m.dst != self.node_id:
+                    raise FrameError(f"message for node {m.dst} sent to node {self.node_id}")
+                if self._closed:
+                    return
+                self._deliver(m)

@@ -1,0 +1,117 @@
+"""The event-store contract, written once and run against every store: the embedded store and
+a real three-node cluster (after eventsourcing's persistence test cases)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Protocol
+
+import pytest
+
+from eventlog.errors import InvalidRequest, WrongExpectedVersion
+from eventlog.records import ANY, NO_STREAM, AppendResult, NewEvent, RecordedEvent
+
+_names = itertools.count()
+
+
+class Store(Protocol):
+    def append(
+        self,
+        stream: str,
+        events: Any,
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult: ...
+    def append_multi(self, appends: Any, *, request_id: bytes | None = None) -> AppendResult: ...
+    def read_stream(
+        self, stream: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]: ...
+    def subscribe(self, from_position: int = 1) -> Any: ...
+
+
+def fresh(prefix: str = "s") -> str:
+    return f"{prefix}-{os.getpid()}-{next(_names)}"
+
+
+def ev(data: str, type_: str = "Happened") -> NewEvent:
+    return NewEvent(type_, data.encode(), b"meta")
+
+
+class EventStoreContract:
+    @pytest.fixture
+    def store(self) -> Store:
+        raise NotImplementedError
+
+    def test_append_assigns_versions_and_dense_positions(self, store: Store) -> None:
+        stream = fresh()
+        first = store.append(stream, [ev("a"), ev("b")], NO_STREAM)
+        second = store.append(stream, [ev("c")], 2)
+        assert first.stream_version == 2 and second.stream_version == 3
+        assert first.last_position == first.first_position + 1
+        assert second.first_position > first.last_position
+        events = store.read_stream(stream)
+        assert [(e.version, e.data) for e in events] == [(1, b"a"), (2, b"b"), (3, b"c")]
+        assert [e.position for e in events][:2] == [first.first_position, first.last_position]
+        assert all(
+            e.stream == stream and e.type == "Happened" and e.metadata == b"meta" for e in events
+        )
+
+    def test_read_all_is_dense_and_ordered(self, store: Store) -> None:
+        store.append(fresh(), [ev("x")])
+        events = store.read_all()
+        assert [e.position for e in events] == list(range(1, len(events) + 1))
+        tail = store.read_all(from_position=len(events), limit=1)
+        assert [e.position for e in tail] == [len(events)]
+
+    def test_wrong_expected_version_is_typed_and_writes_nothing(self, store: Store) -> None:
+        stream = fresh()
+        store.append(stream, [ev("a")])
+        with pytest.raises(WrongExpectedVersion) as caught:
+            store.append(stream, [ev("b")], 5)
+        assert (caught.value.stream, caught.value.expected, caught.value.actual) == (stream, 5, 1)
+        with pytest.raises(WrongExpectedVersion):
+            store.append(stream, [ev("c")], NO_STREAM)
+        assert [e.data for e in store.read_stream(stream)] == [b"a"]
+
+    def test_multi_stream_append_is_all_or_nothing(self, store: Store) -> None:
+        a, b = fresh("a"), fresh("b")
+        store.append(b, [ev("b1")])
+        with pytest.raises(WrongExpectedVersion):
+            store.append_multi([(a, [ev("a1")], NO_STREAM), (b, [ev("b2")], NO_STREAM)])
+        assert store.read_stream(a) == []
+        result = store.append_multi([(a, [ev("a1")], NO_STREAM), (b, [ev("b2")], 1)])
+        assert result.last_position - result.first_position == 1
+        assert [e.data for e in store.read_stream(b)] == [b"b1", b"b2"]
+
+    def test_retry_with_the_same_request_id_appends_once(self, store: Store) -> None:
+        stream, request_id = fresh(), os.urandom(16)
+        first = store.append(stream, [ev("once")], NO_STREAM, request_id=request_id)
+        again = store.append(stream, [ev("once")], NO_STREAM, request_id=request_id)
+        assert again == first
+        assert len(store.read_stream(stream)) == 1
+
+    def test_events_carry_time_ordered_ids_and_timestamps(self, store: Store) -> None:
+        stream = fresh()
+        store.append(stream, [ev("1"), ev("2")])
+        first, second = store.read_stream(stream)
+        assert len(first.id) == 16 and first.id < second.id
+        assert first.timestamp > 0 and first.timestamp == second.timestamp
+
+    def test_bad_input_is_refused_with_a_typed_error(self, store: Store) -> None:
+        with pytest.raises(InvalidRequest):
+            store.append("", [ev("x")])
+        with pytest.raises(InvalidRequest):
+            store.append(fresh(), [])
+        with pytest.raises(InvalidRequest):
+            store.append(fresh(), [ev("x")], -7)
+
+    def test_subscribe_yields_past_then_new_events(self, store: Store) -> None:
+        stream = fresh()
+        first = store.append(stream, [ev("old")])
+        iterator = iter(store.subscribe(first.first_position))
+        assert next(iterator).data == b"old"
+        store.append(stream, [ev("new")])
+        assert next(iterator).data == b"new"

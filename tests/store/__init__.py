@@ -1,0 +1,45 @@
+"""Builders shared by the store tests: requests, batches and Raft entries carrying them."""
+
+from __future__ import annotations
+
+from eventlog import commands
+from eventlog.commands import AppendRequest, StreamAppend
+from eventlog.raft.records import Entry, EntryKind
+from eventlog.records import ANY, NewEvent
+from eventlog.types import LogIndex, Term
+
+TS = 1_700_000_000_000
+"""A batch timestamp (ms) for tests that do not care about time."""
+
+
+def rid(n: int) -> bytes:
+    """A 16-byte request id, distinct per ``n``."""
+    return n.to_bytes(16, "big")
+
+
+def events(*types: str, size: int = 3) -> tuple[NewEvent, ...]:
+    return tuple(
+        NewEvent(t, f"{t}-data".encode().ljust(size, b"."), f"{t}-meta".encode()) for t in types
+    )
+
+
+def req(n: int, *appends: tuple[str, int, tuple[NewEvent, ...]]) -> AppendRequest:
+    """Request ``rid(n)`` appending to each ``(stream, expected_version, events)``."""
+    return AppendRequest(rid(n), tuple(StreamAppend(s, v, evs) for s, v, evs in appends))
+
+
+def one(n: int, stream: str, *types: str, expected: int = ANY) -> AppendRequest:
+    """Request ``rid(n)`` appending events of ``types`` to a single stream."""
+    return req(n, (stream, expected, events(*types)))
+
+
+def batch(*requests: AppendRequest, ts: int = TS) -> bytes:
+    return commands.encode_batch(ts, [commands.request_to_wire(r) for r in requests])
+
+
+def entry(index: int, *requests: AppendRequest, term: int = 1, ts: int = TS) -> Entry:
+    return Entry(term=Term(term), index=LogIndex(index), data=batch(*requests, ts=ts))
+
+
+def noop(index: int, term: int = 1) -> Entry:
+    return Entry(term=Term(term), index=LogIndex(index), kind=EntryKind.NOOP)

@@ -1,0 +1,530 @@
+"""LMDB storage: the log-storage contract (shared with MemoryStorage), apply and reads,
+recovery after a restart or a kill -9, map growth, and refusing a data dir that is not ours."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import lmdb
+import pytest
+import structlog
+
+from eventlog import storage as storage_module
+from eventlog.errors import CorruptRecord, InvariantViolation
+from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import RaftCore, Storage
+from eventlog.raft.records import Entry, HardState
+from eventlog.raft.storage import EntryUnavailable, LogStorage, MemoryStorage, StorageError
+from eventlog.statemachine import INITIAL_DIGEST, Outcome, StateView, event_id
+from eventlog.storage import DataDirError, LmdbStorage, StorageFull
+from eventlog.types import LogIndex, NodeId, Term
+from tests.store import TS, batch, entry, events, noop, one, req
+
+REPO = Path(__file__).resolve().parents[2]
+STREAMS = ("a", "b", "c", "s", "t")
+
+
+def raw_entries(*terms: int, start: int = 1, size: int = 10) -> list[Entry]:
+    """Entries with opaque data (the log does not look inside) of ``size`` bytes."""
+    return [
+        Entry(term=Term(t), index=LogIndex(start + i), data=bytes([i % 256]) * size)
+        for i, t in enumerate(terms)
+    ]
+
+
+def open_store(
+    path: Path,
+    *,
+    cluster_id: str = "test",
+    node_id: int = 1,
+    sync: bool = True,
+    map_size: int = 1 << 30,
+) -> LmdbStorage:
+    return LmdbStorage.open(
+        path, cluster_id=cluster_id, node_id=node_id, sync=sync, map_size=map_size
+    )
+
+
+# -- the LogStorage contract, against both twins ----------------------------------------------
+class Disk(Protocol):
+    """A storage under test, written the way its host writes it."""
+
+    @property
+    def storage(self) -> LogStorage: ...
+
+    def persist(self, state: HardState | None, entries: Sequence[Entry]) -> None: ...
+
+    def hard_state(self) -> HardState: ...
+
+    def reopen(self) -> None:
+        """Lose everything not durable (a restart, or a power loss after the last sync)."""
+
+
+class MemoryDisk:
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+
+    def persist(self, state: HardState | None, entries: Sequence[Entry]) -> None:
+        self.storage.write(state, entries)
+        self.storage.sync()
+
+    def hard_state(self) -> HardState:
+        return self.storage.hard_state()
+
+    def reopen(self) -> None:
+        self.storage = self.storage.crash()
+
+
+class LmdbDisk:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.storage = LmdbStorage.open(path, cluster_id="test", node_id=1)
+
+    def persist(self, state: HardState | None, entries: Sequence[Entry]) -> None:
+        self.storage.persist(state, entries)
+
+    def hard_state(self) -> HardState:
+        return self.storage.hard_state()
+
+    def reopen(self) -> None:
+        self.storage.close()
+        self.storage = LmdbStorage.open(self.path, cluster_id="test", node_id=1)
+
+
+class LogStorageContract:
+    """What the Raft core relies on from any LogStorage + StateStorage."""
+
+    @pytest.fixture
+    def disk(self, tmp_path: Path) -> Iterator[Disk]:
+        raise NotImplementedError
+
+    def test_empty(self, disk: Disk) -> None:
+        log = disk.storage
+        assert (log.first_index(), log.last_index(), log.term(LogIndex(0))) == (1, 0, 0)
+        assert disk.hard_state() == HardState()
+        with pytest.raises(EntryUnavailable):
+            log.term(LogIndex(1))
+        assert log.entries(LogIndex(1), LogIndex(1)) == []
+
+    def test_persisted_entries_read_back_and_survive_a_restart(self, disk: Disk) -> None:
+        written = raw_entries(1, 1, 2)
+        disk.persist(None, written)
+        disk.reopen()
+        log = disk.storage
+        assert log.last_index() == 3
+        assert [log.term(LogIndex(i)) for i in range(4)] == [0, 1, 1, 2]
+        assert log.entries(LogIndex(1), LogIndex(4)) == written
+        assert log.entries(LogIndex(2), LogIndex(3)) == written[1:2]
+
+    def test_a_new_suffix_replaces_the_stale_one(self, disk: Disk) -> None:
+        disk.persist(None, raw_entries(1, 1, 1, 1, 1))
+        replacement = raw_entries(2, 2, start=3, size=4)
+        disk.persist(None, replacement)
+        disk.reopen()
+        log = disk.storage
+        assert log.last_index() == 4
+        assert log.entries(LogIndex(1), LogIndex(5)) == raw_entries(1, 1) + replacement
+        with pytest.raises(EntryUnavailable):
+            log.term(LogIndex(5))
+        disk.persist(None, raw_entries(3, start=5))
+        assert [log.term(LogIndex(i)) for i in range(1, 6)] == [1, 1, 2, 2, 3]
+
+    def test_entries_out_of_range_are_unavailable(self, disk: Disk) -> None:
+        disk.persist(None, raw_entries(1, 1))
+        with pytest.raises(EntryUnavailable):
+            disk.storage.entries(LogIndex(0), LogIndex(2))
+        with pytest.raises(EntryUnavailable):
+            disk.storage.entries(LogIndex(1), LogIndex(4))
+
+    def test_a_gap_is_refused(self, disk: Disk) -> None:
+        disk.persist(None, raw_entries(1))
+        with pytest.raises(StorageError):
+            disk.persist(None, raw_entries(1, start=3))
+        assert disk.storage.last_index() == 1
+
+    @pytest.mark.parametrize(
+        ("max_bytes", "count"), [(None, 4), (0, 1), (26, 1), (52, 2), (77, 2), (78, 3), (10**6, 4)]
+    )
+    def test_max_bytes_cuts_to_a_prefix_of_at_least_one(
+        self, disk: Disk, max_bytes: int | None, count: int
+    ) -> None:
+        disk.persist(None, raw_entries(1, 1, 1, 1))  # 10 bytes of data + 16 each
+        got = disk.storage.entries(LogIndex(1), LogIndex(5), max_bytes)
+        assert got == raw_entries(1, 1, 1, 1)[:count]
+
+    def test_hard_state_round_trips_and_survives_a_restart(self, disk: Disk) -> None:
+        state = HardState(term=Term(7), vote=NodeId(3), commit=LogIndex(2))
+        disk.persist(state, raw_entries(1, 7))
+        disk.persist(None, raw_entries(7, start=3))
+        disk.reopen()
+        assert disk.hard_state() == state
+        assert disk.storage.last_index() == 3
+
+
+class TestMemoryStorage(LogStorageContract):
+    @pytest.fixture
+    def disk(self, tmp_path: Path) -> Iterator[Disk]:
+        yield MemoryDisk()
+
+
+class TestLmdbLogStorage(LogStorageContract):
+    @pytest.fixture
+    def disk(self, tmp_path: Path) -> Iterator[Disk]:
+        disk = LmdbDisk(tmp_path / "node")
+        yield disk
+        disk.storage.close()
+
+
+# -- apply and reads ---------------------------------------------------------------------------
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LmdbStorage]:
+    with open_store(tmp_path / "node") as storage:
+        yield storage
+
+
+def persist_and_apply(store: LmdbStorage, *entries: Entry) -> list[tuple[LogIndex, list[Outcome]]]:
+    store.persist(None, entries)
+    return store.apply(entries)
+
+
+def history(store: LmdbStorage) -> list[Entry]:
+    entries = [
+        entry(1, one(1, "a", "A1", "A2"), one(2, "b", "B1"), ts=TS),
+        noop(2),
+        entry(3, one(3, "b", "B2", expected=5), one(4, "a", "A3"), ts=TS + 7),
+    ]
+    persist_and_apply(store, *entries)
+    return entries
+
+
+def test_apply_returns_outcomes_per_entry_and_noops_only_advance(store: LmdbStorage) -> None:
+    store.persist(None, [entry(1, one(1, "s", "E")), noop(2), entry(3, one(2, "s", "F"))])
+    results = store.apply(store.entries(LogIndex(1), LogIndex(4)))
+    assert [(index, len(outcomes)) for index, outcomes in results] == [(1, 1), (2, 0), (3, 1)]
+    assert store.applied_index() == 3
+    assert store.last_position() == 2
+    assert store.stream_version("s") == 2
+    assert store.stream_version("absent") == 0
+
+
+def test_read_all_returns_recorded_events_in_position_order(store: LmdbStorage) -> None:
+    history(store)
+    read = store.read_all()
+    assert [(e.position, e.stream, e.version, e.type) for e in read] == [
+        (1, "a", 1, "A1"),
+        (2, "a", 2, "A2"),
+        (3, "b", 1, "B1"),
+        (4, "a", 3, "A3"),
+    ]
+    [a1] = events("A1")
+    assert (read[0].data, read[0].metadata) == (a1.data, a1.metadata)
+    assert [e.timestamp for e in read] == [TS, TS, TS, TS + 7]
+    assert [e.id for e in read] == [event_id(e.timestamp, e.position) for e in read]
+    assert [e.position for e in store.read_all(from_position=3)] == [3, 4]
+    assert [e.position for e in store.read_all(from_position=0, limit=2)] == [1, 2]
+    assert store.read_all(from_position=5) == []
+    assert store.read_all(limit=0) == []
+
+
+def test_read_stream_returns_one_stream_in_version_order(store: LmdbStorage) -> None:
+    history(store)
+    assert [(e.version, e.position) for e in store.read_stream("a")] == [(1, 1), (2, 2), (3, 4)]
+    assert [e.type for e in store.read_stream("a", from_version=2, limit=1)] == ["A2"]
+    assert [e.type for e in store.read_stream("b")] == ["B1"]
+    assert store.read_stream("absent") == []
+    assert store.read_stream("a", from_version=4) == []
+
+
+def test_a_stream_name_longer_than_an_lmdb_key_works(store: LmdbStorage) -> None:
+    long_name, other = "x" * 1000, "x" * 999 + "y"
+    persist_and_apply(store, entry(1, one(1, long_name, "E"), one(2, other, "F", "G")))
+    assert [e.type for e in store.read_stream(long_name)] == ["E"]
+    assert store.stream_version(other) == 2
+
+
+def snapshot(store: LmdbStorage) -> tuple[object, ...]:
+    """Everything the applied state answers, for before/after comparisons."""
+    return (
+        store.read_all(),
+        [store.read_stream(s) for s in STREAMS],
+        [store.stream_version(s) for s in STREAMS],
+        store.digest(),
+        store.last_position(),
+    )
+
+
+def test_a_restart_keeps_indexes_and_state_and_applies_nothing_twice(tmp_path: Path) -> None:
+    with open_store(tmp_path / "node") as store:
+        entries = history(store)
+        before = snapshot(store)
+    with open_store(tmp_path / "node") as store:
+        assert store.applied_index() == 3
+        assert snapshot(store) == before
+        assert store.digest() != INITIAL_DIGEST
+        assert store.apply(entries) == []
+        retry = entry(4, one(1, "a", "A1", "A2"))
+        [(_, [outcome])] = persist_and_apply(store, retry)
+        assert outcome == store.request_outcome(one(1, "a").request_id)
+        assert outcome.result is not None and outcome.result.first_position == 1
+        assert snapshot(store) == before
+        assert store.applied_index() == 4
+
+
+def test_a_failed_apply_transaction_leaves_the_old_state(
+    store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    persist_and_apply(store, entry(1, one(1, "s", "E1")))
+    before = (store.applied_index(), snapshot(store))
+    store.persist(None, [entry(2, one(2, "s", "E2")), entry(3, one(3, "t", "T1"))])
+    real = LmdbStorage._write_applied
+
+    def crash_after_writing(self: LmdbStorage, *args: object) -> int:
+        real(self, *args)  # type: ignore[arg-type]
+        raise OSError("power cut")
+
+    monkeypatch.setattr(LmdbStorage, "_write_applied", crash_after_writing)
+    with pytest.raises(OSError):
+        store.apply(store.entries(LogIndex(2), LogIndex(4)))
+    monkeypatch.undo()
+    assert (store.applied_index(), snapshot(store)) == before
+    assert store.stream_version("t") == 0 and store.read_stream("t") == []
+    assert store.request_outcome(one(3, "t").request_id) is None
+    store.apply(store.entries(LogIndex(2), LogIndex(4)))
+    assert [e.type for e in store.read_all()] == ["E1", "E2", "T1"]
+
+
+def test_a_corrupt_entry_in_an_apply_call_applies_none_of_it(store: LmdbStorage) -> None:
+    bad = Entry(term=Term(1), index=LogIndex(2), data=b"\x01not msgpack")
+    store.persist(None, [entry(1, one(1, "s", "E")), bad])
+    with pytest.raises(CorruptRecord):
+        store.apply(store.entries(LogIndex(1), LogIndex(3)))
+    assert (store.applied_index(), store.read_all()) == (0, [])
+
+
+def test_applied_entries_are_never_replaced_and_only_persisted_ones_apply(
+    store: LmdbStorage,
+) -> None:
+    persist_and_apply(store, entry(1, one(1, "s", "E")))
+    with pytest.raises(InvariantViolation):
+        store.persist(None, [entry(1, one(2, "s", "F"), term=2)])
+    with pytest.raises(InvariantViolation):
+        store.apply([entry(2, one(3, "s", "G"))])
+    store.persist(None, [entry(2, one(3, "s", "G")), entry(3, one(4, "s", "H"))])
+    with pytest.raises(InvariantViolation):
+        store.apply([entry(3, one(4, "s", "H"))])
+
+
+def test_a_full_map_grows_and_the_write_succeeds(tmp_path: Path) -> None:
+    with (
+        structlog.testing.capture_logs() as logs,
+        open_store(tmp_path / "node", map_size=64 * 1024) as store,
+    ):
+        for index in range(1, 41):
+            request = req(index, ("s", 2 * (index - 1), events("E", "F", size=2000)))
+            persist_and_apply(store, entry(index, request))
+        assert store.map_size() > 64 * 1024
+        assert store.last_position() == 80
+    assert any(log["event"] == "lmdb_map_grown" for log in logs)
+    with open_store(tmp_path / "node", map_size=64 * 1024) as store:
+        read = store.read_all()
+        assert [e.position for e in read] == list(range(1, 81))
+        assert len(read[-1].data) == 2000
+
+
+def test_reads_in_another_thread_while_the_map_grows(tmp_path: Path) -> None:
+    done = threading.Event()
+    seen: list[int] = []
+    failures: list[BaseException] = []
+    with open_store(tmp_path / "node", map_size=64 * 1024) as store:
+
+        def reader() -> None:
+            try:
+                while not done.is_set():
+                    read = store.read_all()
+                    assert [e.position for e in read] == list(range(1, len(read) + 1))
+                    seen.append(len(read))
+            except BaseException as error:  # reported by the main thread
+                failures.append(error)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            for index in range(1, 31):
+                persist_and_apply(store, entry(index, one(index, "s", "E", "F")))
+        finally:
+            done.set()
+            thread.join()
+        assert store.map_size() > 64 * 1024
+    assert failures == []
+    assert seen and seen == sorted(seen)
+
+
+def test_a_map_that_may_not_grow_further_is_full_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage_module, "MAX_MAP_SIZE", 128 * 1024)
+    with open_store(tmp_path / "node", map_size=64 * 1024) as store:
+        persist_and_apply(store, entry(1, one(1, "s", "E")))
+        big = [entry(2, req(2, ("s", 1, events(*["E"] * 40, size=4000))))]
+        with pytest.raises(StorageFull):
+            store.persist(None, big)
+        assert store.last_index() == 1 and store.entries(LogIndex(1), LogIndex(2))
+        assert [e.position for e in store.read_all()] == [1]
+
+
+def test_unsafe_mode_is_loud(tmp_path: Path) -> None:
+    with structlog.testing.capture_logs() as logs, open_store(tmp_path / "node", sync=False):
+        pass
+    assert [log["log_level"] for log in logs if log["event"] == "unsafe_no_fsync"] == ["warning"]
+
+
+# -- driven by the real core -------------------------------------------------------------------
+def run_ready_loop(core: RaftCore, store: LmdbStorage) -> list[tuple[LogIndex, list[Outcome]]]:
+    """A one-node host: persist, apply, advance, until the core has nothing more to do."""
+    results: list[tuple[LogIndex, list[Outcome]]] = []
+    while core.has_ready():
+        rd = core.ready()
+        store.persist(rd.hard_state, rd.entries)
+        results.extend(store.apply(rd.committed))
+        core.advance(rd)
+    return results
+
+
+def boot(store: LmdbStorage) -> RaftCore:
+    config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
+    core = RaftCore.open(config, store, random.Random(1), applied=store.applied_index())
+    core.campaign()
+    run_ready_loop(core, store)
+    return core
+
+
+def test_a_core_over_lmdb_restarts_where_it_left_off(tmp_path: Path) -> None:
+    with open_store(tmp_path / "node") as store:
+        ports: tuple[Storage, StateView] = (store, store)  # mypy checks that both ports fit
+        assert ports
+        core = boot(store)
+        core.propose(batch(one(1, "s", "E1")), batch(one(2, "s", "E2", expected=1)))
+        assert [len(outcomes) for _, outcomes in run_ready_loop(core, store)] == [1, 1]
+    with open_store(tmp_path / "node") as store:
+        assert store.hard_state().commit == store.applied_index() == store.last_index() == 3
+        core = boot(store)  # a new term: its no-op is the only entry to apply
+        assert store.applied_index() == store.last_index() == 4
+        core.propose(batch(one(2, "s", "E2", expected=1), one(3, "s", "E3", expected=2)))
+        [(_, [retried, third])] = run_ready_loop(core, store)
+        assert retried.result is not None and retried.result.first_position == 2
+        assert third.result is not None and third.result.stream_version == 3
+        assert [e.type for e in store.read_stream("s")] == ["E1", "E2", "E3"]
+
+
+# -- refusing data dirs that are not ours ------------------------------------------------------
+def test_a_dir_with_other_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataDirError, match="not an eventraft store"):
+        open_store(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_another_lmdb_environment_is_refused(tmp_path: Path) -> None:
+    env = lmdb.open(str(tmp_path / "other"))
+    with env.begin(write=True) as txn:
+        txn.put(b"key", b"value")
+    env.close()
+    with pytest.raises(DataDirError, match="not an eventraft store"):
+        open_store(tmp_path / "other")
+
+
+@pytest.mark.parametrize(
+    ("cluster_id", "node_id", "message"),
+    [("other", 1, "cluster 'test', not 'other'"), ("test", 2, "node 1, not node 2")],
+)
+def test_another_cluster_or_node_is_refused(
+    tmp_path: Path, cluster_id: str, node_id: int, message: str
+) -> None:
+    open_store(tmp_path / "node").close()
+    with pytest.raises(DataDirError, match=message):
+        open_store(tmp_path / "node", cluster_id=cluster_id, node_id=node_id)
+    open_store(tmp_path / "node").close()
+
+
+def test_an_unusable_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataDirError, match="not a directory"):
+        open_store(tmp_path / "file")
+    with pytest.raises(DataDirError, match="cannot create"):
+        open_store(tmp_path / "file" / "node")
+
+
+def test_a_malformed_index_row_is_a_corrupt_record(tmp_path: Path) -> None:
+    with open_store(tmp_path / "node") as store:
+        history(store)
+    env = lmdb.open(str(tmp_path / "node"), max_dbs=16)
+    with env.begin(write=True) as txn:
+        txn.put((2).to_bytes(8, "big"), b"short", db=env.open_db(b"positions", txn=txn))
+    env.close()
+    with open_store(tmp_path / "node") as store:
+        assert [e.position for e in store.read_all(limit=1)] == [1]
+        with pytest.raises(CorruptRecord) as caught:
+            store.read_all()
+        assert (caught.value.where, caught.value.key) == ("positions", 2)
+
+
+# -- kill -9 -----------------------------------------------------------------------------------
+WRITER = """
+import sys
+from eventlog.raft.records import HardState
+from eventlog.storage import LmdbStorage
+from tests.store import entry, one
+
+store = LmdbStorage.open(sys.argv[1], cluster_id="test", node_id=1)
+index = 0
+while True:
+    index += 1
+    stream = f"s{index % 3}"
+    new = entry(index, one(index, stream, "E", "F"))
+    store.persist(HardState(term=1, vote=1, commit=index), [new])
+    store.apply(store.entries(index - 1, index) if index > 1 else [])
+    print(index, flush=True)
+"""
+
+
+def test_a_writer_killed_with_sigkill_leaves_a_consistent_store(tmp_path: Path) -> None:
+    path = tmp_path / "node"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        assert writer.stdout is not None
+        for line in writer.stdout:
+            if int(line) >= 25:
+                break
+            assert time.monotonic() < deadline, "the writer made no progress"
+        os.kill(writer.pid, signal.SIGKILL)
+        assert writer.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+        if writer.stdout is not None:
+            writer.stdout.close()
+    with open_store(path) as store:
+        assert 24 <= store.applied_index() <= store.last_index()
+        assert [e.position for e in store.read_all()] == list(range(1, store.last_position() + 1))
+        assert store.last_position() == 2 * store.applied_index()
+        store.apply(
+            store.entries(LogIndex(store.applied_index() + 1), LogIndex(store.last_index() + 1))
+        )
+        read = store.read_all()
+        assert [e.position for e in read] == list(range(1, 2 * store.last_index() + 1))
+        for stream in ("s0", "s1", "s2"):
+            versions = [e.version for e in store.read_stream(stream)]
+            assert versions == list(range(1, len(versions) + 1))
