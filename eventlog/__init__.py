@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
-from eventlog.errors import EventLogError, InvariantViolation, NotLeader, ProposalDropped
+from eventlog.client import AsyncClient, Client
+from eventlog.embedded import EmbeddedStore, open_embedded
+from eventlog.errors import (
+    EventLogError,
+    InvalidRequest,
+    InvariantViolation,
+    NotLeader,
+    ProposalDropped,
+    Unavailable,
+    WrongExpectedVersion,
+)
+from eventlog.records import ANY, NO_STREAM, AppendResult, NewEvent, RecordedEvent
 
-__all__ = ["EventLogError", "InvariantViolation", "NotLeader", "ProposalDropped"]
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "AppendResult",
+    "AsyncClient",
+    "Client",
+    "EmbeddedStore",
+    "EventLogError",
+    "InvalidRequest",
+    "InvariantViolation",
+    "NewEvent",
+    "NotLeader",
+    "ProposalDropped",
+    "RecordedEvent",
+    "Unavailable",
+    "WrongExpectedVersion",
+    "open_embedded",
+]
