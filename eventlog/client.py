@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import random
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
@@ -145,11 +144,7 @@ class AsyncClient:
         request_id: bytes | None = None,
     ) -> AppendResult:
         """Append to several streams atomically, each with its own expected version."""
-        request = commands.AppendRequest(
-            request_id or os.urandom(commands.REQUEST_ID_BYTES),
-            tuple(commands.StreamAppend(s, v, tuple(e)) for s, e, v in appends),
-        )
-        commands.validate(request)
+        request = commands.new_request(appends, request_id)
         payload = await self._call("append", {"request": commands.request_to_wire(request)})
         return wire.result_from_wire(payload)
 

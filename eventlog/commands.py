@@ -11,6 +11,8 @@ plain msgpack arrays, versioned by their first element:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -47,6 +49,18 @@ class AppendRequest:
 class Batch:
     timestamp_ms: int
     requests: tuple[AppendRequest, ...]
+
+
+def new_request(
+    appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
+) -> AppendRequest:
+    """Build and validate one append call; a fresh random request id unless one is given."""
+    request = AppendRequest(
+        request_id or os.urandom(REQUEST_ID_BYTES),
+        tuple(StreamAppend(s, v, tuple(e)) for s, e, v in appends),
+    )
+    validate(request)
+    return request
 
 
 def validate(request: AppendRequest) -> None:

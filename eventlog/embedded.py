@@ -7,7 +7,6 @@ written here can later be served by ``eventraft node --id 1``.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -25,6 +24,7 @@ from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
 from eventlog.statemachine import Outcome
+from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
 
@@ -77,11 +77,7 @@ class EmbeddedStore:
         *,
         request_id: bytes | None = None,
     ) -> AppendResult:
-        request = commands.AppendRequest(
-            request_id or os.urandom(commands.REQUEST_ID_BYTES),
-            tuple(commands.StreamAppend(s, v, tuple(e)) for s, e, v in appends),
-        )
-        commands.validate(request)
+        request = commands.new_request(appends, request_id)
         with self._lock:
             self._check_open()
             data = commands.encode_batch(_now_ms(), [commands.request_to_wire(request)])
@@ -123,17 +119,7 @@ class EmbeddedStore:
             )
 
     def status(self) -> dict[str, Any]:
-        return {
-            "id": 1,
-            "role": self.core.role.value,
-            "term": int(self.core.term),
-            "leader": int(self.core.leader),
-            "commit_index": int(self.core.log.committed),
-            "last_index": int(self.core.log.last_index()),
-            "applied_index": int(self.storage.applied_index()),
-            "last_position": int(self.storage.last_position()),
-            "digest": self.storage.digest().hex(),
-        }
+        return status_of(self.core, self.storage)
 
     def close(self) -> None:
         with self._lock:

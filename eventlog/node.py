@@ -25,6 +25,7 @@ from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
 from eventlog.statemachine import Outcome
+from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.transport import PeerTransport
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
@@ -278,15 +279,4 @@ class Node:
         return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
 
     def status(self) -> dict[str, Any]:
-        core = self.core
-        return {
-            "id": int(self.config.node_id),
-            "role": core.role.value,
-            "term": int(core.term),
-            "leader": int(core.leader),
-            "commit_index": int(core.log.committed),
-            "last_index": int(core.log.last_index()),
-            "applied_index": int(self.storage.applied_index()),
-            "last_position": int(self.storage.last_position()),
-            "digest": self.storage.digest().hex(),
-        }
+        return status_of(self.core, self.storage)
