@@ -159,6 +159,18 @@ class AsyncClient:
         args = {"stream": stream, "from_version": from_version, "limit": limit}
         return await self._read("read_stream", args, min_position)
 
+    async def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` newest first, from ``from_version`` (None: its last event)."""
+        args = {"stream": stream, "from_version": from_version, "limit": limit}
+        return await self._read("read_stream_backwards", args, min_position)
+
     async def read_all(
         self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
@@ -327,6 +339,20 @@ class Client:
     ) -> list[RecordedEvent]:
         return self._run(
             self._async.read_stream(stream, from_version, limit, min_position=min_position)
+        )
+
+    def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        return self._run(
+            self._async.read_stream_backwards(
+                stream, from_version, limit, min_position=min_position
+            )
         )
 
     def read_all(

@@ -95,6 +95,12 @@ class EmbeddedStore:
         self._check_open()
         return self.storage.read_stream(stream, from_version, limit)
 
+    def read_stream_backwards(
+        self, stream: str, from_version: int | None = None, limit: int | None = None, **_: Any
+    ) -> list[RecordedEvent]:
+        self._check_open()
+        return self.storage.read_stream_backwards(stream, from_version, limit)
+
     def read_all(
         self, from_position: int = 1, limit: int | None = None, **_: Any
     ) -> list[RecordedEvent]:

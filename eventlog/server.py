@@ -185,6 +185,15 @@ async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> 
     return [wire.event_to_wire(event) for event in events]
 
 
+async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    await _read_barrier(session, args)
+    from_version = args.get("from_version")
+    events = session.node.storage.read_stream_backwards(
+        str(args["stream"]), None if from_version is None else int(from_version), args.get("limit")
+    )
+    return [wire.event_to_wire(event) for event in events]
+
+
 async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
     """Push committed events from ``from_position`` on, forever; TCP backpressure paces it."""
     node, position = session.node, int(args.get("from_position", 1))
@@ -206,6 +215,7 @@ HANDLERS: dict[str, Handler] = {
     "append": _append,
     "read_all": _read_all,
     "read_stream": _read_stream,
+    "read_stream_backwards": _read_stream_backwards,
     "subscribe": _subscribe,
     "status": _status,
 }

@@ -60,6 +60,7 @@ _Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
 
 _Q = struct.Struct(">Q")
+_U64_MAX = 2**64 - 1
 _HEAD = struct.Struct(">QB")
 _POS = struct.Struct(">QIQ")
 _LMDB_FILES = frozenset({"data.mdb", "lock.mdb"})
@@ -452,6 +453,35 @@ class LmdbStorage:
                     refs.append((position, txn.get(value, db=self._dbs.positions)))
                     if len(refs) == limit:
                         break
+            return self._recorded(txn, refs)
+
+    def read_stream_backwards(
+        self, stream: str, from_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` in descending version order from ``from_version`` (its last
+        event when None): the newest snapshot or the tail of a stream without reading it all."""
+        if (limit is not None and limit <= 0) or (from_version is not None and from_version < 1):
+            return []
+        refs: list[tuple[int, bytes | None]] = []
+        with self._gate.txn(self._env) as txn:
+            sid = txn.get(_stream_key(stream), db=self._dbs.stream_ids)
+            if sid is None:
+                return []
+            cursor = txn.cursor(db=self._dbs.stream_index)
+            start = sid + _Q.pack(_U64_MAX if from_version is None else from_version)
+            if not cursor.set_range(start):
+                found = cursor.last()
+            else:
+                found = cursor.key() == start or cursor.prev()
+            while found:
+                key, value = cursor.item()
+                if key[:8] != sid:
+                    break
+                position = _u64(value, "stream_index", key)
+                refs.append((position, txn.get(value, db=self._dbs.positions)))
+                if len(refs) == limit:
+                    break
+                found = cursor.prev()
             return self._recorded(txn, refs)
 
     def _recorded(self, txn: _Txn, refs: Sequence[tuple[int, bytes | None]]) -> list[RecordedEvent]:

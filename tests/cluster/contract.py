@@ -28,6 +28,9 @@ class Store(Protocol):
     def read_stream(
         self, stream: str, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]: ...
+    def read_stream_backwards(
+        self, stream: str, from_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
     def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]: ...
     def subscribe(self, from_position: int = 1) -> Any: ...
 
@@ -58,6 +61,28 @@ class EventStoreContract:
         assert all(
             e.stream == stream and e.type == "Happened" and e.metadata == b"meta" for e in events
         )
+
+    def test_read_stream_backwards_starts_at_the_newest(self, store: Store) -> None:
+        stream, neighbour = fresh(), fresh()
+        store.append(stream, [ev("a"), ev("b")], NO_STREAM)
+        store.append(neighbour, [ev("x")], NO_STREAM)
+        store.append(stream, [ev("c"), ev("d")], 2)
+        newest = fresh()
+        store.append(newest, [ev("y")], NO_STREAM)
+        newest_first = store.read_stream_backwards(stream)
+        assert [(e.version, e.data) for e in newest_first] == [
+            (4, b"d"),
+            (3, b"c"),
+            (2, b"b"),
+            (1, b"a"),
+        ]
+        assert [e.data for e in store.read_stream_backwards(stream, limit=1)] == [b"d"]
+        assert [e.data for e in store.read_stream_backwards(stream, 2, 5)] == [b"b", b"a"]
+        assert [e.data for e in store.read_stream_backwards(stream, 99, 1)] == [b"d"]
+        assert store.read_stream_backwards(stream, 0) == []
+        assert store.read_stream_backwards(fresh()) == []
+        assert [e.data for e in store.read_stream_backwards(neighbour)] == [b"x"]
+        assert [e.data for e in store.read_stream_backwards(newest)] == [b"y"]
 
     def test_read_all_is_dense_and_ordered(self, store: Store) -> None:
         store.append(fresh(), [ev("x")])
