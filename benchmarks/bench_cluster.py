@@ -53,6 +53,15 @@ async def latency(addresses: str, count: int) -> list[float]:
     return samples
 
 
+def run(coroutine):  # type: ignore[no-untyped-def]
+    """The same event loop the nodes use: uvloop when installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -63,8 +72,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_cluster(Path(tmp)) as cluster:
         cluster.leader(timeout=20)
         # Clients in the same order as the nodes: the leader is found by redirect.
-        rate = asyncio.run(throughput(cluster.addresses, args.appenders, args.seconds))
-        samples = asyncio.run(latency(cluster.addresses, args.latency_samples))
+        rate = run(throughput(cluster.addresses, args.appenders, args.seconds))
+        samples = run(latency(cluster.addresses, args.latency_samples))
     quantiles = statistics.quantiles(samples, n=100)
     table = Table(title=f"3-node cluster, fsync on, 100-byte events, {os.cpu_count()} cores")
     table.add_column("measure")

@@ -45,12 +45,6 @@ class AppendRequest:
         return sum(len(append.events) for append in self.appends)
 
 
-@attrs.frozen(slots=True)
-class Batch:
-    timestamp_ms: int
-    requests: tuple[AppendRequest, ...]
-
-
 def new_request(
     appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
 ) -> AppendRequest:
@@ -65,27 +59,7 @@ def new_request(
 
 def validate(request: AppendRequest) -> None:
     """Reject what the state machine must never see; raises ``InvalidRequest`` naming it."""
-    if len(request.request_id) != REQUEST_ID_BYTES:
-        raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
-    if not request.appends:
-        raise InvalidRequest("an append names at least one stream")
-    seen: set[str] = set()
-    for append in request.appends:
-        name = append.stream
-        if not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
-            raise InvalidRequest(f"stream name must be 1..{MAX_STREAM_NAME_BYTES} bytes: {name!r}")
-        if name in seen:
-            raise InvalidRequest(f"stream {name!r} appears twice in one append")
-        seen.add(name)
-        if append.expected_version < ANY:
-            raise InvalidRequest(f"expected_version {append.expected_version} for {name!r}")
-        if not append.events:
-            raise InvalidRequest(f"no events to append to {name!r}")
-        for event in append.events:
-            if not event.type or len(event.type.encode()) > MAX_TYPE_BYTES:
-                raise InvalidRequest(f"event type must be 1..{MAX_TYPE_BYTES} bytes")
-            if not isinstance(event.data, bytes) or not isinstance(event.metadata, bytes):
-                raise InvalidRequest(f"event data and metadata must be bytes ({event.type})")
+    check_wire(request_to_wire(request))
 
 
 def request_to_wire(request: AppendRequest) -> list[Any]:
@@ -99,36 +73,61 @@ def request_to_wire(request: AppendRequest) -> list[Any]:
     ]
 
 
-def request_from_wire(raw: Any) -> AppendRequest:
-    """Decode one request; raises ``CorruptRecord`` on anything malformed."""
-    try:
-        kind, request_id, appends = raw
-        if kind != KIND_APPEND:
-            raise ValueError(f"unknown request kind {kind}")
-        request = AppendRequest(
-            bytes(request_id),
-            tuple(
-                StreamAppend(
-                    str(stream), int(expected), tuple(NewEvent(t, d, m) for t, d, m in events)
+@attrs.frozen(slots=True)
+class CheckedRequest:
+    """A request still in its wire form, checked once: the node batches ``wire`` as it came,
+    so an event's bytes are never rebuilt between the client's frame and the Raft entry."""
+
+    request_id: bytes
+    wire: list[Any]
+    event_count: int
+    size: int
+
+
+def check_wire(raw: Any) -> CheckedRequest:
+    """Check a request in wire form (what a client sent, or a request of a stored batch)
+    without building objects per event; raises ``InvalidRequest`` naming what is wrong."""
+    if not isinstance(raw, list) or len(raw) != 3:
+        raise InvalidRequest("a request is [kind, request_id, appends]")
+    kind, request_id, appends = raw
+    if kind != KIND_APPEND:
+        raise InvalidRequest(f"unknown request kind {kind!r}")
+    if not isinstance(request_id, bytes) or len(request_id) != REQUEST_ID_BYTES:
+        raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
+    if not isinstance(appends, list) or not appends:
+        raise InvalidRequest("an append names at least one stream")
+    seen: set[str] = set()
+    count = size = 0
+    for append in appends:
+        if not isinstance(append, list) or len(append) != 3:
+            raise InvalidRequest("a stream append is [stream, expected_version, events]")
+        name, expected, events = append
+        if not isinstance(name, str) or not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
+            raise InvalidRequest(f"stream name must be 1..{MAX_STREAM_NAME_BYTES} bytes: {name!r}")
+        if name in seen:
+            raise InvalidRequest(f"stream {name!r} appears twice in one append")
+        seen.add(name)
+        if type(expected) is not int or expected < ANY:
+            raise InvalidRequest(f"expected_version {expected!r} for {name!r}")
+        if not isinstance(events, list) or not events:
+            raise InvalidRequest(f"no events to append to {name!r}")
+        for event in events:
+            if not isinstance(event, list) or len(event) != 3:
+                raise InvalidRequest(f"an event of {name!r} is not [type, data, metadata]")
+            event_type, data, metadata = event
+            if (
+                not isinstance(event_type, str)
+                or not event_type
+                or len(event_type.encode()) > MAX_TYPE_BYTES
+            ):
+                raise InvalidRequest(
+                    f"event type must be 1..{MAX_TYPE_BYTES} bytes: {event_type!r:.40}"
                 )
-                for stream, expected, events in appends
-            ),
-        )
-    except (TypeError, ValueError) as error:
-        raise CorruptRecord("request", None, str(error)) from error
-    validate_types(request)
-    return request
-
-
-def validate_types(request: AppendRequest) -> None:
-    for append in request.appends:
-        if not isinstance(append.stream, str):
-            raise CorruptRecord("request", None, "stream name is not text")
-        for event in append.events:
-            if not isinstance(event.type, str) or not isinstance(event.data, bytes):
-                raise CorruptRecord("request", None, "event type or data of the wrong kind")
-            if not isinstance(event.metadata, bytes):
-                raise CorruptRecord("request", None, "event metadata is not bytes")
+            if not isinstance(data, bytes) or not isinstance(metadata, bytes):
+                raise InvalidRequest(f"event data and metadata must be bytes ({event_type})")
+            size += len(data) + len(metadata) + 32
+        count += len(events)
+    return CheckedRequest(request_id, raw, count, size)
 
 
 def encode_batch(timestamp_ms: int, wire_requests: list[list[Any]]) -> bytes:
@@ -137,12 +136,15 @@ def encode_batch(timestamp_ms: int, wire_requests: list[list[Any]]) -> bytes:
     return packed
 
 
-def decode_batch(data: bytes) -> Batch:
+def decode_batch(data: bytes) -> tuple[int, list[Any]]:
+    """The timestamp and the wire-form requests of a stored batch; each request is checked
+    with ``check_wire`` where it is used. Raises ``CorruptRecord`` if it does not decode."""
     try:
-        raw = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
-        version, timestamp_ms, requests = raw
+        version, timestamp_ms, requests = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise CorruptRecord("entry", None, str(error)) from error
     if version != FORMAT:
         raise CorruptRecord("entry", None, f"unknown batch format {version}")
-    return Batch(int(timestamp_ms), tuple(request_from_wire(r) for r in requests))
+    if type(timestamp_ms) is not int or not isinstance(requests, list):
+        raise CorruptRecord("entry", None, "batch is not [format, timestamp, requests]")
+    return timestamp_ms, requests

@@ -49,14 +49,11 @@ class EmbeddedStore:
                 raise InvariantViolation("a single-node store failed to elect itself")
 
     def _drive(self) -> dict[LogIndex, list[Outcome]]:
-        """The Ready loop, synchronously: persist, apply, advance, until nothing is left."""
+        """The Ready loop, synchronously: persist and apply, advance, until nothing is left."""
         outcomes: dict[LogIndex, list[Outcome]] = {}
         while self.core.has_ready():
             rd = self.core.ready()
-            if rd.hard_state is not None or rd.entries:
-                self.storage.persist(rd.hard_state, rd.entries)
-            if rd.committed:
-                outcomes.update(self.storage.apply(rd.committed))
+            outcomes.update(self.storage.write_ready(rd.hard_state, rd.entries, rd.committed))
             self.core.advance(rd)
         return outcomes
 

@@ -137,16 +137,13 @@ class Node:
             self.core.tick()
             self._wakeup.set()
 
-    def append(self, request: commands.AppendRequest) -> asyncio.Future[Outcome]:
-        """Queue an append for the next batch; the future resolves once it is applied here."""
-        commands.validate(request)
+    def append(self, request: commands.CheckedRequest) -> asyncio.Future[Outcome]:
+        """Queue a checked append for the next batch; the future resolves once it is applied
+        here. Raises ``NotLeader`` at once on a follower."""
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        size = sum(len(e.data) + len(e.metadata) + 32 for a in request.appends for e in a.events)
-        self._queued.append(
-            _Queued(commands.request_to_wire(request), request.request_id, future, size)
-        )
+        self._queued.append(_Queued(request.wire, request.request_id, future, request.size))
         self._wakeup.set()
         return future
 
@@ -185,13 +182,21 @@ class Node:
                 self._propose_queued()
 
     async def _handle(self, rd: Ready) -> None:
+        """Send what may go before the write, then persist and apply in one transaction (one
+        fsync) in the worker thread, answering callers as soon as their outcomes are known;
+        then send what needed the write."""
         self.transport.send(rd.messages)
-        if rd.hard_state is not None or rd.entries:
-            await asyncio.to_thread(self.storage.persist, rd.hard_state, rd.entries)
+        if rd.hard_state is not None or rd.entries or rd.committed:
+            loop = asyncio.get_running_loop()
+
+            def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
+                loop.call_soon_threadsafe(self._resolve, rd.committed, outcomes)
+
+            await asyncio.to_thread(
+                self.storage.write_ready, rd.hard_state, rd.entries, rd.committed, answer
+            )
         self.transport.send(rd.messages_after_persist)
         if rd.committed:
-            outcomes = await asyncio.to_thread(self.storage.apply, rd.committed)
-            self._resolve(rd.committed, outcomes)
             async with self._applied:
                 self._applied.notify_all()
         for read in rd.read_states:

@@ -24,6 +24,7 @@ from eventlog.errors import (
     WrongExpectedVersion,
 )
 from eventlog.node import Node
+from eventlog.statemachine import Outcome
 from eventlog.transport import read_hello
 
 HELLO_TIMEOUT = 5.0
@@ -91,9 +92,14 @@ class ClientSession:
             while data := await self.reader.read(1 << 16):
                 for frame in self.decoder.feed(data):
                     call_id, op, args = _parse_call(frame)
+                    if op == "append":
+                        self._append(call_id, args)
+                        continue
                     task = asyncio.create_task(self._call(call_id, op, args))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
+                # Backpressure: read no more calls while answers are piling up unread.
+                await self.writer.drain()
         finally:
             for task in list(self.tasks):
                 task.cancel()
@@ -101,6 +107,34 @@ class ClientSession:
     def send(self, body: Any) -> None:
         if not self.writer.is_closing():
             self.writer.write(encode_frame(body))
+
+    def _append(self, call_id: int, args: dict[str, Any]) -> None:
+        """Appends skip the task per call: queued at once, answered from the future's
+        callback, since they are most of the traffic."""
+        try:
+            request = commands.check_wire(args.get("request"))
+            future = self.node.append(request)
+        except EventLogError as error:
+            self.send([call_id, "error", self._error_body(error)])
+            return
+        future.add_done_callback(lambda done: self._answer_append(call_id, done))
+
+    def _answer_append(self, call_id: int, future: asyncio.Future[Outcome]) -> None:
+        if future.cancelled():
+            self.send([call_id, "error", {"code": "unavailable", "message": "cancelled"}])
+            return
+        error = future.exception()
+        if isinstance(error, EventLogError):
+            self.send([call_id, "error", self._error_body(error)])
+            return
+        if error is not None:
+            raise error
+        outcome = future.result()
+        if outcome.error is not None:
+            self.send([call_id, "error", self._error_body(outcome.error)])
+        else:
+            assert outcome.result is not None
+            self.send([call_id, "ok", wire.result_to_wire(outcome.result)])
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
         handler = HANDLERS.get(op)
@@ -151,15 +185,6 @@ def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
 
 
 # -- operations ----------------------------------------------------------------------------------
-async def _append(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    request = commands.request_from_wire(args["request"])
-    outcome = await session.node.append(request)
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.result is not None
-    return wire.result_to_wire(outcome.result)
-
-
 async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
     """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
     node = session.node
@@ -212,7 +237,6 @@ async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
 
 
 HANDLERS: dict[str, Handler] = {
-    "append": _append,
     "read_all": _read_all,
     "read_stream": _read_stream,
     "read_stream_backwards": _read_stream_backwards,

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import struct
 from hashlib import blake2b
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
-from eventlog.commands import AppendRequest, decode_batch
-from eventlog.errors import CorruptRecord, WrongExpectedVersion
+from eventlog.commands import CheckedRequest, check_wire, decode_batch
+from eventlog.errors import CorruptRecord, InvalidRequest, WrongExpectedVersion
 from eventlog.records import ANY, AppendResult
 from eventlog.types import LogIndex, Position
 
@@ -139,7 +139,12 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     request, in batch order. Raises ``CorruptRecord`` if the entry does not decode."""
     outcomes: list[Outcome] = []
     ordinal = 0
-    for request in decode_batch(data).requests:
+    _, requests = decode_batch(data)
+    for raw in requests:
+        try:
+            request = check_wire(raw)
+        except InvalidRequest as error:
+            raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
         outcome = writes.request_outcome(view, request.request_id)
         if outcome is None:
             outcome = _apply_request(view, writes, index, request, ordinal)
@@ -150,43 +155,42 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
 
 
 def _apply_request(
-    view: StateView, writes: WriteSet, index: LogIndex, request: AppendRequest, ordinal: int
+    view: StateView, writes: WriteSet, index: LogIndex, request: CheckedRequest, ordinal: int
 ) -> Outcome:
     """Check every expected version before writing, so a conflict writes nothing of it."""
+    appends = request.wire[2]
     versions: list[int] = []
-    for append in request.appends:
-        actual = writes.stream_version(view, append.stream)
-        expected = append.expected_version
+    for stream, expected, _ in appends:
+        actual = writes.stream_version(view, stream)
         if expected != ANY and expected != actual:
-            error = WrongExpectedVersion(append.stream, expected, actual)
+            error = WrongExpectedVersion(stream, expected, actual)
             return Outcome(request_id=request.request_id, error=error)
         versions.append(actual)
     first = Position(writes.last_position + 1)
-    _append_events(writes, index, request, versions, ordinal)
+    _append_events(writes, index, appends, versions, ordinal)
     result = AppendResult(
         first_position=first,
         last_position=writes.last_position,
-        stream_version=writes.stream_versions[request.appends[0].stream],
+        stream_version=writes.stream_versions[appends[0][0]],
     )
     return Outcome(request_id=request.request_id, result=result)
 
 
 def _append_events(
-    writes: WriteSet, index: LogIndex, request: AppendRequest, versions: list[int], ordinal: int
+    writes: WriteSet, index: LogIndex, appends: list[Any], versions: list[int], ordinal: int
 ) -> None:
     """The hot loop: one digest and one tuple per event, with the digest inlined (see
     ``chain_digest`` for the readable form; a test keeps the two equal)."""
     position: int = writes.last_position
     digest = writes.digest
     events = writes.events
-    for append, version in zip(request.appends, versions, strict=True):
-        stream = append.stream
+    for (stream, _, new_events), version in zip(appends, versions, strict=True):
         encoded = stream.encode()
         stream_lp = _I(len(encoded)) + encoded
-        for event in append.events:
+        for event_type, data, metadata in new_events:
             position += 1
             version += 1
-            kind, data, metadata = event.type.encode(), event.data, event.metadata
+            kind = event_type.encode()
             digest = blake2b(
                 b"".join(
                     (digest, _Q(position), stream_lp, _Q(version), _I(len(kind)), kind,

@@ -123,6 +123,9 @@ class _Gate:
     ``mdb_env_set_mapsize`` only while no transaction of the process is active, and a node
     writes in a worker thread while it serves reads."""
 
+    durable: bool
+    """Make commits that must survive a power loss durable (``sync``); False is the unsafe
+    no-fsync mode."""
     _cond: threading.Condition = attrs.field(factory=threading.Condition)
     _active: int = 0
     _growing: bool = False
@@ -214,11 +217,13 @@ class LmdbStorage:
                 map_size=map_size,
                 max_dbs=len(_DB_NAMES),
                 sync=sync,
-                metasync=sync,
+                # Every commit fsyncs its pages, but the meta page is flushed only by
+                # ``env.sync`` (or the next commit): ACI on every commit, D where needed.
+                metasync=False,
             )
         except lmdb.Error as error:
             raise DataDirError(directory, f"cannot open the LMDB environment: {error}") from error
-        gate = _Gate()
+        gate = _Gate(durable=sync)
         try:
             dbs = _write_txn(
                 gate, env, lambda txn: _init_or_check(env, txn, directory, cluster_id, node_id)
@@ -293,27 +298,64 @@ class LmdbStorage:
 
     # -- host writes ---------------------------------------------------------------------------
     def persist(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
-        """Write a Ready's hard state and entries in one transaction, whose commit is the fsync.
+        """Write a Ready's hard state and entries in one transaction, whose commit is the fsync."""
+        self.write_ready(hard_state, entries, ())
+
+    def apply(self, entries: Sequence[Entry]) -> list[tuple[LogIndex, list[Outcome]]]:
+        """Apply committed entries that are already persisted."""
+        return self.write_ready(None, (), entries)
+
+    def write_ready(
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        committed: Sequence[Entry],
+        on_applied: Callable[[list[tuple[LogIndex, list[Outcome]]]], None] | None = None,
+    ) -> list[tuple[LogIndex, list[Outcome]]]:
+        """Persist a Ready and apply its committed entries in one transaction: one fsync.
+
+        ``on_applied`` gets the outcomes before that commit: they are decided by entries a
+        majority already holds, so a caller may be answered while this node's fsync runs (a
+        retried transaction calls it again with the same outcomes).
 
         Entries replace whatever the log held from ``entries[0].index`` on; applied entries
-        are committed and must never be replaced (``InvariantViolation``)."""
-        if hard_state is None and not entries:
-            return
+        are committed and must never be replaced (``InvariantViolation``). The results of the
+        apply, the indexes and the new applied index are written with the log, so a restart
+        never applies twice; committed entries at or below ``applied_index`` are skipped."""
         if entries:
             self._check_append(entries)
+        todo = [entry for entry in committed if entry.index > self._cache.applied_index]
+        if todo:
+            self._check_apply(todo, entries[-1].index if entries else self._cache.last_index)
+        if hard_state is None and not entries and not todo:
+            return []
 
-        def write(txn: _Txn) -> None:
+        def write(txn: _Txn) -> tuple[WriteSet, list[tuple[LogIndex, list[Outcome]]], int] | None:
             if entries:
                 self._write_entries(txn, entries)
             if hard_state is not None:
                 value = msgpack.packb([hard_state.term, hard_state.vote, hard_state.commit])
                 txn.put(_HARD_STATE_KEY, value, db=self._dbs.raft_state)
+            if not todo:
+                return None
+            applied = self._apply(txn, todo)
+            if on_applied is not None:
+                on_applied(applied[1])
+            return applied
 
-        _write_txn(self._gate, self._env, write)
+        durable = hard_state is not None or bool(entries)
+        applied = _write_txn(self._gate, self._env, write, durable=durable)
+        cache = self._cache
         if entries:
-            self._cache.last_index, self._cache.last_term = entries[-1].index, entries[-1].term
+            cache.last_index, cache.last_term = entries[-1].index, entries[-1].term
         if hard_state is not None:
-            self._cache.hard_state = hard_state
+            cache.hard_state = hard_state
+        if applied is None:
+            return []
+        writes, results, stream_count = applied
+        cache.applied_index, cache.stream_count = todo[-1].index, stream_count
+        cache.last_position, cache.digest = writes.last_position, writes.digest
+        return results
 
     def _check_append(self, entries: Sequence[Entry]) -> None:
         first, last = entries[0].index, entries[-1].index
@@ -337,27 +379,11 @@ class LmdbStorage:
             append=True,
         )
 
-    def apply(self, entries: Sequence[Entry]) -> list[tuple[LogIndex, list[Outcome]]]:
-        """Apply committed entries (already persisted) and write the results, the indexes and
-        the new applied index in one transaction. Entries at or below ``applied_index`` are
-        skipped, so a host that hands them again after a restart cannot apply twice."""
-        todo = [entry for entry in entries if entry.index > self._cache.applied_index]
-        if not todo:
-            return []
-        self._check_apply(todo)
-        writes, results, stream_count = _write_txn(
-            self._gate, self._env, lambda txn: self._apply(txn, todo)
-        )
-        cache = self._cache
-        cache.applied_index, cache.stream_count = todo[-1].index, stream_count
-        cache.last_position, cache.digest = writes.last_position, writes.digest
-        return results
-
-    def _check_apply(self, todo: list[Entry]) -> None:
+    def _check_apply(self, todo: list[Entry], last_index: LogIndex) -> None:
         first = self._cache.applied_index + 1
         if [entry.index for entry in todo] != list(range(first, first + len(todo))):
             raise InvariantViolation(f"applying entries that do not follow {first - 1} in order")
-        if todo[-1].index > self._cache.last_index:
+        if todo[-1].index > last_index:
             raise InvariantViolation(f"applying entry {todo[-1].index}, which is not persisted")
 
     def _apply(
@@ -515,24 +541,20 @@ class LmdbStorage:
         return result
 
     def _batch_events(self, txn: _Txn, index: int) -> tuple[int, list[_Flat]]:
-        """The batch timestamp and all events of entry ``index``, flattened in ordinal order.
-
-        Walks the msgpack arrays directly instead of ``commands.decode_batch``: a read may
-        need one event of a batch of hundreds, and the entry was validated when applied."""
+        """The batch timestamp and all events of entry ``index``, flattened in ordinal order
+        (the entry was checked when it was applied)."""
         entry = _decode_entry(index, txn.get(_Q.pack(index), db=self._dbs.raft_log))
         try:
-            version, timestamp, requests = msgpack.unpackb(entry.data)
-            if version != commands.FORMAT:
-                raise ValueError(f"unknown batch format {version}")
+            timestamp, requests = commands.decode_batch(entry.data)
             flat = [
                 (stream, kind, data, metadata)
                 for _, _, appends in requests
                 for stream, _, batch_events in appends
                 for kind, data, metadata in batch_events
             ]
-            return int(timestamp), flat
-        except (ValueError, TypeError, msgpack.UnpackException) as error:
+        except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
+        return timestamp, flat
 
 
 # -- opening helpers ---------------------------------------------------------------------------
@@ -605,13 +627,20 @@ def _load_cache(txn: _Txn, dbs: _Dbs) -> _Cache:
 
 
 # -- writing with map growth -------------------------------------------------------------------
-def _write_txn(gate: _Gate, env: Any, write: Callable[[_Txn], _T]) -> _T:
+def _write_txn(gate: _Gate, env: Any, write: Callable[[_Txn], _T], *, durable: bool = True) -> _T:
     """Run ``write`` in one write transaction; if the map fills, the transaction is aborted
-    (nothing half-written), the map doubles and ``write`` runs again from the start."""
+    (nothing half-written), the map doubles and ``write`` runs again from the start.
+
+    Every commit is atomic and consistent after a crash; a ``durable`` one also survives a
+    power loss (the meta page is flushed too). Only a commit whose loss a restart repairs
+    by itself, such as applying entries the log already holds, may skip that."""
     while True:
         try:
             with gate.txn(env, write=True) as txn:
-                return write(txn)
+                result = write(txn)
+            if durable and gate.durable:
+                env.sync(True)
+            return result
         except lmdb.MapFullError:
             gate.grow(env)
         except lmdb.Error as error:

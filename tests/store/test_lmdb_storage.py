@@ -216,6 +216,50 @@ def test_apply_returns_outcomes_per_entry_and_noops_only_advance(store: LmdbStor
     assert store.stream_version("absent") == 0
 
 
+def test_one_ready_persists_and_applies_in_one_transaction(
+    store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.persist(None, [entry(1, one(1, "s", "E1"))])
+    commits: list[str] = []
+    real = storage_module._write_txn
+
+    def counting(*args: object, **kwargs: object) -> object:
+        commits.append("txn")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage_module, "_write_txn", counting)
+    seen: list[tuple[int, int, list[tuple[LogIndex, list[Outcome]]]]] = []
+
+    def on_applied(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
+        # Called before the commit: nothing of this Ready is visible to readers yet.
+        seen.append((store.applied_index(), store.last_position(), outcomes))
+
+    second = entry(2, one(2, "s", "E2"))
+    hard_state = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1))
+    results = store.write_ready(hard_state, [second], store.entries(1, 2), on_applied)
+    assert commits == ["txn"]
+    [(index, [outcome])] = results
+    assert index == 1 and outcome.result is not None and outcome.result.last_position == 1
+    assert seen == [(0, 0, results)]
+    assert (store.applied_index(), store.last_index(), store.hard_state()) == (1, 2, hard_state)
+    assert store.read_stream("s")[0].type == "E1"
+    assert store.write_ready(None, [], store.entries(2, 3)) != []
+    assert [e.type for e in store.read_stream("s")] == ["E1", "E2"]
+
+
+def test_a_ready_may_apply_entries_it_persists_itself(store: LmdbStorage) -> None:
+    first = entry(1, one(1, "s", "E1"))
+    results = store.write_ready(None, [first], [first])
+    assert [index for index, _ in results] == [1]
+    assert store.applied_index() == 1 and store.last_position() == 1
+
+
+def test_applying_an_entry_that_is_not_persisted_is_refused(store: LmdbStorage) -> None:
+    with pytest.raises(InvariantViolation):
+        store.write_ready(None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))])
+    assert store.last_index() == 0 and store.applied_index() == 0
+
+
 def test_read_all_returns_recorded_events_in_position_order(store: LmdbStorage) -> None:
     history(store)
     read = store.read_all()
