@@ -36,6 +36,11 @@ _UUID_FIXED = (0x7 << 76) | (0b10 << 62)
 _OK = 0
 _CONFLICT = 1
 
+REQUEST_RETENTION_MS = 3_600_000
+"""How long a request id is remembered: a retry within an hour (of the cluster's clock, the
+highest batch timestamp applied so far) gets the first outcome back. Part of the state
+machine, so the same on every node; a node may drop expired rows whenever it likes."""
+
 IndexedEvent = tuple[int, str, int, int, int]
 """``(position, stream, version, log_index, ordinal)`` of one applied event.
 
@@ -60,6 +65,9 @@ class Outcome:
     request_id: bytes
     result: AppendResult | None = None
     error: WrongExpectedVersion | None = attrs.field(default=None, eq=_error_key)
+    applied_ms: int = attrs.field(default=0, eq=False)
+    """The cluster clock when it was decided; the outcome expires ``REQUEST_RETENTION_MS``
+    later."""
 
     def __attrs_post_init__(self) -> None:
         if (self.result is None) == (self.error is None):
@@ -69,26 +77,36 @@ class Outcome:
         """A msgpack-friendly list; the first element after the id tags the kind."""
         if self.result is not None:
             r = self.result
-            return [self.request_id, _OK, r.first_position, r.last_position, r.stream_version]
+            return [
+                self.request_id,
+                _OK,
+                r.first_position,
+                r.last_position,
+                r.stream_version,
+                self.applied_ms,
+            ]
         assert self.error is not None
         e = self.error
-        return [self.request_id, _CONFLICT, e.stream, e.expected, e.actual]
+        return [self.request_id, _CONFLICT, e.stream, e.expected, e.actual, self.applied_ms]
 
     @classmethod
     def from_wire(cls, raw: object) -> Outcome:
         """Decode what ``to_wire`` made; raises ``CorruptRecord`` on anything else."""
-        if not isinstance(raw, list | tuple) or len(raw) != 5:
-            raise CorruptRecord("requests", None, f"outcome is not a 5-list: {raw!r}")
-        request_id, tag, a, b, c = raw
-        if not isinstance(request_id, bytes) or not isinstance(b, int) or not isinstance(c, int):
+        if not isinstance(raw, list | tuple) or len(raw) != 6:
+            raise CorruptRecord("requests", None, f"outcome is not a 6-list: {raw!r}")
+        request_id, tag, a, b, c, applied_ms = raw
+        if not isinstance(request_id, bytes) or not all(
+            isinstance(value, int) for value in (b, c, applied_ms)
+        ):
             raise CorruptRecord("requests", None, f"outcome fields of the wrong kind: {raw!r}")
         if tag == _OK and isinstance(a, int):
             result = AppendResult(
                 first_position=Position(a), last_position=Position(b), stream_version=c
             )
-            return cls(request_id=request_id, result=result)
+            return cls(request_id=request_id, result=result, applied_ms=applied_ms)
         if tag == _CONFLICT and isinstance(a, str):
-            return cls(request_id=request_id, error=WrongExpectedVersion(a, b, c))
+            error = WrongExpectedVersion(a, b, c)
+            return cls(request_id=request_id, error=error, applied_ms=applied_ms)
         raise CorruptRecord("requests", request_id, f"unknown outcome {raw!r}")
 
 
@@ -105,6 +123,10 @@ class StateView(Protocol):
 
     def digest(self) -> bytes: ...
 
+    def clock_ms(self) -> int:
+        """The highest batch timestamp applied so far (0 before the first)."""
+        ...
+
 
 @attrs.define
 class WriteSet:
@@ -116,6 +138,7 @@ class WriteSet:
 
     last_position: Position
     digest: bytes
+    clock_ms: int = 0
     events: list[IndexedEvent] = attrs.field(factory=list)
     stream_versions: dict[str, int] = attrs.field(factory=dict)
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
@@ -123,15 +146,22 @@ class WriteSet:
     @classmethod
     def over(cls, view: StateView) -> WriteSet:
         """An empty write set that continues the view's position and digest."""
-        return cls(last_position=view.last_position(), digest=view.digest())
+        return cls(
+            last_position=view.last_position(), digest=view.digest(), clock_ms=view.clock_ms()
+        )
 
     def stream_version(self, view: StateView, stream: str) -> int:
         version = self.stream_versions.get(stream)
         return view.stream_version(stream) if version is None else version
 
     def request_outcome(self, view: StateView, request_id: bytes) -> Outcome | None:
+        """The remembered outcome of ``request_id``, unless it has expired."""
         outcome = self.outcomes.get(request_id)
-        return view.request_outcome(request_id) if outcome is None else outcome
+        if outcome is None:
+            outcome = view.request_outcome(request_id)
+        if outcome is None or outcome.applied_ms < self.clock_ms - REQUEST_RETENTION_MS:
+            return None
+        return outcome
 
 
 def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes) -> list[Outcome]:
@@ -139,7 +169,10 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     request, in batch order. Raises ``CorruptRecord`` if the entry does not decode."""
     outcomes: list[Outcome] = []
     ordinal = 0
-    _, requests = decode_batch(data)
+    timestamp_ms, requests = decode_batch(data)
+    # The clock only moves forward, so an expired request id stays expired on every node,
+    # however a leader's wall clock jumps.
+    writes.clock_ms = max(writes.clock_ms, timestamp_ms)
     for raw in requests:
         try:
             request = check_wire(raw)
@@ -164,7 +197,7 @@ def _apply_request(
         actual = writes.stream_version(view, stream)
         if expected != ANY and expected != actual:
             error = WrongExpectedVersion(stream, expected, actual)
-            return Outcome(request_id=request.request_id, error=error)
+            return Outcome(request_id=request.request_id, error=error, applied_ms=writes.clock_ms)
         versions.append(actual)
     first = Position(writes.last_position + 1)
     _append_events(writes, index, appends, versions, ordinal)
@@ -173,7 +206,7 @@ def _apply_request(
         last_position=writes.last_position,
         stream_version=writes.stream_versions[appends[0][0]],
     )
-    return Outcome(request_id=request.request_id, result=result)
+    return Outcome(request_id=request.request_id, result=result, applied_ms=writes.clock_ms)
 
 
 def _append_events(

@@ -46,10 +46,17 @@ from eventlog.errors import CorruptRecord, EventLogError, InvariantViolation
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, EntryKind, HardState
 from eventlog.raft.storage import EntryUnavailable, StorageError
 from eventlog.records import RecordedEvent
-from eventlog.statemachine import INITIAL_DIGEST, Outcome, WriteSet, apply_entry, event_id
+from eventlog.statemachine import (
+    INITIAL_DIGEST,
+    REQUEST_RETENTION_MS,
+    Outcome,
+    WriteSet,
+    apply_entry,
+    event_id,
+)
 from eventlog.types import LogIndex, NodeId, Position, Term
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_MAP_SIZE = 1 << 40
 """The map doubles on demand up to this; past it a write raises ``StorageFull``."""
 
@@ -70,6 +77,9 @@ _HARD_STATE_KEY = b"hard_state"
 _M_FORMAT, _M_CLUSTER, _M_NODE = b"format", b"cluster_id", b"node_id"
 _M_APPLIED, _M_POSITION, _M_DIGEST = b"applied_index", b"last_position", b"digest"
 _M_STREAMS = b"stream_count"
+_M_CLOCK = b"clock_ms"
+_EXPIRE_PER_TXN = 4096
+"""Expired request rows dropped per apply transaction, at most: keeps each one short."""
 
 
 class DataDirError(EventLogError):
@@ -96,6 +106,7 @@ class _Dbs:
     stream_index: Any
     stream_heads: Any
     requests: Any
+    request_times: Any
 
 
 _DB_NAMES = tuple(field.name for field in attrs.fields(_Dbs))
@@ -115,6 +126,7 @@ class _Cache:
     last_position: Position = Position(0)
     digest: bytes = INITIAL_DIGEST
     stream_count: int = 0
+    clock_ms: int = 0
 
 
 @attrs.define
@@ -182,6 +194,9 @@ class _TxnView:
 
     def digest(self) -> bytes:
         return self.cache.digest
+
+    def clock_ms(self) -> int:
+        return self.cache.clock_ms
 
 
 @attrs.define
@@ -355,6 +370,7 @@ class LmdbStorage:
         writes, results, stream_count = applied
         cache.applied_index, cache.stream_count = todo[-1].index, stream_count
         cache.last_position, cache.digest = writes.last_position, writes.digest
+        cache.clock_ms = writes.clock_ms
         return results
 
     def _check_append(self, entries: Sequence[Entry]) -> None:
@@ -403,6 +419,7 @@ class LmdbStorage:
         txn.put(_M_POSITION, _Q.pack(writes.last_position), db=meta)
         txn.put(_M_DIGEST, writes.digest, db=meta)
         txn.put(_M_STREAMS, _Q.pack(stream_count), db=meta)
+        txn.put(_M_CLOCK, _Q.pack(writes.clock_ms), db=meta)
         return writes, results, stream_count
 
     def _write_applied(self, txn: _Txn, view: _TxnView, writes: WriteSet) -> int:
@@ -426,7 +443,28 @@ class LmdbStorage:
         txn.cursor(db=dbs.requests).putmulti(
             [(rid, msgpack.packb(o.to_wire())) for rid, o in writes.outcomes.items()]
         )
+        txn.cursor(db=dbs.request_times).putmulti(
+            [(pack_q(o.applied_ms) + rid, b"") for rid, o in writes.outcomes.items()]
+        )
+        self._drop_expired_requests(txn, writes.clock_ms - REQUEST_RETENTION_MS)
         return count
+
+    def _drop_expired_requests(self, txn: _Txn, cutoff_ms: int) -> None:
+        """Delete request rows older than the retention, oldest first; a row re-decided
+        since (an expired id used again) has a newer time and stays."""
+        dbs = self._dbs
+        cursor = txn.cursor(db=dbs.request_times)
+        dropped = 0
+        while dropped < _EXPIRE_PER_TXN and cursor.first():
+            key = cursor.key()
+            if _u64(key[:8], "request_times", key) >= cutoff_ms:
+                break
+            request_id = key[8:]
+            raw = txn.get(request_id, db=dbs.requests)
+            if raw is not None and _decode_outcome(request_id, raw).applied_ms < cutoff_ms:
+                txn.delete(request_id, db=dbs.requests)
+            cursor.delete()
+            dropped += 1
 
     # -- applied state -------------------------------------------------------------------------
     def applied_index(self) -> LogIndex:
@@ -618,6 +656,7 @@ def _load_cache(txn: _Txn, dbs: _Dbs) -> _Cache:
     cache.applied_index = LogIndex(meta_u64(_M_APPLIED))
     cache.last_position = Position(meta_u64(_M_POSITION))
     cache.stream_count = meta_u64(_M_STREAMS)
+    cache.clock_ms = meta_u64(_M_CLOCK)
     cache.digest = txn.get(_M_DIGEST, db=dbs.meta) or INITIAL_DIGEST
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", _M_DIGEST, "digest is not 32 bytes")

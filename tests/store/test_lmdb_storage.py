@@ -24,10 +24,16 @@ from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore, Storage
 from eventlog.raft.records import Entry, HardState
 from eventlog.raft.storage import EntryUnavailable, LogStorage, MemoryStorage, StorageError
-from eventlog.statemachine import INITIAL_DIGEST, Outcome, StateView, event_id
+from eventlog.statemachine import (
+    INITIAL_DIGEST,
+    REQUEST_RETENTION_MS,
+    Outcome,
+    StateView,
+    event_id,
+)
 from eventlog.storage import DataDirError, LmdbStorage, StorageFull
 from eventlog.types import LogIndex, NodeId, Term
-from tests.store import TS, batch, entry, events, noop, one, req
+from tests.store import TS, batch, entry, events, noop, one, req, rid
 
 REPO = Path(__file__).resolve().parents[2]
 STREAMS = ("a", "b", "c", "s", "t")
@@ -258,6 +264,22 @@ def test_applying_an_entry_that_is_not_persisted_is_refused(store: LmdbStorage) 
     with pytest.raises(InvariantViolation):
         store.write_ready(None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))])
     assert store.last_index() == 0 and store.applied_index() == 0
+
+
+def test_expired_request_rows_are_dropped_and_the_clock_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    later = TS + REQUEST_RETENTION_MS + 1
+    with open_store(tmp_path / "node") as store:
+        persist_and_apply(store, entry(1, one(1, "s", "E1"), ts=TS))
+        assert store.request_outcome(rid(1)) is not None
+        persist_and_apply(store, entry(2, one(2, "t", "T1"), ts=later))
+        assert store.request_outcome(rid(1)) is None
+        assert store.request_outcome(rid(2)) is not None
+    with open_store(tmp_path / "node") as store:
+        [(_, [outcome])] = persist_and_apply(store, entry(3, one(1, "s", "E1"), ts=TS))
+        assert outcome.result is not None and outcome.result.first_position == 3
+        assert outcome.applied_ms == later
 
 
 def test_read_all_returns_recorded_events_in_position_order(store: LmdbStorage) -> None:

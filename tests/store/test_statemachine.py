@@ -12,6 +12,7 @@ from eventlog.errors import CorruptRecord, WrongExpectedVersion
 from eventlog.records import ANY, NO_STREAM, AppendResult
 from eventlog.statemachine import (
     INITIAL_DIGEST,
+    REQUEST_RETENTION_MS,
     IndexedEvent,
     Outcome,
     WriteSet,
@@ -20,7 +21,7 @@ from eventlog.statemachine import (
     event_id,
 )
 from eventlog.types import LogIndex, Position
-from tests.store import batch, events, one, req, rid
+from tests.store import TS, batch, events, one, req, rid
 
 
 @attrs.define
@@ -31,6 +32,7 @@ class DictState:
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
     position: Position = Position(0)
     chain: bytes = INITIAL_DIGEST
+    clock: int = 0
     log: list[IndexedEvent] = attrs.field(factory=list)
 
     def stream_version(self, stream: str) -> int:
@@ -45,6 +47,9 @@ class DictState:
     def digest(self) -> bytes:
         return self.chain
 
+    def clock_ms(self) -> int:
+        return self.clock
+
     def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
         """Apply entries in one write set, then commit it."""
         writes = WriteSet.over(self)
@@ -54,7 +59,7 @@ class DictState:
         ]
         self.versions.update(writes.stream_versions)
         self.outcomes.update(writes.outcomes)
-        self.position, self.chain = writes.last_position, writes.digest
+        self.position, self.chain, self.clock = writes.last_position, writes.digest, writes.clock_ms
         self.log.extend(writes.events)
         return result
 
@@ -146,6 +151,33 @@ def test_a_retried_conflict_gets_the_same_error_even_if_it_would_now_succeed() -
     assert again == first
     assert again.error is not None and again.error.actual == 0
     assert state.versions == {"s": 1}
+
+
+def test_a_request_id_is_remembered_for_the_retention_and_then_forgotten() -> None:
+    state = DictState()
+    [[first]] = state.apply(batch(one(1, "s", "E1"), ts=TS))
+    [[within]] = state.apply(batch(one(1, "s", "E1"), ts=TS + REQUEST_RETENTION_MS), first_index=2)
+    assert within == first and state.position == 1
+    [[after]] = state.apply(
+        batch(one(1, "s", "E1"), ts=TS + REQUEST_RETENTION_MS + 1), first_index=3
+    )
+    assert after == Outcome(request_id=rid(1), result=ok(2, 2, 2))
+    assert after.applied_ms == TS + REQUEST_RETENTION_MS + 1
+
+
+def test_the_clock_never_goes_back_so_an_expired_id_stays_expired() -> None:
+    entries = (
+        batch(one(1, "s", "E1"), ts=TS),
+        batch(one(2, "t", "T1"), ts=TS + REQUEST_RETENTION_MS + 1),
+        batch(one(1, "s", "E1"), ts=TS),  # a new leader whose wall clock is behind
+    )
+    together, apart = DictState(), DictState()
+    outcomes = together.apply(*entries)
+    for n, data in enumerate(entries):
+        apart.apply(data, first_index=n + 1)
+    assert outcomes[2][0] == Outcome(request_id=rid(1), result=ok(3, 3, 2))
+    assert together.clock == apart.clock == TS + REQUEST_RETENTION_MS + 1
+    assert (together.chain, together.position) == (apart.chain, apart.position)
 
 
 def test_a_retry_within_one_apply_call_sees_the_write_set_overlay() -> None:
