@@ -5,11 +5,14 @@ from __future__ import annotations
 from eventlog.client import AsyncClient, Client
 from eventlog.embedded import EmbeddedStore, open_embedded
 from eventlog.errors import (
+    CorruptRecord,
+    DataDirError,
     EventLogError,
     InvalidRequest,
     InvariantViolation,
     NotLeader,
     ProposalDropped,
+    StorageFull,
     Unavailable,
     WrongExpectedVersion,
 )
@@ -21,6 +24,8 @@ __all__ = [
     "AppendResult",
     "AsyncClient",
     "Client",
+    "CorruptRecord",
+    "DataDirError",
     "EmbeddedStore",
     "EventLogError",
     "InvalidRequest",
@@ -29,6 +34,7 @@ __all__ = [
     "NotLeader",
     "ProposalDropped",
     "RecordedEvent",
+    "StorageFull",
     "Unavailable",
     "WrongExpectedVersion",
     "open_embedded",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from eventlog.types import NodeId
 
 
@@ -61,3 +63,15 @@ class CorruptRecord(EventLogError):
     def __init__(self, where: str, key: object, reason: str) -> None:
         self.where, self.key, self.reason = where, key, reason
         super().__init__(f"corrupt record in {where} at {key!r}: {reason}")
+
+
+class DataDirError(EventLogError):
+    """The data directory cannot be used by this node: not ours, another node's, unwritable."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"data dir {str(path)!r}: {reason}")
+
+
+class StorageFull(EventLogError):
+    """The LMDB map cannot grow any further (or the disk is full); nothing was written."""

@@ -18,8 +18,9 @@ import lmdb
 import pytest
 import structlog
 
+from eventlog import lmdb_layout
 from eventlog import storage as storage_module
-from eventlog.errors import CorruptRecord, InvariantViolation
+from eventlog.errors import CorruptRecord, DataDirError, InvariantViolation, StorageFull
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore, Storage
 from eventlog.raft.records import Entry, HardState
@@ -31,7 +32,7 @@ from eventlog.statemachine import (
     StateView,
     event_id,
 )
-from eventlog.storage import DataDirError, LmdbStorage, StorageFull
+from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId, Term
 from tests.store import TS, batch, entry, events, noop, one, req, rid
 
@@ -227,13 +228,13 @@ def test_one_ready_persists_and_applies_in_one_transaction(
 ) -> None:
     store.persist(None, [entry(1, one(1, "s", "E1"))])
     commits: list[str] = []
-    real = storage_module._write_txn
+    real = storage_module.write_txn
 
     def counting(*args: object, **kwargs: object) -> object:
         commits.append("txn")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(storage_module, "_write_txn", counting)
+    monkeypatch.setattr(storage_module, "write_txn", counting)
     seen: list[tuple[int, int, list[tuple[LogIndex, list[Outcome]]]]] = []
 
     def on_applied(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
@@ -437,7 +438,7 @@ def test_reads_in_another_thread_while_the_map_grows(tmp_path: Path) -> None:
 def test_a_map_that_may_not_grow_further_is_full_and_nothing_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage_module, "MAX_MAP_SIZE", 128 * 1024)
+    monkeypatch.setattr(lmdb_layout, "MAX_MAP_SIZE", 128 * 1024)
     with open_store(tmp_path / "node", map_size=64 * 1024) as store:
         persist_and_apply(store, entry(1, one(1, "s", "E")))
         big = [entry(2, req(2, ("s", 1, events(*["E"] * 40, size=4000))))]

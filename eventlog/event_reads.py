@@ -1,0 +1,149 @@
+"""Reading committed events back: by position, by stream, newest first.
+
+An event's bytes live once, in its Raft entry. ``positions`` maps a position to
+``(log_index, ordinal, version)``; a read decodes each entry it needs once and takes the
+ordinal-th event of its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from eventlog import commands
+from eventlog.errors import CorruptRecord
+from eventlog.lmdb_layout import (
+    POS,
+    U64_MAX,
+    Dbs,
+    Flat,
+    Gate,
+    Q,
+    Txn,
+    decode_entry,
+    stream_key,
+    u64,
+)
+from eventlog.records import RecordedEvent
+from eventlog.statemachine import event_id
+from eventlog.types import Position
+
+
+@attrs.frozen
+class EventReader:
+    """Committed-and-applied reads; any thread, alongside the writer."""
+
+    _env: Any
+    _gate: Gate
+    _dbs: Dbs
+
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]:
+        """Events in position order from ``from_position`` (0 or less reads from the start)."""
+        if limit is not None and limit <= 0:
+            return []
+        refs: list[tuple[int, bytes]] = []
+        with self._gate.txn(self._env) as txn:
+            cursor = txn.cursor(db=self._dbs.positions)
+            if cursor.set_range(Q.pack(max(from_position, 1))):
+                for key, value in cursor:
+                    refs.append((u64(key, "positions", key), value))
+                    if len(refs) == limit:
+                        break
+            return self._recorded(txn, refs)
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` in version order from ``from_version``; [] if it is absent."""
+        if limit is not None and limit <= 0:
+            return []
+        refs: list[tuple[int, bytes | None]] = []
+        with self._gate.txn(self._env) as txn:
+            sid = txn.get(stream_key(stream), db=self._dbs.stream_ids)
+            cursor = txn.cursor(db=self._dbs.stream_index)
+            if sid is not None and cursor.set_range(sid + Q.pack(max(from_version, 1))):
+                for key, value in cursor:
+                    if key[:8] != sid:
+                        break
+                    position = u64(value, "stream_index", key)
+                    refs.append((position, txn.get(value, db=self._dbs.positions)))
+                    if len(refs) == limit:
+                        break
+            return self._recorded(txn, refs)
+
+    def read_stream_backwards(
+        self, stream: str, from_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` in descending version order from ``from_version`` (its last
+        event when None): the newest snapshot or the tail of a stream without reading it all."""
+        if (limit is not None and limit <= 0) or (from_version is not None and from_version < 1):
+            return []
+        refs: list[tuple[int, bytes | None]] = []
+        with self._gate.txn(self._env) as txn:
+            sid = txn.get(stream_key(stream), db=self._dbs.stream_ids)
+            if sid is None:
+                return []
+            cursor = txn.cursor(db=self._dbs.stream_index)
+            start = sid + Q.pack(U64_MAX if from_version is None else from_version)
+            if not cursor.set_range(start):
+                found = cursor.last()
+            else:
+                found = cursor.key() == start or cursor.prev()
+            while found:
+                key, value = cursor.item()
+                if key[:8] != sid:
+                    break
+                position = u64(value, "stream_index", key)
+                refs.append((position, txn.get(value, db=self._dbs.positions)))
+                if len(refs) == limit:
+                    break
+                found = cursor.prev()
+            return self._recorded(txn, refs)
+
+    def _recorded(self, txn: Txn, refs: Sequence[tuple[int, bytes | None]]) -> list[RecordedEvent]:
+        """Build events from ``(position, positions row)``, decoding each entry once (the
+        events of one entry are adjacent in both position and version order)."""
+        result: list[RecordedEvent] = []
+        loaded, timestamp = -1, 0
+        flat: list[Flat] = []
+        for position, row in refs:
+            if row is None or len(row) != POS.size:
+                raise CorruptRecord("positions", position, "missing or not 20 bytes")
+            log_index, ordinal, version = POS.unpack(row)
+            if log_index != loaded:
+                timestamp, flat = self._batch_events(txn, log_index)
+                loaded = log_index
+            if ordinal >= len(flat):
+                raise CorruptRecord("positions", position, f"no event {ordinal} in {log_index}")
+            stream, kind, data, metadata = flat[ordinal]
+            result.append(
+                RecordedEvent(
+                    position=Position(position),
+                    stream=stream,
+                    version=version,
+                    type=kind,
+                    data=data,
+                    metadata=metadata,
+                    id=event_id(timestamp, position),
+                    timestamp=timestamp,
+                )
+            )
+        return result
+
+    def _batch_events(self, txn: Txn, index: int) -> tuple[int, list[Flat]]:
+        """The batch timestamp and all events of entry ``index``, flattened in ordinal order
+        (the entry was checked when it was applied)."""
+        entry = decode_entry(index, txn.get(Q.pack(index), db=self._dbs.raft_log))
+        try:
+            timestamp, requests = commands.decode_batch(entry.data)
+            flat = [
+                (stream, kind, data, metadata)
+                for _, _, appends in requests
+                for stream, _, batch_events in appends
+                for kind, data, metadata in batch_events
+            ]
+        except (CorruptRecord, ValueError, TypeError) as error:
+            raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
+        return timestamp, flat

@@ -1,0 +1,239 @@
+"""The on-disk layout of a node's LMDB environment, and the mechanics of using it safely.
+
+Keys are big-endian so byte order is numeric order. Tables (LMDB named databases):
+
+    raft_log       >Q index                 -> >QB term, kind + data
+    raft_state     b"hard_state"            -> msgpack [term, vote, commit]
+    meta           name                     -> value (see ``M_*``)
+    positions      >Q position              -> >QIQ log_index, ordinal, version
+    stream_ids     stream key               -> >Q stream id (local to this node)
+    stream_index   >Q id + >Q version       -> >Q position
+    stream_heads   >Q id                    -> >Q version
+    requests       request id               -> msgpack Outcome.to_wire()
+    request_times  >Q applied_ms + id       -> b"" (expiry order of ``requests``)
+
+Opening checks that a directory is ours (format, cluster, node); writes go through
+``write_txn``, which grows a full map and retries, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import lmdb
+import msgpack
+import structlog
+
+from eventlog.errors import CorruptRecord, DataDirError, StorageFull
+from eventlog.raft.records import Entry, EntryKind, HardState
+from eventlog.raft.storage import StorageError
+from eventlog.statemachine import Outcome
+from eventlog.types import LogIndex, NodeId, Term
+
+FORMAT_VERSION = 2
+MAX_MAP_SIZE = 1 << 40
+"""The map doubles on demand up to this; past it a write raises ``StorageFull``."""
+
+T = TypeVar("T")
+Txn = Any  # lmdb ships no type hints
+log = structlog.get_logger(__name__)
+Flat = tuple[str, str, bytes, bytes]
+"""One event of a stored batch as a read needs it: stream, type, data, metadata."""
+
+Q = struct.Struct(">Q")
+U64_MAX = 2**64 - 1
+HEAD = struct.Struct(">QB")
+POS = struct.Struct(">QIQ")
+_LMDB_FILES = frozenset({"data.mdb", "lock.mdb"})
+_MAX_PLAIN_STREAM_KEY = 480
+"""LMDB keys hold at most 511 bytes; longer stream names are keyed by their hash."""
+HARD_STATE_KEY = b"hard_state"
+M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
+M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
+M_STREAMS = b"stream_count"
+M_CLOCK = b"clock_ms"
+
+
+@attrs.frozen(slots=True)
+class Dbs:
+    """Handles of the named databases, opened once per environment."""
+
+    raft_log: Any
+    raft_state: Any
+    meta: Any
+    positions: Any
+    stream_ids: Any
+    stream_index: Any
+    stream_heads: Any
+    requests: Any
+    request_times: Any
+
+
+DB_NAMES = tuple(field.name for field in attrs.fields(Dbs))
+
+
+@attrs.define
+class Gate:
+    """Transactions share the gate; growing the map takes it alone, since LMDB allows
+    ``mdb_env_set_mapsize`` only while no transaction of the process is active, and a node
+    writes in a worker thread while it serves reads."""
+
+    durable: bool
+    """Make commits that must survive a power loss durable (``sync``); False is the unsafe
+    no-fsync mode."""
+    _cond: threading.Condition = attrs.field(factory=threading.Condition)
+    _active: int = 0
+    _growing: bool = False
+
+    @contextmanager
+    def txn(self, env: Any, write: bool = False) -> Iterator[Txn]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._growing)
+            self._active += 1
+        try:
+            with env.begin(write=write) as txn:
+                yield txn
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def grow(self, env: Any) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._growing)
+            self._growing = True
+            self._cond.wait_for(lambda: self._active == 0)
+        try:
+            grow_map(env)
+        finally:
+            with self._cond:
+                self._growing = False
+                self._cond.notify_all()
+
+
+# -- opening helpers ---------------------------------------------------------------------------
+def prepare_dir(path: Path) -> Path:
+    """Create the directory, or check that what it holds can only be an LMDB environment."""
+    if path.exists() and not path.is_dir():
+        raise DataDirError(path, "exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        foreign = sorted(set(os.listdir(path)) - _LMDB_FILES)
+    except OSError as error:
+        raise DataDirError(path, f"cannot create or list it: {error.strerror}") from error
+    if foreign:
+        raise DataDirError(path, f"holds files that are not an eventraft store: {foreign[:5]}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataDirError(path, "is not writable")
+    return path
+
+
+def init_or_check(env: Any, txn: Txn, path: Path, cluster_id: str, node_id: int) -> Dbs:
+    """Open the named databases; initialise meta in the same transaction on a fresh store,
+    else check the store's format, cluster and node against ours."""
+    fresh = txn.get(b"meta") is None
+    if fresh and txn.cursor().first():
+        raise DataDirError(path, "holds an LMDB environment that is not an eventraft store")
+    try:
+        dbs = Dbs(*(env.open_db(name.encode(), txn=txn) for name in DB_NAMES))
+    except lmdb.Error as error:
+        raise DataDirError(path, f"not an eventraft store: {error}") from error
+    if fresh:
+        txn.put(M_FORMAT, Q.pack(FORMAT_VERSION), db=dbs.meta)
+        txn.put(M_CLUSTER, cluster_id.encode(), db=dbs.meta)
+        txn.put(M_NODE, Q.pack(node_id), db=dbs.meta)
+        return dbs
+    stored_format = u64(txn.get(M_FORMAT, db=dbs.meta), "meta", M_FORMAT)
+    if stored_format != FORMAT_VERSION:
+        raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
+    stored_cluster = (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
+    if stored_cluster != cluster_id:
+        raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
+    stored_node = u64(txn.get(M_NODE, db=dbs.meta), "meta", M_NODE)
+    if stored_node != node_id:
+        raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
+    return dbs
+
+
+# -- writing with map growth -------------------------------------------------------------------
+def write_txn(gate: Gate, env: Any, write: Callable[[Txn], T], *, durable: bool = True) -> T:
+    """Run ``write`` in one write transaction; if the map fills, the transaction is aborted
+    (nothing half-written), the map doubles and ``write`` runs again from the start.
+
+    Every commit is atomic and consistent after a crash; a ``durable`` one also survives a
+    power loss (the meta page is flushed too). Only a commit whose loss a restart repairs
+    by itself, such as applying entries the log already holds, may skip that."""
+    while True:
+        try:
+            with gate.txn(env, write=True) as txn:
+                result = write(txn)
+            if durable and gate.durable:
+                env.sync(True)
+            return result
+        except lmdb.MapFullError:
+            gate.grow(env)
+        except lmdb.Error as error:
+            if isinstance(error, lmdb.DiskError) or "No space left" in str(error):
+                raise StorageFull(f"disk full: {error}") from error
+            raise StorageError(f"LMDB write failed: {error}") from error
+
+
+def grow_map(env: Any) -> None:
+    size = env.info()["map_size"]
+    if size * 2 > MAX_MAP_SIZE:
+        raise StorageFull(f"LMDB map of {size} bytes is full and may not grow past {MAX_MAP_SIZE}")
+    env.set_mapsize(size * 2)
+    log.info("lmdb_map_grown", path=env.path(), map_size=size * 2)
+
+
+# -- decoding what was read from disk ----------------------------------------------------------
+def u64(raw: bytes | None, db: str, key: object) -> int:
+    if raw is None or len(raw) != 8:
+        raise CorruptRecord(db, key, "missing or not an 8-byte integer")
+    value: int = Q.unpack(raw)[0]
+    return value
+
+
+def decode_entry(index: int, raw: bytes | None) -> Entry:
+    if raw is None or len(raw) < HEAD.size:
+        raise CorruptRecord("raft_log", index, "missing or shorter than its header")
+    term, kind = HEAD.unpack_from(raw)
+    try:
+        entry_kind = EntryKind(kind)
+    except ValueError as error:
+        raise CorruptRecord("raft_log", index, f"unknown entry kind {kind}") from error
+    return Entry(term=Term(term), index=LogIndex(index), data=raw[HEAD.size :], kind=entry_kind)
+
+
+def decode_hard_state(raw: bytes) -> HardState:
+    try:
+        term, vote, commit = msgpack.unpackb(raw)
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        raise CorruptRecord("raft_state", HARD_STATE_KEY, str(error)) from error
+    if not all(isinstance(v, int) and v >= 0 for v in (term, vote, commit)):
+        raise CorruptRecord("raft_state", HARD_STATE_KEY, "fields are not non-negative ints")
+    return HardState(term=Term(term), vote=NodeId(vote), commit=LogIndex(commit))
+
+
+def decode_outcome(request_id: bytes, raw: bytes) -> Outcome:
+    try:
+        return Outcome.from_wire(msgpack.unpackb(raw))
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        raise CorruptRecord("requests", request_id, str(error)) from error
+
+
+def stream_key(stream: str) -> bytes:
+    """The stream's key in ``stream_ids``: its UTF-8 name, or for a name too long for an LMDB
+    key, 0xFF (never in UTF-8) followed by its blake2b-256 hash."""
+    encoded = stream.encode()
+    if len(encoded) <= _MAX_PLAIN_STREAM_KEY:
+        return encoded
+    return b"\xff" + blake2b(encoded, digest_size=32).digest()
