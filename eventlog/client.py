@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from eventlog import commands, wire
 from eventlog.codec import FrameDecoder, FrameError, encode_frame, hello
 from eventlog.errors import EventLogError, InvalidRequest, Unavailable, WrongExpectedVersion
+from eventlog.framewriter import FrameWriter
 from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
 
 DEFAULT_CLUSTER_ID = "eventraft"
@@ -50,6 +51,7 @@ class _Connection:
         self.calls: dict[int, asyncio.Future[Any]] = {}
         self.streams: dict[int, asyncio.Queue[Any]] = {}
         self.ids = itertools.count(1)
+        self.frames = FrameWriter(writer)
         self.reader_task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -84,18 +86,20 @@ class _Connection:
         call_id = next(self.ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.calls[call_id] = future
-        self.writer.write(encode_frame([call_id, op, args]))
+        self.frames.send([call_id, op, args])
         return future
 
     def open_stream(self, op: str, args: dict[str, Any]) -> asyncio.Queue[Any]:
         call_id = next(self.ids)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.streams[call_id] = queue
-        self.writer.write(encode_frame([call_id, op, args]))
+        self.frames.send([call_id, op, args])
         return queue
 
     async def close(self) -> None:
         self.reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader_task
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()

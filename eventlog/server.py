@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from eventlog import commands, wire
-from eventlog.codec import FrameDecoder, FrameError, encode_frame
+from eventlog.codec import FrameDecoder, FrameError
 from eventlog.errors import (
     EventLogError,
     InvalidRequest,
@@ -23,6 +23,7 @@ from eventlog.errors import (
     Unavailable,
     WrongExpectedVersion,
 )
+from eventlog.framewriter import FrameWriter
 from eventlog.node import Node
 from eventlog.statemachine import Outcome
 from eventlog.transport import read_hello
@@ -85,6 +86,7 @@ class ClientSession:
         decoder: FrameDecoder,
     ) -> None:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
+        self.frames = FrameWriter(writer)
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -99,14 +101,18 @@ class ClientSession:
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                 # Backpressure: read no more calls while answers are piling up unread.
-                await self.writer.drain()
+                await self.drain()
         finally:
             for task in list(self.tasks):
                 task.cancel()
 
     def send(self, body: Any) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode_frame(body))
+        self.frames.send(body)
+
+    async def drain(self) -> None:
+        """Write what is queued now and wait while the socket's buffer is above its mark."""
+        self.frames.flush()
+        await self.writer.drain()
 
     def _append(self, call_id: int, args: dict[str, Any]) -> None:
         """Appends skip the task per call: queued at once, answered from the future's
@@ -148,7 +154,7 @@ class ClientSession:
         except (KeyError, TypeError, ValueError) as error:
             self.send([call_id, "error", {"code": "invalid", "message": f"bad arguments: {error}"}])
         with contextlib.suppress(ConnectionError):
-            await self.writer.drain()
+            await self.drain()
 
     def _error_body(self, error: EventLogError) -> dict[str, Any]:
         if isinstance(error, NotLeader):
@@ -226,7 +232,7 @@ async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any])
         events = node.storage.read_all(position, SUBSCRIPTION_BATCH)
         if events:
             session.send([call_id, "events", [wire.event_to_wire(event) for event in events]])
-            await session.writer.drain()
+            await session.drain()
             position = events[-1].position + 1
         else:
             await node.wait_position(position)

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.commands import CheckedRequest, check_wire, decode_batch
-from eventlog.errors import CorruptRecord, InvalidRequest, WrongExpectedVersion
+from eventlog.commands import KIND_APPEND, decode_batch
+from eventlog.errors import CorruptRecord, WrongExpectedVersion
 from eventlog.records import ANY, AppendResult
 from eventlog.types import LogIndex, Position
 
@@ -166,7 +166,11 @@ class WriteSet:
 
 def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes) -> list[Outcome]:
     """Apply one committed entry's batch on top of ``view`` + ``writes``; one outcome per
-    request, in batch order. Raises ``CorruptRecord`` if the entry does not decode."""
+    request, in batch order. Raises ``CorruptRecord`` if the entry does not decode.
+
+    Requests were checked field by field (``commands.check_wire``) before they were proposed,
+    so applying them checks only what it touches: a malformed request can only come from a
+    corrupt entry, and raises the same ``CorruptRecord`` on every node."""
     outcomes: list[Outcome] = []
     ordinal = 0
     timestamp_ms, requests = decode_batch(data)
@@ -175,29 +179,35 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     writes.clock_ms = max(writes.clock_ms, timestamp_ms)
     for raw in requests:
         try:
-            request = check_wire(raw)
-        except InvalidRequest as error:
+            kind, request_id, appends = raw
+            if kind != KIND_APPEND or not isinstance(request_id, bytes) or not appends:
+                raise ValueError("not an append request")
+            outcome = writes.request_outcome(view, request_id)
+            if outcome is None:
+                outcome = _apply_request(view, writes, index, request_id, appends, ordinal)
+                writes.outcomes[request_id] = outcome
+            ordinal += sum(len(events) for _, _, events in appends)
+        except (TypeError, ValueError, AttributeError, UnicodeError) as error:
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
-        outcome = writes.request_outcome(view, request.request_id)
-        if outcome is None:
-            outcome = _apply_request(view, writes, index, request, ordinal)
-            writes.outcomes[request.request_id] = outcome
         outcomes.append(outcome)
-        ordinal += request.event_count
     return outcomes
 
 
 def _apply_request(
-    view: StateView, writes: WriteSet, index: LogIndex, request: CheckedRequest, ordinal: int
+    view: StateView,
+    writes: WriteSet,
+    index: LogIndex,
+    request_id: bytes,
+    appends: list[Any],
+    ordinal: int,
 ) -> Outcome:
     """Check every expected version before writing, so a conflict writes nothing of it."""
-    appends = request.wire[2]
     versions: list[int] = []
     for stream, expected, _ in appends:
         actual = writes.stream_version(view, stream)
         if expected != ANY and expected != actual:
             error = WrongExpectedVersion(stream, expected, actual)
-            return Outcome(request_id=request.request_id, error=error, applied_ms=writes.clock_ms)
+            return Outcome(request_id=request_id, error=error, applied_ms=writes.clock_ms)
         versions.append(actual)
     first = Position(writes.last_position + 1)
     _append_events(writes, index, appends, versions, ordinal)
@@ -206,7 +216,7 @@ def _apply_request(
         last_position=writes.last_position,
         stream_version=writes.stream_versions[appends[0][0]],
     )
-    return Outcome(request_id=request.request_id, result=result, applied_ms=writes.clock_ms)
+    return Outcome(request_id=request_id, result=result, applied_ms=writes.clock_ms)
 
 
 def _append_events(
