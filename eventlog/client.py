@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import random
 import threading
@@ -51,6 +52,7 @@ class _Connection:
         self.calls: dict[int, asyncio.Future[Any]] = {}
         self.streams: dict[int, asyncio.Queue[Any]] = {}
         self.ids = itertools.count(1)
+        self.appends: list[tuple[Any, asyncio.Future[Any]]] = []
         self.frames = FrameWriter(writer)
         self.reader_task = asyncio.create_task(self._read())
 
@@ -83,11 +85,37 @@ class _Connection:
             queue.put_nowait((kind, payload))
 
     def call(self, op: str, args: dict[str, Any]) -> asyncio.Future[Any]:
+        """Send one call; the future gets ``(kind, payload)`` of its answer. Appends made in
+        one turn of the loop travel in one ``append_batch`` frame and are answered in one."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if op == "append":
+            self.appends.append((args["request"], future))
+            if len(self.appends) == 1:
+                loop.call_soon(self._send_appends)
+            return future
         call_id = next(self.ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.calls[call_id] = future
         self.frames.send([call_id, op, args])
         return future
+
+    def _send_appends(self) -> None:
+        appends, self.appends = self.appends, []
+        if self.reader_task.done():
+            for _, future in appends:
+                if not future.done():
+                    future.set_exception(_Retry("connection closed"))
+            return
+        call_id = next(self.ids)
+        if len(appends) == 1:
+            [(request, future)] = appends
+            self.calls[call_id] = future
+            self.frames.send([call_id, "append", {"request": request}])
+            return
+        batch: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.calls[call_id] = batch
+        batch.add_done_callback(functools.partial(_spread, [f for _, f in appends]))
+        self.frames.send([call_id, "append_batch", {"requests": [r for r, _ in appends]}])
 
     def open_stream(self, op: str, args: dict[str, Any]) -> asyncio.Queue[Any]:
         call_id = next(self.ids)
@@ -103,6 +131,27 @@ class _Connection:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+def _spread(futures: list[asyncio.Future[Any]], batch: asyncio.Future[Any]) -> None:
+    """Hand each call of an ``append_batch`` its own reply (or the batch's failure)."""
+    if batch.cancelled():
+        return
+    error = batch.exception()
+    replies: list[Any] | None = None
+    if error is None:
+        kind, payload = batch.result()
+        if kind == "ok" and isinstance(payload, list) and len(payload) == len(futures):
+            replies = [tuple(reply) for reply in payload]
+        else:
+            replies = [(kind, payload)] * len(futures)
+    for slot, future in enumerate(futures):
+        if future.done():
+            continue
+        if replies is None:
+            future.set_exception(error or _Retry("append batch failed"))
+        else:
+            future.set_result(replies[slot])
 
 
 class AsyncClient:

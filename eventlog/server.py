@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from eventlog.transport import read_hello
 
 HELLO_TIMEOUT = 5.0
 SUBSCRIPTION_BATCH = 1000
+MAX_APPENDS_PER_FRAME = 10_000
 
 Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
 
@@ -97,6 +99,9 @@ class ClientSession:
                     if op == "append":
                         self._append(call_id, args)
                         continue
+                    if op == "append_batch":
+                        self._append_batch(call_id, args)
+                        continue
                     task = asyncio.create_task(self._call(call_id, op, args))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
@@ -114,33 +119,52 @@ class ClientSession:
         self.frames.flush()
         await self.writer.drain()
 
+    # -- appends: most of the traffic, so no task per call; answered from future callbacks --
     def _append(self, call_id: int, args: dict[str, Any]) -> None:
-        """Appends skip the task per call: queued at once, answered from the future's
-        callback, since they are most of the traffic."""
-        try:
-            request = commands.check_wire(args.get("request"))
-            future = self.node.append(request)
-        except EventLogError as error:
-            self.send([call_id, "error", self._error_body(error)])
-            return
-        future.add_done_callback(lambda done: self._answer_append(call_id, done))
+        self._submit(args.get("request"), lambda reply: self.send([call_id, *reply]))
 
-    def _answer_append(self, call_id: int, future: asyncio.Future[Outcome]) -> None:
-        if future.cancelled():
-            self.send([call_id, "error", {"code": "unavailable", "message": "cancelled"}])
+    def _append_batch(self, call_id: int, args: dict[str, Any]) -> None:
+        """Several independent appends in one frame (a client coalesces the calls made in one
+        turn of its loop); one answer frame with a reply per request, in order."""
+        requests = args.get("requests")
+        if not isinstance(requests, list) or not 0 < len(requests) <= MAX_APPENDS_PER_FRAME:
+            message = f"requests must be a list of 1..{MAX_APPENDS_PER_FRAME} append requests"
+            self.send([call_id, "error", {"code": "invalid", "message": message}])
             return
+        replies: list[list[Any] | None] = [None] * len(requests)
+        remaining = len(requests)
+
+        def answer(slot: int, reply: list[Any]) -> None:
+            nonlocal remaining
+            replies[slot] = reply
+            remaining -= 1
+            if remaining == 0:
+                self.send([call_id, "ok", replies])
+
+        for slot, request in enumerate(requests):
+            self._submit(request, functools.partial(answer, slot))
+
+    def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
+        try:
+            future = self.node.append(commands.check_wire(raw))
+        except EventLogError as error:
+            reply(["error", self._error_body(error)])
+            return
+        future.add_done_callback(lambda done: reply(self._append_reply(done)))
+
+    def _append_reply(self, future: asyncio.Future[Outcome]) -> list[Any]:
+        if future.cancelled():
+            return ["error", {"code": "unavailable", "message": "cancelled"}]
         error = future.exception()
         if isinstance(error, EventLogError):
-            self.send([call_id, "error", self._error_body(error)])
-            return
+            return ["error", self._error_body(error)]
         if error is not None:
             raise error
         outcome = future.result()
         if outcome.error is not None:
-            self.send([call_id, "error", self._error_body(outcome.error)])
-        else:
-            assert outcome.result is not None
-            self.send([call_id, "ok", wire.result_to_wire(outcome.result)])
+            return ["error", self._error_body(outcome.error)]
+        assert outcome.result is not None
+        return ["ok", wire.result_to_wire(outcome.result)]
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
         handler = HANDLERS.get(op)

@@ -276,7 +276,13 @@ class LmdbStorage:
                 on_applied(applied[1])
             return applied
 
-        durable = hard_state is not None or bool(entries)
+        # The commit index is volatile state in Raft: a Ready that only moves it (and applies)
+        # needs no power-loss durability; a restart relearns it from the leader.
+        previous = self._cache.hard_state
+        durable = bool(entries) or (
+            hard_state is not None
+            and (hard_state.term, hard_state.vote) != (previous.term, previous.vote)
+        )
         applied = write_txn(self._gate, self._env, write, durable=durable)
         cache = self._cache
         if entries:

@@ -254,6 +254,25 @@ def test_one_ready_persists_and_applies_in_one_transaction(
     assert [e.type for e in store.read_stream("s")] == ["E1", "E2"]
 
 
+def test_only_entries_term_and_vote_wait_for_a_power_loss_safe_commit(
+    store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[bool] = []
+    real = storage_module.write_txn
+
+    def recording(*args: object, durable: bool = True) -> object:
+        recorded.append(durable)
+        return real(*args, durable=durable)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage_module, "write_txn", recording)
+    first = entry(1, one(1, "s", "E1"))
+    store.write_ready(HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(0)), [first], [])
+    store.write_ready(HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1)), [], [first])
+    store.write_ready(HardState(term=Term(2), vote=NodeId(1), commit=LogIndex(1)), [], [])
+    store.write_ready(HardState(term=Term(2), vote=NodeId(2), commit=LogIndex(1)), [], [])
+    assert recorded == [True, False, True, True]
+
+
 def test_a_ready_may_apply_entries_it_persists_itself(store: LmdbStorage) -> None:
     first = entry(1, one(1, "s", "E1"))
     results = store.write_ready(None, [first], [first])
