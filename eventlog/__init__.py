@@ -10,13 +10,14 @@ from eventlog.errors import (
     EventLogError,
     InvalidRequest,
     InvariantViolation,
+    LeaseHeld,
     NotLeader,
     ProposalDropped,
     StorageFull,
     Unavailable,
     WrongExpectedVersion,
 )
-from eventlog.records import ANY, NO_STREAM, AppendResult, NewEvent, RecordedEvent
+from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 __all__ = [
     "ANY",
@@ -30,6 +31,8 @@ __all__ = [
     "EventLogError",
     "InvalidRequest",
     "InvariantViolation",
+    "LeaseGrant",
+    "LeaseHeld",
     "NewEvent",
     "NotLeader",
     "ProposalDropped",

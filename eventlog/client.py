@@ -18,9 +18,15 @@ from typing import Any, TypeVar
 
 from eventlog import commands, wire
 from eventlog.codec import FrameDecoder, FrameError, encode_frame, hello
-from eventlog.errors import EventLogError, InvalidRequest, Unavailable, WrongExpectedVersion
+from eventlog.errors import (
+    EventLogError,
+    InvalidRequest,
+    LeaseHeld,
+    Unavailable,
+    WrongExpectedVersion,
+)
 from eventlog.framewriter import FrameWriter
-from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 DEFAULT_CLUSTER_ID = "eventraft"
 T = TypeVar("T")
@@ -249,6 +255,27 @@ class AsyncClient:
                 await self._drop_connection()
                 await asyncio.sleep(self._rng.uniform(0.05, 0.3))
 
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        """Grant or renew the lease ``name`` to ``owner`` for ``ttl`` seconds of the cluster's
+        clock, recording ``checkpoint``; raises ``LeaseHeld`` while another owner holds it."""
+        ttl_ms = max(1, int(ttl * 1000))
+        request = commands.new_lease_request(
+            commands.LEASE_ACQUIRE, name, owner, ttl_ms, checkpoint
+        )
+        return wire.lease_from_wire(await self._call("lease", {"request": request.wire}))
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None:
+        """Give the lease up now, if ``owner`` still holds it with ``token``."""
+        request = commands.new_lease_request(commands.LEASE_RELEASE, name, owner, 1, token)
+        await self._call("lease", {"request": request.wire})
+
+    async def leases(self) -> list[LeaseGrant]:
+        """Every lease granted and not released (expired ones too), by name."""
+        payload = await self._call("leases", {})
+        return [wire.lease_from_wire(raw) for raw in payload]
+
     async def status(self) -> dict[str, Any]:
         """The status of whichever node this client is connected to."""
         result: dict[str, Any] = await self._call("status", {}, follow_leader=False)
@@ -297,6 +324,8 @@ class AsyncClient:
             raise _Retry("not the leader", address)
         if code == "wrong_expected_version":
             raise WrongExpectedVersion(payload["stream"], payload["expected"], payload["actual"])
+        if code == "lease_held":
+            raise LeaseHeld(payload["name"], payload["owner"], payload["expires_ms"])
         if code == "invalid":
             raise InvalidRequest(payload.get("message", "invalid request"))
         raise _Retry(str(payload.get("message", code)))
@@ -412,6 +441,17 @@ class Client:
         self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
         return self._run(self._async.read_all(from_position, limit, min_position=min_position))
+
+    def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        return self._run(self._async.acquire_lease(name, owner, ttl, checkpoint=checkpoint))
+
+    def release_lease(self, name: str, owner: str, token: int) -> None:
+        self._run(self._async.release_lease(name, owner, token))
+
+    def leases(self) -> list[LeaseGrant]:
+        return self._run(self._async.leases())
 
     def status(self) -> dict[str, Any]:
         return self._run(self._async.status())

@@ -7,6 +7,10 @@ plain msgpack arrays, versioned by their first element:
     [FORMAT, timestamp_ms, [request, ...]]
     request = [KIND_APPEND, request_id(16 bytes), [[stream, expected_version,
                [[type, data, metadata], ...]], ...]]
+            | [KIND_LEASE, request_id, [op, name, owner, ttl_ms, value]]
+
+A lease request acquires or renews (``LEASE_ACQUIRE``, value = the holder's checkpoint) or
+releases (``LEASE_RELEASE``, value = the token) a named lease; see ``statemachine``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from eventlog.records import ANY, MAX_STREAM_NAME_BYTES, MAX_TYPE_BYTES, NewEven
 
 FORMAT = 1
 KIND_APPEND = 1
+KIND_LEASE = 2
+LEASE_ACQUIRE = 1
+LEASE_RELEASE = 2
 REQUEST_ID_BYTES = 16
+MAX_LEASE_NAME_BYTES = 256
+MAX_LEASE_TTL_MS = 86_400_000
 
 
 @attrs.frozen(slots=True)
@@ -57,6 +66,14 @@ def new_request(
     return request
 
 
+def new_lease_request(
+    op: int, name: str, owner: str, ttl_ms: int, value: int, request_id: bytes | None = None
+) -> CheckedRequest:
+    """Build and check one lease call (``LEASE_ACQUIRE`` or ``LEASE_RELEASE``)."""
+    rid = request_id or os.urandom(REQUEST_ID_BYTES)
+    return check_wire([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
+
+
 def validate(request: AppendRequest) -> None:
     """Reject what the state machine must never see; raises ``InvalidRequest`` naming it."""
     check_wire(request_to_wire(request))
@@ -88,12 +105,16 @@ def check_wire(raw: Any) -> CheckedRequest:
     """Check a request in wire form (what a client sent, or a request of a stored batch)
     without building objects per event; raises ``InvalidRequest`` naming what is wrong."""
     if not isinstance(raw, list) or len(raw) != 3:
-        raise InvalidRequest("a request is [kind, request_id, appends]")
-    kind, request_id, appends = raw
-    if kind != KIND_APPEND:
-        raise InvalidRequest(f"unknown request kind {kind!r}")
+        raise InvalidRequest("a request is [kind, request_id, body]")
+    kind, request_id, body = raw
     if not isinstance(request_id, bytes) or len(request_id) != REQUEST_ID_BYTES:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
+    if kind == KIND_LEASE:
+        _check_lease(body)
+        return CheckedRequest(request_id, raw, 0, 64)
+    if kind != KIND_APPEND:
+        raise InvalidRequest(f"unknown request kind {kind!r}")
+    appends = body
     if not isinstance(appends, list) or not appends:
         raise InvalidRequest("an append names at least one stream")
     seen: set[str] = set()
@@ -128,6 +149,21 @@ def check_wire(raw: Any) -> CheckedRequest:
             size += len(data) + len(metadata) + 32
         count += len(events)
     return CheckedRequest(request_id, raw, count, size)
+
+
+def _check_lease(body: Any) -> None:
+    if not isinstance(body, list) or len(body) != 5:
+        raise InvalidRequest("a lease request is [op, name, owner, ttl_ms, value]")
+    op, name, owner, ttl_ms, value = body
+    if op not in (LEASE_ACQUIRE, LEASE_RELEASE) or type(op) is not int:
+        raise InvalidRequest(f"unknown lease operation {op!r}")
+    for what, text in (("lease name", name), ("lease owner", owner)):
+        if not isinstance(text, str) or not text or len(text.encode()) > MAX_LEASE_NAME_BYTES:
+            raise InvalidRequest(f"{what} must be 1..{MAX_LEASE_NAME_BYTES} bytes: {text!r:.40}")
+    if type(ttl_ms) is not int or not 0 < ttl_ms <= MAX_LEASE_TTL_MS:
+        raise InvalidRequest(f"lease ttl must be 1..{MAX_LEASE_TTL_MS} ms, not {ttl_ms!r}")
+    if type(value) is not int or value < 0:
+        raise InvalidRequest(f"lease checkpoint or token must be an int >= 0, not {value!r}")
 
 
 def encode_batch(timestamp_ms: int, wire_requests: list[list[Any]]) -> bytes:

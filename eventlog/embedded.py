@@ -19,11 +19,11 @@ import structlog
 from eventlog import commands
 from eventlog.client import DEFAULT_CLUSTER_ID
 from eventlog.errors import InvariantViolation
+from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
-from eventlog.records import ANY, AppendResult, NewEvent, RecordedEvent
-from eventlog.statemachine import Outcome
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
@@ -75,9 +75,35 @@ class EmbeddedStore:
         request_id: bytes | None = None,
     ) -> AppendResult:
         request = commands.new_request(appends, request_id)
+        result = self._execute(commands.request_to_wire(request))
+        assert isinstance(result, AppendResult)
+        return result
+
+    def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        """Grant or renew ``name`` to ``owner`` for ``ttl`` seconds; ``LeaseHeld`` if another
+        owner holds it."""
+        request = commands.new_lease_request(
+            commands.LEASE_ACQUIRE, name, owner, max(1, int(ttl * 1000)), checkpoint
+        )
+        result = self._execute(request.wire)
+        assert isinstance(result, LeaseGrant)
+        return result
+
+    def release_lease(self, name: str, owner: str, token: int) -> None:
+        request = commands.new_lease_request(commands.LEASE_RELEASE, name, owner, 1, token)
+        self._execute(request.wire)
+
+    def leases(self) -> list[LeaseGrant]:
+        self._check_open()
+        return self.storage.leases()
+
+    def _execute(self, request_wire: list[Any]) -> AppendResult | LeaseGrant:
+        """Propose one request as its own batch, apply it, and return what it came to."""
         with self._lock:
             self._check_open()
-            data = commands.encode_batch(_now_ms(), [commands.request_to_wire(request)])
+            data = commands.encode_batch(_now_ms(), [request_wire])
             proposal = self.core.propose(data)
             outcome = self._drive()[proposal.last_index][0]
             self._appended.notify_all()

@@ -44,6 +44,14 @@ class WrongExpectedVersion(EventLogError):
         super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}")
 
 
+class LeaseHeld(EventLogError):
+    """Another owner holds the lease and it has not expired; try again later."""
+
+    def __init__(self, name: str, owner: str, expires_ms: int) -> None:
+        self.name, self.owner, self.expires_ms = name, owner, expires_ms
+        super().__init__(f"lease {name!r} is held by {owner!r} until {expires_ms} ms")
+
+
 class Unavailable(EventLogError):
     """The call's deadline passed. An append may or may not have been committed; retrying it
     with the same request id is safe and never appends twice."""

@@ -11,6 +11,7 @@ Keys are big-endian so byte order is numeric order. Tables (LMDB named databases
     stream_heads   >Q id                    -> >Q version
     requests       request id               -> msgpack Outcome.to_wire()
     request_times  >Q applied_ms + id       -> b"" (expiry order of ``requests``)
+    leases         name (utf-8)             -> msgpack [owner, token, expires_ms, checkpoint]
 
 Opening checks that a directory is ours (format, cluster, node); writes go through
 ``write_txn``, which grows a full map and retries, so nothing is ever half-written.
@@ -33,9 +34,10 @@ import msgpack
 import structlog
 
 from eventlog.errors import CorruptRecord, DataDirError, StorageFull
+from eventlog.outcomes import Outcome
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import StorageError
-from eventlog.statemachine import Outcome
+from eventlog.records import LeaseGrant
 from eventlog.types import LogIndex, NodeId, Term
 
 FORMAT_VERSION = 2
@@ -60,6 +62,7 @@ M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
 M_STREAMS = b"stream_count"
 M_CLOCK = b"clock_ms"
+M_LEASE_TOKEN = b"lease_token"
 
 
 @attrs.frozen(slots=True)
@@ -75,6 +78,7 @@ class Dbs:
     stream_heads: Any
     requests: Any
     request_times: Any
+    leases: Any
 
 
 DB_NAMES = tuple(field.name for field in attrs.fields(Dbs))
@@ -228,6 +232,29 @@ def decode_outcome(request_id: bytes, raw: bytes) -> Outcome:
         return Outcome.from_wire(msgpack.unpackb(raw))
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise CorruptRecord("requests", request_id, str(error)) from error
+
+
+def encode_lease(grant: LeaseGrant) -> bytes:
+    packed: bytes = msgpack.packb([grant.owner, grant.token, grant.expires_ms, grant.checkpoint])
+    return packed
+
+
+def decode_lease(name: bytes, raw: bytes) -> LeaseGrant:
+    try:
+        owner, token, expires_ms, checkpoint = msgpack.unpackb(raw)
+        if not isinstance(owner, str) or not all(
+            type(v) is int for v in (token, expires_ms, checkpoint)
+        ):
+            raise ValueError("fields of the wrong kind")
+        return LeaseGrant(
+            name=name.decode(),
+            owner=owner,
+            token=token,
+            expires_ms=expires_ms,
+            checkpoint=checkpoint,
+        )
+    except (ValueError, TypeError, UnicodeError, msgpack.UnpackException) as error:
+        raise CorruptRecord("leases", name, f"does not decode: {error}") from error
 
 
 def stream_key(stream: str) -> bytes:

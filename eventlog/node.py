@@ -19,12 +19,12 @@ import structlog
 
 from eventlog import commands
 from eventlog.errors import EventLogError, NotLeader, Unavailable
+from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
-from eventlog.statemachine import Outcome
 from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.transport import PeerTransport

@@ -46,3 +46,17 @@ class AppendResult:
     last_position: Position
     stream_version: int
     """The version of the (first) stream appended to, after the append."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class LeaseGrant:
+    """A lease on the replicated log: ``owner`` holds ``name`` until ``expires_ms`` of the
+    cluster's clock unless it renews. ``token`` grows with every new holder, so a store that
+    keeps the highest token it has seen can refuse a former holder (a fencing token).
+    ``checkpoint`` is what the holder last reported (a projection's position)."""
+
+    name: str
+    owner: str
+    token: int
+    expires_ms: int
+    checkpoint: int = 0

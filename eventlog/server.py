@@ -20,13 +20,14 @@ from eventlog.codec import FrameDecoder, FrameError
 from eventlog.errors import (
     EventLogError,
     InvalidRequest,
+    LeaseHeld,
     NotLeader,
     Unavailable,
     WrongExpectedVersion,
 )
 from eventlog.framewriter import FrameWriter
 from eventlog.node import Node
-from eventlog.statemachine import Outcome
+from eventlog.outcomes import Outcome
 from eventlog.transport import read_hello
 
 HELLO_TIMEOUT = 5.0
@@ -96,7 +97,7 @@ class ClientSession:
             while data := await self.reader.read(1 << 16):
                 for frame in self.decoder.feed(data):
                     call_id, op, args = _parse_call(frame)
-                    if op == "append":
+                    if op in ("append", "lease"):
                         self._append(call_id, args)
                         continue
                     if op == "append_batch":
@@ -164,7 +165,7 @@ class ClientSession:
         if outcome.error is not None:
             return ["error", self._error_body(outcome.error)]
         assert outcome.result is not None
-        return ["ok", wire.result_to_wire(outcome.result)]
+        return ["ok", wire.outcome_result_to_wire(outcome.result)]
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
         handler = HANDLERS.get(op)
@@ -194,6 +195,13 @@ class ClientSession:
                 "stream": error.stream,
                 "expected": error.expected,
                 "actual": error.actual,
+            }
+        if isinstance(error, LeaseHeld):
+            return {
+                "code": "lease_held",
+                "name": error.name,
+                "owner": error.owner,
+                "expires_ms": error.expires_ms,
             }
         if isinstance(error, InvalidRequest):
             return {"code": "invalid", "message": str(error)}
@@ -262,6 +270,11 @@ async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any])
             await node.wait_position(position)
 
 
+async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    await _read_barrier(session, args)
+    return [wire.lease_to_wire(grant) for grant in session.node.storage.leases()]
+
+
 async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     return session.node.status()
 
@@ -272,4 +285,5 @@ HANDLERS: dict[str, Handler] = {
     "read_stream_backwards": _read_stream_backwards,
     "subscribe": _subscribe,
     "status": _status,
+    "leases": _leases,
 }

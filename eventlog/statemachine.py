@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.commands import KIND_APPEND, decode_batch
-from eventlog.errors import CorruptRecord, WrongExpectedVersion
-from eventlog.records import ANY, AppendResult
+from eventlog.commands import KIND_APPEND, KIND_LEASE, LEASE_RELEASE, decode_batch
+from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
+from eventlog.outcomes import Outcome
+from eventlog.records import ANY, AppendResult, LeaseGrant
 from eventlog.types import LogIndex, Position
 
 DIGEST_BYTES = 32
@@ -33,9 +34,6 @@ _RAND_B_MASK = (1 << 62) - 1
 _UUID_FIXED = (0x7 << 76) | (0b10 << 62)
 """Version nibble 7 and variant bits 0b10 of a UUIDv7, in place in the 128-bit integer."""
 
-_OK = 0
-_CONFLICT = 1
-
 REQUEST_RETENTION_MS = 3_600_000
 """How long a request id is remembered: a retry within an hour (of the cluster's clock, the
 highest batch timestamp applied so far) gets the first outcome back. Part of the state
@@ -48,66 +46,6 @@ A plain tuple of ints, not a class: one is built per event on the hot path. ``or
 event's 0-based place among all events of its entry's batch (failed requests included), which
 is how a reader finds the event's bytes inside the stored entry; they are never stored twice.
 """
-
-
-def _error_key(error: WrongExpectedVersion | None) -> tuple[str, int, int] | None:
-    """Exceptions compare by identity; outcomes read back from disk must equal the original."""
-    return None if error is None else (error.stream, error.expected, error.actual)
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class Outcome:
-    """What one request came to. Stored under its request id, so a retry gets it back as is.
-
-    Exactly one of ``result`` (appended) and ``error`` (not appended) is set.
-    """
-
-    request_id: bytes
-    result: AppendResult | None = None
-    error: WrongExpectedVersion | None = attrs.field(default=None, eq=_error_key)
-    applied_ms: int = attrs.field(default=0, eq=False)
-    """The cluster clock when it was decided; the outcome expires ``REQUEST_RETENTION_MS``
-    later."""
-
-    def __attrs_post_init__(self) -> None:
-        if (self.result is None) == (self.error is None):
-            raise ValueError("an outcome has exactly one of result and error")
-
-    def to_wire(self) -> list[object]:
-        """A msgpack-friendly list; the first element after the id tags the kind."""
-        if self.result is not None:
-            r = self.result
-            return [
-                self.request_id,
-                _OK,
-                r.first_position,
-                r.last_position,
-                r.stream_version,
-                self.applied_ms,
-            ]
-        assert self.error is not None
-        e = self.error
-        return [self.request_id, _CONFLICT, e.stream, e.expected, e.actual, self.applied_ms]
-
-    @classmethod
-    def from_wire(cls, raw: object) -> Outcome:
-        """Decode what ``to_wire`` made; raises ``CorruptRecord`` on anything else."""
-        if not isinstance(raw, list | tuple) or len(raw) != 6:
-            raise CorruptRecord("requests", None, f"outcome is not a 6-list: {raw!r}")
-        request_id, tag, a, b, c, applied_ms = raw
-        if not isinstance(request_id, bytes) or not all(
-            isinstance(value, int) for value in (b, c, applied_ms)
-        ):
-            raise CorruptRecord("requests", None, f"outcome fields of the wrong kind: {raw!r}")
-        if tag == _OK and isinstance(a, int):
-            result = AppendResult(
-                first_position=Position(a), last_position=Position(b), stream_version=c
-            )
-            return cls(request_id=request_id, result=result, applied_ms=applied_ms)
-        if tag == _CONFLICT and isinstance(a, str):
-            error = WrongExpectedVersion(a, b, c)
-            return cls(request_id=request_id, error=error, applied_ms=applied_ms)
-        raise CorruptRecord("requests", request_id, f"unknown outcome {raw!r}")
 
 
 class StateView(Protocol):
@@ -127,6 +65,14 @@ class StateView(Protocol):
         """The highest batch timestamp applied so far (0 before the first)."""
         ...
 
+    def lease(self, name: str) -> LeaseGrant | None:
+        """The lease last granted under ``name`` (maybe expired), None if none or released."""
+        ...
+
+    def lease_token(self) -> int:
+        """The highest fencing token granted so far (0 before the first)."""
+        ...
+
 
 @attrs.define
 class WriteSet:
@@ -139,20 +85,29 @@ class WriteSet:
     last_position: Position
     digest: bytes
     clock_ms: int = 0
+    lease_token: int = 0
     events: list[IndexedEvent] = attrs.field(factory=list)
     stream_versions: dict[str, int] = attrs.field(factory=dict)
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
+    leases: dict[str, LeaseGrant | None] = attrs.field(factory=dict)
+    """Leases granted, renewed (a grant) or released (None)."""
 
     @classmethod
     def over(cls, view: StateView) -> WriteSet:
         """An empty write set that continues the view's position and digest."""
         return cls(
-            last_position=view.last_position(), digest=view.digest(), clock_ms=view.clock_ms()
+            last_position=view.last_position(),
+            digest=view.digest(),
+            clock_ms=view.clock_ms(),
+            lease_token=view.lease_token(),
         )
 
     def stream_version(self, view: StateView, stream: str) -> int:
         version = self.stream_versions.get(stream)
         return view.stream_version(stream) if version is None else version
+
+    def lease(self, view: StateView, name: str) -> LeaseGrant | None:
+        return self.leases[name] if name in self.leases else view.lease(name)
 
     def request_outcome(self, view: StateView, request_id: bytes) -> Outcome | None:
         """The remembered outcome of ``request_id``, unless it has expired."""
@@ -179,14 +134,18 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     writes.clock_ms = max(writes.clock_ms, timestamp_ms)
     for raw in requests:
         try:
-            kind, request_id, appends = raw
-            if kind != KIND_APPEND or not isinstance(request_id, bytes) or not appends:
-                raise ValueError("not an append request")
+            kind, request_id, body = raw
+            if kind not in (KIND_APPEND, KIND_LEASE) or not isinstance(request_id, bytes):
+                raise ValueError(f"unknown request kind {kind!r}")
             outcome = writes.request_outcome(view, request_id)
             if outcome is None:
-                outcome = _apply_request(view, writes, index, request_id, appends, ordinal)
+                if kind == KIND_LEASE:
+                    outcome = _apply_lease(view, writes, request_id, body)
+                else:
+                    outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
-            ordinal += sum(len(events) for _, _, events in appends)
+            if kind == KIND_APPEND:
+                ordinal += sum(len(events) for _, _, events in body)
         except (TypeError, ValueError, AttributeError, UnicodeError) as error:
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
         outcomes.append(outcome)
@@ -217,6 +176,33 @@ def _apply_request(
         stream_version=writes.stream_versions[appends[0][0]],
     )
     return Outcome(request_id=request_id, result=result, applied_ms=writes.clock_ms)
+
+
+def _apply_lease(view: StateView, writes: WriteSet, request_id: bytes, body: list[Any]) -> Outcome:
+    """Grant, renew or release a lease by the cluster clock. A holder that renews before
+    expiry keeps its token; any new grant takes a token larger than every earlier one."""
+    op, name, owner, ttl_ms, value = body
+    now = writes.clock_ms
+    current = writes.lease(view, name)
+    held = current is not None and current.expires_ms > now
+    if op == LEASE_RELEASE:
+        if held and current is not None and (current.owner, current.token) == (owner, value):
+            writes.leases[name] = None
+        released = LeaseGrant(name=name, owner=owner, token=value, expires_ms=now)
+        return Outcome(request_id=request_id, result=released, applied_ms=now)
+    if held and current is not None and current.owner != owner:
+        error = LeaseHeld(name, current.owner, current.expires_ms)
+        return Outcome(request_id=request_id, error=error, applied_ms=now)
+    if held and current is not None:
+        token = current.token
+    else:
+        writes.lease_token += 1
+        token = writes.lease_token
+    grant = LeaseGrant(
+        name=name, owner=owner, token=token, expires_ms=now + ttl_ms, checkpoint=value
+    )
+    writes.leases[name] = grant
+    return Outcome(request_id=request_id, result=grant, applied_ms=now)
 
 
 def _append_events(

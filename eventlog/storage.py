@@ -32,6 +32,7 @@ from eventlog.lmdb_layout import (
     M_APPLIED,
     M_CLOCK,
     M_DIGEST,
+    M_LEASE_TOKEN,
     M_POSITION,
     M_STREAMS,
     POS,
@@ -41,7 +42,9 @@ from eventlog.lmdb_layout import (
     Txn,
     decode_entry,
     decode_hard_state,
+    decode_lease,
     decode_outcome,
+    encode_lease,
     init_or_check,
     log,
     prepare_dir,
@@ -49,13 +52,13 @@ from eventlog.lmdb_layout import (
     u64,
     write_txn,
 )
+from eventlog.outcomes import Outcome
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, EntryKind, HardState
 from eventlog.raft.storage import EntryUnavailable, StorageError
-from eventlog.records import RecordedEvent
+from eventlog.records import LeaseGrant, RecordedEvent
 from eventlog.statemachine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
-    Outcome,
     WriteSet,
     apply_entry,
 )
@@ -80,6 +83,7 @@ class _Cache:
     digest: bytes = INITIAL_DIGEST
     stream_count: int = 0
     clock_ms: int = 0
+    lease_token: int = 0
 
 
 @attrs.define
@@ -111,6 +115,13 @@ class _TxnView:
 
     def clock_ms(self) -> int:
         return self.cache.clock_ms
+
+    def lease(self, name: str) -> LeaseGrant | None:
+        raw = self.txn.get(name.encode(), db=self.dbs.leases)
+        return None if raw is None else decode_lease(name.encode(), raw)
+
+    def lease_token(self) -> int:
+        return self.cache.lease_token
 
 
 @attrs.define
@@ -294,7 +305,7 @@ class LmdbStorage:
         writes, results, stream_count = applied
         cache.applied_index, cache.stream_count = todo[-1].index, stream_count
         cache.last_position, cache.digest = writes.last_position, writes.digest
-        cache.clock_ms = writes.clock_ms
+        cache.clock_ms, cache.lease_token = writes.clock_ms, writes.lease_token
         return results
 
     def _check_append(self, entries: Sequence[Entry]) -> None:
@@ -344,6 +355,7 @@ class LmdbStorage:
         txn.put(M_DIGEST, writes.digest, db=meta)
         txn.put(M_STREAMS, Q.pack(stream_count), db=meta)
         txn.put(M_CLOCK, Q.pack(writes.clock_ms), db=meta)
+        txn.put(M_LEASE_TOKEN, Q.pack(writes.lease_token), db=meta)
         return writes, results, stream_count
 
     def _write_applied(self, txn: Txn, view: _TxnView, writes: WriteSet) -> int:
@@ -370,6 +382,11 @@ class LmdbStorage:
         txn.cursor(db=dbs.request_times).putmulti(
             [(pack_q(o.applied_ms) + rid, b"") for rid, o in writes.outcomes.items()]
         )
+        for name, grant in writes.leases.items():
+            if grant is None:
+                txn.delete(name.encode(), db=dbs.leases)
+            else:
+                txn.put(name.encode(), encode_lease(grant), db=dbs.leases)
         self._drop_expired_requests(txn, writes.clock_ms - REQUEST_RETENTION_MS)
         return count
 
@@ -403,6 +420,14 @@ class LmdbStorage:
     def stream_version(self, stream: str) -> int:
         with self._gate.txn(self._env) as txn:
             return _TxnView(txn, self._dbs, self._cache).stream_version(stream)
+
+    def leases(self) -> list[LeaseGrant]:
+        """Every lease granted and not released, expired ones included, by name."""
+        with self._gate.txn(self._env) as txn:
+            return [decode_lease(k, v) for k, v in txn.cursor(db=self._dbs.leases)]
+
+    def clock_ms(self) -> int:
+        return self._cache.clock_ms
 
     def request_outcome(self, request_id: bytes) -> Outcome | None:
         with self._gate.txn(self._env) as txn:
@@ -444,6 +469,7 @@ def _load_cache(txn: Txn, dbs: Dbs) -> _Cache:
     cache.last_position = Position(meta_u64(M_POSITION))
     cache.stream_count = meta_u64(M_STREAMS)
     cache.clock_ms = meta_u64(M_CLOCK)
+    cache.lease_token = meta_u64(M_LEASE_TOKEN)
     cache.digest = txn.get(M_DIGEST, db=dbs.meta) or INITIAL_DIGEST
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", M_DIGEST, "digest is not 32 bytes")

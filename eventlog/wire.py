@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.errors import CorruptRecord
-from eventlog.records import AppendResult, RecordedEvent
+from eventlog.records import AppendResult, LeaseGrant, RecordedEvent
 from eventlog.types import Position
 
 
@@ -44,3 +44,27 @@ def result_from_wire(raw: Any) -> AppendResult:
         )
     except (TypeError, ValueError) as error:
         raise CorruptRecord("append result", None, str(error)) from error
+
+
+def lease_to_wire(g: LeaseGrant) -> list[Any]:
+    return [g.name, g.owner, g.token, g.expires_ms, g.checkpoint]
+
+
+def lease_from_wire(raw: Any) -> LeaseGrant:
+    try:
+        name, owner, token, expires_ms, checkpoint = raw
+        return LeaseGrant(
+            name=str(name),
+            owner=str(owner),
+            token=int(token),
+            expires_ms=int(expires_ms),
+            checkpoint=int(checkpoint),
+        )
+    except (TypeError, ValueError) as error:
+        raise CorruptRecord("lease", None, str(error)) from error
+
+
+def outcome_result_to_wire(result: AppendResult | LeaseGrant) -> list[Any]:
+    if isinstance(result, LeaseGrant):
+        return lease_to_wire(result)
+    return result_to_wire(result)

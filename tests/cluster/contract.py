@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from eventlog.errors import InvalidRequest, WrongExpectedVersion
-from eventlog.records import ANY, NO_STREAM, AppendResult, NewEvent, RecordedEvent
+from eventlog.errors import InvalidRequest, LeaseHeld, WrongExpectedVersion
+from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 _names = itertools.count()
 
@@ -33,6 +33,11 @@ class Store(Protocol):
     ) -> list[RecordedEvent]: ...
     def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]: ...
     def subscribe(self, from_position: int = 1) -> Any: ...
+    def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant: ...
+    def release_lease(self, name: str, owner: str, token: int) -> None: ...
+    def leases(self) -> list[LeaseGrant]: ...
 
 
 def fresh(prefix: str = "s") -> str:
@@ -140,3 +145,19 @@ class EventStoreContract:
         assert next(iterator).data == b"old"
         store.append(stream, [ev("new")])
         assert next(iterator).data == b"new"
+
+    def test_a_lease_has_one_holder_a_growing_token_and_can_be_released(self, store: Store) -> None:
+        name = fresh("lease")
+        first = store.acquire_lease(name, "worker-a", 30.0, checkpoint=7)
+        assert (first.name, first.owner, first.checkpoint) == (name, "worker-a", 7)
+        with pytest.raises(LeaseHeld) as held:
+            store.acquire_lease(name, "worker-b", 30.0)
+        assert (held.value.name, held.value.owner) == (name, "worker-a")
+        renewed = store.acquire_lease(name, "worker-a", 30.0, checkpoint=9)
+        assert renewed.token == first.token and renewed.expires_ms >= first.expires_ms
+        listed = {grant.name: grant for grant in store.leases()}
+        assert listed[name].checkpoint == 9 and listed[name].owner == "worker-a"
+        store.release_lease(name, "worker-a", first.token)
+        assert name not in {grant.name for grant in store.leases()}
+        taken = store.acquire_lease(name, "worker-b", 30.0)
+        assert taken.owner == "worker-b" and taken.token > first.token

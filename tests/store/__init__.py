@@ -43,3 +43,17 @@ def entry(index: int, *requests: AppendRequest, term: int = 1, ts: int = TS) -> 
 
 def noop(index: int, term: int = 1) -> Entry:
     return Entry(term=Term(term), index=LogIndex(index), kind=EntryKind.NOOP)
+
+
+def lease(n: int, name: str, owner: str, ttl_ms: int = 1000, value: int = 0) -> list[object]:
+    """Request ``rid(n)`` acquiring or renewing lease ``name`` for ``owner``, in wire form."""
+    return [commands.KIND_LEASE, rid(n), [commands.LEASE_ACQUIRE, name, owner, ttl_ms, value]]
+
+
+def release(n: int, name: str, owner: str, token: int) -> list[object]:
+    return [commands.KIND_LEASE, rid(n), [commands.LEASE_RELEASE, name, owner, 1, token]]
+
+
+def wire_batch(*requests: list[object], ts: int = TS) -> bytes:
+    """A batch of requests already in wire form (leases, or appends built by hand)."""
+    return commands.encode_batch(ts, list(requests))  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ import structlog
 from eventlog import lmdb_layout
 from eventlog import storage as storage_module
 from eventlog.errors import CorruptRecord, DataDirError, InvariantViolation, StorageFull
+from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore, Storage
 from eventlog.raft.records import Entry, HardState
@@ -28,7 +29,6 @@ from eventlog.raft.storage import EntryUnavailable, LogStorage, MemoryStorage, S
 from eventlog.statemachine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
-    Outcome,
     StateView,
     event_id,
 )

@@ -9,12 +9,12 @@ import pytest
 
 from eventlog.commands import AppendRequest
 from eventlog.errors import CorruptRecord, WrongExpectedVersion
-from eventlog.records import ANY, NO_STREAM, AppendResult
+from eventlog.outcomes import Outcome
+from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant
 from eventlog.statemachine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
     IndexedEvent,
-    Outcome,
     WriteSet,
     apply_entry,
     chain_digest,
@@ -33,6 +33,8 @@ class DictState:
     position: Position = Position(0)
     chain: bytes = INITIAL_DIGEST
     clock: int = 0
+    lease_counter: int = 0
+    granted: dict[str, LeaseGrant] = attrs.field(factory=dict)
     log: list[IndexedEvent] = attrs.field(factory=list)
 
     def stream_version(self, stream: str) -> int:
@@ -50,6 +52,12 @@ class DictState:
     def clock_ms(self) -> int:
         return self.clock
 
+    def lease(self, name: str) -> LeaseGrant | None:
+        return self.granted.get(name)
+
+    def lease_token(self) -> int:
+        return self.lease_counter
+
     def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
         """Apply entries in one write set, then commit it."""
         writes = WriteSet.over(self)
@@ -61,6 +69,12 @@ class DictState:
         self.outcomes.update(writes.outcomes)
         self.position, self.chain, self.clock = writes.last_position, writes.digest, writes.clock_ms
         self.log.extend(writes.events)
+        self.lease_counter = writes.lease_token
+        for name, grant in writes.leases.items():
+            if grant is None:
+                self.granted.pop(name, None)
+            else:
+                self.granted[name] = grant
         return result
 
 

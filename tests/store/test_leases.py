@@ -1,0 +1,111 @@
+"""Leases on the replicated log: grant, renew, expiry by the cluster clock, fencing tokens,
+release, and what survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eventlog import commands
+from eventlog.errors import InvalidRequest, LeaseHeld
+from eventlog.outcomes import Outcome
+from eventlog.raft.records import Entry
+from eventlog.records import LeaseGrant
+from eventlog.storage import LmdbStorage
+from eventlog.types import LogIndex, Term
+from tests.store import TS, lease, release, rid, wire_batch
+from tests.store.test_statemachine import DictState
+
+
+def grant_of(outcome: Outcome) -> LeaseGrant:
+    assert isinstance(outcome.result, LeaseGrant), outcome
+    return outcome.result
+
+
+def test_a_lease_is_granted_renewed_and_refused_to_others_until_it_expires() -> None:
+    state = DictState()
+    [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
+    assert grant_of(first) == LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000)
+    [[other]] = state.apply(wire_batch(lease(2, "p", "b"), ts=TS + 999), first_index=2)
+    assert isinstance(other.error, LeaseHeld)
+    assert (other.error.name, other.error.owner, other.error.expires_ms) == ("p", "a", TS + 1000)
+    [[renewed]] = state.apply(wire_batch(lease(3, "p", "a", value=42), ts=TS + 999), first_index=3)
+    assert grant_of(renewed) == LeaseGrant(
+        name="p", owner="a", token=1, expires_ms=TS + 1999, checkpoint=42
+    )
+    [[taken]] = state.apply(wire_batch(lease(4, "p", "b"), ts=TS + 1999), first_index=4)
+    assert (grant_of(taken).owner, grant_of(taken).token) == ("b", 2)
+    [[late]] = state.apply(wire_batch(lease(5, "p", "a"), ts=TS + 2000), first_index=5)
+    assert isinstance(late.error, LeaseHeld) and late.error.owner == "b"
+
+
+def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
+    state = DictState()
+    [[p, q]] = state.apply(wire_batch(lease(1, "p", "a"), lease(2, "q", "a")))
+    assert (grant_of(p).token, grant_of(q).token) == (1, 2)
+    [[_, held]] = state.apply(
+        wire_batch(release(3, "p", "a", token=2), lease(4, "p", "b")), first_index=2
+    )
+    assert isinstance(held.error, LeaseHeld), "a release with another token changes nothing"
+    [[released, taken]] = state.apply(
+        wire_batch(release(5, "p", "a", token=1), lease(6, "p", "b")), first_index=3
+    )
+    assert grant_of(released).expires_ms == TS
+    assert (grant_of(taken).owner, grant_of(taken).token) == ("b", 3)
+    assert state.lease("q") is not None and state.lease_counter == 3
+
+
+def test_a_retried_lease_request_gets_its_first_grant() -> None:
+    state = DictState()
+    [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
+    [[again]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS + 500), first_index=2)
+    assert again == first and grant_of(again).expires_ms == TS + 1000
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        Outcome(request_id=rid(1), result=LeaseGrant(name="p", owner="a", token=3, expires_ms=9)),
+        Outcome(request_id=rid(2), error=LeaseHeld("p", "b", 12), applied_ms=7),
+    ],
+)
+def test_lease_outcomes_round_trip_through_the_requests_table(outcome: Outcome) -> None:
+    decoded = Outcome.from_wire(outcome.to_wire())
+    assert decoded == outcome and decoded.applied_ms == outcome.applied_ms
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ([9, "p", "a", 1000, 0], "unknown lease operation"),
+        ([commands.LEASE_ACQUIRE, "", "a", 1000, 0], "lease name"),
+        ([commands.LEASE_ACQUIRE, "p", "x" * 300, 1000, 0], "lease owner"),
+        ([commands.LEASE_ACQUIRE, "p", "a", 0, 0], "lease ttl"),
+        ([commands.LEASE_ACQUIRE, "p", "a", 1000, -1], "checkpoint or token"),
+        ([commands.LEASE_ACQUIRE, "p", "a"], "a lease request is"),
+    ],
+)
+def test_a_malformed_lease_request_is_refused_by_name(body: list[object], reason: str) -> None:
+    with pytest.raises(InvalidRequest, match=reason):
+        commands.check_wire([commands.KIND_LEASE, rid(1), body])
+
+
+def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
+    def write(store: LmdbStorage, index: int, *requests: list[object], ts: int) -> list[Outcome]:
+        entry = Entry(term=Term(1), index=LogIndex(index), data=wire_batch(*requests, ts=ts))
+        [(_, outcomes)] = store.write_ready(None, [entry], [entry])
+        return outcomes
+
+    with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
+        write(store, 1, lease(1, "p", "a", ttl_ms=1000, value=5), ts=TS)
+        write(store, 2, lease(2, "q", "a"), release(3, "q", "a", token=2), ts=TS)
+        assert store.leases() == [
+            LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000, checkpoint=5)
+        ]
+    with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
+        assert [grant.name for grant in store.leases()] == ["p"]
+        [held] = write(store, 3, lease(4, "p", "b"), ts=TS + 10)
+        assert isinstance(held.error, LeaseHeld)
+        [taken] = write(store, 4, lease(5, "p", "b"), ts=TS + 1000)
+        assert grant_of(taken).token == 3
