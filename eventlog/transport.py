@@ -47,6 +47,10 @@ BACKOFF_CAP: Final = 2.0
 MAX_HELLO_BYTES: Final = 4096
 """A hello is tiny; an unauthenticated caller must not make us buffer a 64 MiB 'hello'."""
 READ_CHUNK: Final = 1 << 16
+ANSWER_TIMEOUT: Final = 5.0
+"""Seconds we may write to a peer without hearing anything back before the connection is
+presumed dead: a path that accepts bytes but never delivers them (a hung proxy, a black-holed
+route) looks healthy to TCP, and Raft answers every request, so silence means a broken path."""
 
 _RANDOM = random.Random()
 """Jitter only spreads reconnects apart, so an unseeded module RNG is fine by default."""
@@ -98,6 +102,8 @@ class _Peer:
     """Connection attempts after the first one."""
     connected_at: float | None = None
     """Loop time the current connection came up; None while not connected."""
+    unanswered_since: float | None = None
+    """Loop time of our first write since we last heard from this peer; None once heard."""
     task: asyncio.Task[None] | None = None
 
 
@@ -118,6 +124,7 @@ class PeerTransport:
         backoff_cap: float = BACKOFF_CAP,
         connect_timeout: float = 2.0,
         write_timeout: float = 10.0,
+        answer_timeout: float = ANSWER_TIMEOUT,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -130,6 +137,7 @@ class PeerTransport:
         self._backoff = (backoff_base, backoff_cap)
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
+        self._answer_timeout = answer_timeout
         # Our own entry may be in the map (the node passes the whole cluster); never dial it.
         self._peers = {
             peer: _Peer(peer, host, port)
@@ -239,12 +247,21 @@ class PeerTransport:
             await self._drain(writer)
             peer.connected_at = asyncio.get_running_loop().time()
             log.info("peer_connected", host=peer.host, port=peer.port)
+            loop = asyncio.get_running_loop()
+            peer.unanswered_since = None
             while True:
                 if watcher.done():
                     raise ConnectionResetError("peer closed the connection")
+                deadline = self._answer_deadline(peer)
+                if deadline is not None and loop.time() >= deadline:
+                    raise ConnectionResetError(
+                        f"no answer for {self._answer_timeout:.1f}s to what we sent"
+                    )
                 if not peer.queue:
                     peer.wakeup.clear()
-                    await peer.wakeup.wait()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(deadline):
+                            await peer.wakeup.wait()
                     continue
                 batch = list(peer.queue)
                 peer.queue.clear()
@@ -252,6 +269,8 @@ class PeerTransport:
                 writer.write(b"".join(frames))
                 await self._drain(writer)
                 peer.sent += len(frames)
+                if peer.unanswered_since is None:
+                    peer.unanswered_since = loop.time()
         finally:
             watcher.cancel()
             await asyncio.wait([watcher])  # unlike awaiting it, never swallows our own cancel
@@ -259,6 +278,13 @@ class PeerTransport:
             writer.transport.abort()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    def _answer_deadline(self, peer: _Peer) -> float | None:
+        """Loop time at which the peer's silence ends this connection; None while nothing we
+        sent waits for an answer."""
+        if peer.unanswered_since is None:
+            return None
+        return peer.unanswered_since + self._answer_timeout
 
     async def _drain(self, writer: asyncio.StreamWriter) -> None:
         """Drain with a deadline, so a half-open connection cannot stall a peer forever."""
@@ -344,3 +370,6 @@ class PeerTransport:
                 if self._closed:
                     return
                 self._deliver(m)
+            peer = self._peers.get(src)
+            if peer is not None:
+                peer.unanswered_since = None

@@ -33,7 +33,7 @@ from eventlog.codec import (
 )
 from eventlog.raft.messages import AppendEntries, Heartbeat, Message
 from eventlog.raft.records import Entry
-from eventlog.transport import PeerTransport, backoff_delay, read_hello
+from eventlog.transport import READ_CHUNK, PeerTransport, backoff_delay, read_hello
 from eventlog.types import LogIndex, NodeId, Term
 
 CLUSTER = "test-cluster"
@@ -428,5 +428,65 @@ def test_close_leaves_no_running_tasks_and_is_idempotent() -> None:
             await transport(node).close()
         await eventually(lambda: asyncio.all_tasks() == {this})
         assert all(node.sock.fileno() == -1 for node in nodes.values())
+
+    run(main)
+
+
+def test_a_path_that_swallows_everything_is_dropped_and_redialled() -> None:
+    """The first connection to node 2 reaches a black hole that accepts bytes and never
+    delivers them; with no answer within the timeout, node 1 dials again and gets through."""
+
+    async def main() -> None:
+        nodes = {i: TestNode(i) for i in (1, 2)}
+        swallowed: list[bytes] = []
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if not swallowed:
+                swallowed.append(b"")
+                while chunk := await reader.read(READ_CHUNK):
+                    swallowed.append(chunk)
+                return
+            _, up_writer = await asyncio.open_connection(*nodes[2].address)
+            with contextlib.suppress(OSError):
+                while chunk := await reader.read(READ_CHUNK):
+                    up_writer.write(chunk)
+                    await up_writer.drain()
+            up_writer.close()
+
+        proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+        proxy_address = proxy.sockets[0].getsockname()[:2]
+        try:
+            nodes[1].make_transport({NodeId(2): proxy_address}, answer_timeout=0.3)
+            nodes[2].make_transport({NodeId(1): nodes[1].address})
+            for node in nodes.values():
+                await node.listen()
+                await transport(node).start()
+            # Node 2 answers every heartbeat, as Raft answers every request.
+            answered: set[int] = set()
+
+            async def answer() -> None:
+                while True:
+                    for m in list(nodes[2].received):
+                        if isinstance(m, Heartbeat) and m.commit not in answered:
+                            answered.add(m.commit)
+                            transport(nodes[2]).send([heartbeat(2, 1, m.commit)])
+                    await asyncio.sleep(0.005)
+
+            answering = asyncio.create_task(answer())
+            transport(nodes[1]).send([heartbeat(1, 2, 1)])
+            await eventually(lambda: len(swallowed) > 1)
+            assert nodes[2].received == []
+            for commit in range(2, 40):  # Raft keeps sending: heartbeats, retries
+                transport(nodes[1]).send([heartbeat(1, 2, commit)])
+                if nodes[2].received:
+                    break
+                await asyncio.sleep(0.05)
+            await eventually(lambda: bool(nodes[2].received) and bool(nodes[1].received))
+            assert transport(nodes[1]).stats()[NodeId(2)]["reconnects"] >= 1
+            answering.cancel()
+        finally:
+            proxy.close()
+            for node in nodes.values():
+                await node.close()
 
     run(main)
