@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint sim clean
+.PHONY: test demo demo-sim lint sim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/eventraft demo
+
+demo-sim: $(STAMP)
+	$(BIN)/eventraft demo --sim
 
 sim: $(STAMP)
 	$(BIN)/python -m eventlog.sim --seeds 1000 --nodes 5

@@ -14,26 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from eventlog.client import DEFAULT_CLUSTER_ID, AsyncClient, Client, parse_addresses
+from eventlog.console import output_console
 from eventlog.errors import EventLogError
+from eventlog.logs import bind_node
 from eventlog.node import NodeConfig
 from eventlog.records import ANY, NewEvent, RecordedEvent
+from eventlog.statustable import status_table
 from eventlog.types import NodeId
-
-STATUS_FIELDS = (
-    "id",
-    "role",
-    "term",
-    "leader",
-    "commit_index",
-    "last_index",
-    "applied_index",
-    "last_position",
-    "digest",
-)
 
 
 def register(group: click.Group) -> None:
@@ -94,6 +83,7 @@ def node(
         raise click.BadParameter(str(error), param_hint="--cluster") from error
     if node_id not in addresses:
         raise click.BadParameter(f"node {node_id} is not in the cluster map", param_hint="--id")
+    bind_node(node_id)
     config = NodeConfig(
         node_id=NodeId(node_id),
         cluster_id=cluster_id,
@@ -174,7 +164,8 @@ async def _status_of(address: str, cluster_id: str, timeout: float) -> dict[str,
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per address.")
 @click.option("--timeout", default=2.0, show_default=True)
 def status(addresses: str, cluster_id: str, as_json: bool, timeout: float) -> None:
-    """Show each node's role, term, indexes, position and history digest."""
+    """Show each node's role, term, indexes, position and history digest; exit 1 if any
+    address is unreachable."""
     try:
         listed = parse_addresses(addresses)
     except EventLogError as error:
@@ -188,23 +179,9 @@ def status(addresses: str, cluster_id: str, as_json: bool, timeout: float) -> No
         for row in rows:
             click.echo(json.dumps(row, sort_keys=True))
     else:
-        _print_status_table(rows)
+        output_console().print(status_table(rows, title="eventraft cluster status"))
     if any("error" in row for row in rows):
         sys.exit(1)
-
-
-def _print_status_table(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="eventraft cluster status")
-    for column in ("address", *STATUS_FIELDS):
-        table.add_column(column, justify="left" if column in ("address", "role") else "right")
-    for row in rows:
-        if "error" in row:
-            table.add_row(row["address"], f"[red]{row['error']}[/red]")
-            continue
-        values = [str(row[field]) for field in STATUS_FIELDS]
-        values[-1] = values[-1][:16]
-        table.add_row(row["address"], *values)
-    Console().print(table)
 
 
 @click.command()
@@ -213,7 +190,12 @@ def _print_status_table(rows: list[dict[str, Any]]) -> None:
 @click.argument("stream")
 @click.option("--type", "event_type", default="Event", show_default=True)
 @click.option("--data", "data", multiple=True, help="An event's data; repeat for more events.")
-@click.option("--expected-version", type=int, default=ANY, help="-1 any, 0 no stream, N exact.")
+@click.option(
+    "--expected-version",
+    type=click.IntRange(min=ANY),
+    default=ANY,
+    help="-1 any, 0 no stream, N exact.",
+)
 @click.option("--timeout", default=10.0, show_default=True)
 def append(
     addresses: str,
@@ -225,7 +207,7 @@ def append(
     timeout: float,
 ) -> None:
     """Append events to STREAM (one per --data, or one per line of standard input)."""
-    payloads = list(data) or [line.rstrip("\\n") for line in sys.stdin if line.strip()]
+    payloads = list(data) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     events = [NewEvent(event_type, payload.encode()) for payload in payloads]
     try:
         with Client(addresses, timeout=timeout, cluster_id=cluster_id) as client:

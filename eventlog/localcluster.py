@@ -3,7 +3,6 @@ benchmarks. Free ports, one data dir per node, kill -9, pause, and everything cl
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from eventlog.client import Client
+from eventlog.errors import EventLogError
 
 T = TypeVar("T")
 
@@ -34,19 +34,33 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def poll_until(condition: Callable[[], T | None], timeout: float) -> T | None:
+    """What ``condition`` returns once it is truthy, or None when ``timeout`` passes first."""
+    value, _ = _poll(condition, timeout)
+    return value
+
+
 def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    value, last_error = _poll(condition, timeout)
+    if value is None:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last_error})")
+    return value
+
+
+def _poll(condition: Callable[[], T | None], timeout: float) -> tuple[T | None, Exception | None]:
+    """Errors count as "not yet": a node may be down or electing."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
             value = condition()
             if value:
-                return value
-        except Exception as error:  # a node may be down or electing
+                return value, last_error
+        except Exception as error:
             last_error = error
         time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last_error})")
+    return None, last_error
 
 
 @attrs.define
@@ -104,12 +118,14 @@ class NodeProcess:
         return self.process.returncode
 
     def pause(self) -> None:
+        """SIGSTOP: the process stays, silent, as if its machine froze."""
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
+        self.process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
+        # Popen.send_signal skips a process already reaped, whose pid may belong to another.
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
 
 
 @attrs.define
@@ -136,6 +152,20 @@ class LocalCluster:
                 except Exception:
                     continue
         return result
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """What ``eventraft status --json`` prints for every node: its address and status, or
+        its address and why it could not be asked."""
+        rows: list[dict[str, Any]] = []
+        for node_id, node in self.nodes.items():
+            if not node.running:
+                rows.append({"address": node.address, "error": "not running"})
+                continue
+            try:
+                rows.append({"address": node.address, **self.status(node_id)})
+            except EventLogError as error:
+                rows.append({"address": node.address, "error": str(error)})
+        return rows
 
     def leader(self, timeout: float = 10.0, among: set[int] | None = None) -> int:
         def find() -> int | None:

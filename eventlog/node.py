@@ -19,6 +19,7 @@ import structlog
 
 from eventlog import commands
 from eventlog.errors import EventLogError, NotLeader, Unavailable
+from eventlog.logs import bind_node
 from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
@@ -85,6 +86,7 @@ class Node:
             self.log,
             applied=self.storage.applied_index(),
         )
+        bind_node(config.node_id, lambda: self.core.term)
         peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
         self.transport = PeerTransport(
             node_id=config.node_id,
@@ -98,8 +100,11 @@ class Node:
         self._pending: dict[LogIndex, _Pending] = {}
         self._reads: dict[bytes, asyncio.Future[LogIndex]] = {}
         self._read_counter = 0
+        # Twice the longest election timeout: time for a leader to answer, or to be replaced.
+        self._read_timeout = 2 * 2 * config.election_tick * config.tick_ms / 1000
         self._tasks: list[asyncio.Task[None]] = []
         self._role = self.core.role
+        self._leader = self.core.leader
         self.stopped = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -157,7 +162,12 @@ class Node:
         try:
             self.core.read_index(context)
             self._wakeup.set()
-            index = await future
+            # A read forwarded to a leader that then steps down is never answered; a fresh
+            # attempt (the client retries) goes to whoever leads now.
+            async with asyncio.timeout(self._read_timeout):
+                index = await future
+        except TimeoutError:
+            raise Unavailable("the leader did not confirm the read in time") from None
         finally:
             self._reads.pop(context, None)
         await self.wait_applied(index)
@@ -249,7 +259,11 @@ class Node:
                     future.set_result(results[request_id])
 
     def _on_soft_state(self, rd: Ready) -> None:
-        role = rd.soft_state.role
+        role, leader = rd.soft_state.role, rd.soft_state.leader
+        if leader != self._leader:
+            # Reads waiting on the old leader's confirmation will never get it.
+            self._fail_reads(NotLeader(self.config.node_id, leader or None))
+            self._leader = leader
         if role is self._role:
             return
         self.log.info(
@@ -274,6 +288,9 @@ class Node:
             if not item.future.done():
                 item.future.set_exception(error)
         self._queued.clear()
+        self._fail_reads(error)
+
+    def _fail_reads(self, error: Exception) -> None:
         for read in self._reads.values():
             if not read.done():
                 read.set_exception(error)

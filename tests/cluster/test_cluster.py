@@ -192,3 +192,20 @@ def test_garbage_on_the_wire_closes_one_connection_only(tmp_path: Path) -> None:
         assert len(history.acknowledged) == 50
         assert all(node.running for node in cluster.nodes.values())
         check_every_node(cluster, history)
+
+
+def test_a_read_waiting_on_a_leader_that_stops_is_answered_by_the_next(tmp_path: Path) -> None:
+    """A follower forwards a linearizable read to its leader; if that leader stops answering,
+    the read must not wait out the caller's deadline but go to the leader elected next."""
+    with local_cluster(tmp_path) as cluster:
+        leader = cluster.leader(timeout=20)
+        follower = next(n for n in cluster.nodes if n != leader)
+        with cluster.client() as client:
+            client.append("before-the-stop", [NewEvent("T", b"kept")])
+        cluster.nodes[leader].pause()
+        try:
+            with Client([cluster.nodes[follower].address], timeout=8) as client:
+                events = client.read_stream("before-the-stop")
+            assert [event.data for event in events] == [b"kept"]
+        finally:
+            cluster.nodes[leader].resume()

@@ -59,7 +59,7 @@ def test_a_violation_is_reported_with_seed_trace_and_replay_command(tmp_path: Pa
 
 
 def test_demo_tells_a_story_and_passes() -> None:
-    result = CliRunner().invoke(eventraft, ["demo", "--seeds", "4", "--jobs", "1"])
+    result = CliRunner().invoke(eventraft, ["demo", "--sim", "--seeds", "4", "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert "elected leader of term" in result.output
     assert "crashed" in result.output

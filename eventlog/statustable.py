@@ -1,0 +1,102 @@
+"""Node status for a person: one table row per node, and one line saying whether they agree.
+
+Shared by ``eventraft status`` and the demo, so both read the same way. A row is what
+``eventraft status --json`` prints for an address: the node's status fields, or an ``error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Group, JustifyMethod, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+DIGEST_CHARS = 10
+"""Enough of a digest to tell two histories apart at a glance; ``--json`` has all of it."""
+
+_ROLE_STYLES = {"leader": "bold green", "candidate": "yellow", "pre_candidate": "yellow"}
+_COLUMNS = (
+    # (header, status field), most telling first: a terminal too narrow for the table cuts
+    # the columns on the right, so who leads and whether histories agree come before indexes.
+    ("node", "id"),
+    ("role", "role"),
+    ("term", "term"),
+    ("leader", "leader"),
+    ("position", "last_position"),
+    ("digest", "digest"),
+    ("commit", "commit_index"),
+    ("applied", "applied_index"),
+    ("last", "last_index"),
+)
+_TEXT = ("role", "digest")
+
+Row = Mapping[str, Any]
+
+
+def status_table(rows: Sequence[Row], title: str | None = None) -> RenderableType:
+    """One row per node, then why each unreachable one could not be asked: an error is too
+    long for a table cell, so its row says "unreachable" and the reason follows the table."""
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        caption=agreement(rows),
+        caption_justify="left",
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("address", no_wrap=True, overflow="ellipsis")
+    for header, _ in _COLUMNS:
+        justify: JustifyMethod = "left" if header in _TEXT else "right"
+        table.add_column(header, justify=justify, no_wrap=True, min_width=len(header))
+    for row in rows:
+        table.add_row(*_cells(row))
+    errors = [
+        Text.assemble((f"{row['address']}: ", "bold"), (str(row["error"]), "red"))
+        for row in rows
+        if "error" in row
+    ]
+    return Group(table, *errors) if errors else table
+
+
+def _cells(row: Row) -> list[str]:
+    if "error" in row:
+        return [row["address"], "", "[red]unreachable[/red]"]
+    cells = {header: str(row[field]) for header, field in _COLUMNS}
+    style = _ROLE_STYLES.get(cells["role"])
+    if style:
+        cells["role"] = f"[{style}]{cells['role']}[/{style}]"
+    if row["leader"] == 0:
+        cells["leader"] = "none"
+    cells["digest"] = cells["digest"][:DIGEST_CHARS]
+    return [str(row.get("address", "")), *cells.values()]
+
+
+def agreement(rows: Sequence[Row]) -> str:
+    """Reachable count, the leader, and whether the histories agree, in one line."""
+    up = [row for row in rows if "error" not in row]
+    parts = [f"{len(up)} of {len(rows)} reachable"]
+    leaders = sorted({(row["term"], row["id"]) for row in up if row["role"] == "leader"})
+    if leaders:
+        term, node = leaders[-1]
+        parts.append(f"leader: node {node} (term {term})")
+    elif up:
+        parts.append("[yellow]no leader[/yellow]")
+    parts.extend(_histories(up))
+    return " · ".join(parts)
+
+
+def _histories(up: Sequence[Row]) -> list[str]:
+    """Two nodes at the same position agree exactly when their digests are equal."""
+    positions = {row["last_position"] for row in up}
+    digests = {row["digest"] for row in up}
+    if len(up) < 2:
+        return [f"position {row['last_position']}" for row in up]
+    if len(positions) > 1:
+        return [f"positions {min(positions)}..{max(positions)}: some nodes are catching up"]
+    position = positions.pop()
+    if len(digests) == 1:
+        return [f"[green]all {len(up)} histories agree at position {position}[/green]"]
+    return [f"[red]histories differ at position {position}[/red]"]
