@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.table import Table
 
 from eventlog.client import DEFAULT_CLUSTER_ID, AsyncClient, Client, parse_addresses
 from eventlog.console import output_console
@@ -21,12 +22,12 @@ from eventlog.errors import EventLogError
 from eventlog.logs import bind_node
 from eventlog.node import NodeConfig
 from eventlog.records import ANY, NewEvent, RecordedEvent
-from eventlog.statustable import status_table
+from eventlog.statustable import projections_table, status_table
 from eventlog.types import NodeId
 
 
 def register(group: click.Group) -> None:
-    for command in (node, cluster, status, append, read):
+    for command in (node, cluster, status, append, read, bench):
         group.add_command(command)
 
 
@@ -179,7 +180,11 @@ def status(addresses: str, cluster_id: str, as_json: bool, timeout: float) -> No
         for row in rows:
             click.echo(json.dumps(row, sort_keys=True))
     else:
-        output_console().print(status_table(rows, title="eventraft cluster status"))
+        console = output_console()
+        console.print(status_table(rows, title="eventraft cluster status"))
+        projections = projections_table(rows)
+        if projections is not None:
+            console.print(projections)
     if any("error" in row for row in rows):
         sys.exit(1)
 
@@ -289,3 +294,55 @@ def read(
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:
         os._exit(130)
+
+
+@click.command()
+@click.option(
+    "--cluster",
+    "addresses",
+    default=None,
+    metavar="ADDRS",
+    help="Measure this running cluster; without it a local 3-node cluster (fsync on) is "
+    "started in a temporary directory and stopped afterwards.",
+)
+@click.option("--seconds", default=10.0, show_default=True, help="Length of each load run.")
+@click.option("--appenders", default=64, show_default=True, help="Appends in flight.")
+@click.option("--samples", default=2000, show_default=True, help="Appends timed one by one.")
+@click.option("--event-bytes", default=100, show_default=True, help="Size of each event.")
+def bench(
+    addresses: str | None, seconds: float, appenders: int, samples: int, event_bytes: int
+) -> None:
+    """Measure committed appends/s and append latency. It writes streams named bench-*."""
+    import tempfile
+
+    from eventlog.bench import measure
+    from eventlog.localcluster import local_cluster
+
+    console = output_console()
+
+    def run(target: str, label: str) -> None:
+        with console.status(f"measuring {label}"):
+            figures = measure(
+                target,
+                appenders=appenders,
+                seconds=seconds,
+                samples=samples,
+                payload_bytes=event_bytes,
+            )
+        table = Table(title=f"{label}, {event_bytes}-byte events, {os.cpu_count()} cores here")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row(
+            f"appends/s, {appenders} appenders on one client", f"{figures.shared_rate:,.0f}"
+        )
+        table.add_row(f"appends/s, {appenders} clients", f"{figures.separate_rate:,.0f}")
+        table.add_row("latency p50, one in flight", f"{figures.p50_ms:.2f} ms")
+        table.add_row("latency p99, one in flight", f"{figures.p99_ms:.2f} ms")
+        console.print(table)
+
+    if addresses is not None:
+        run(addresses, addresses)
+        return
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(Path(tmp)) as local:
+        local.leader(timeout=20)
+        run(local.addresses, "local 3-node cluster, fsync on")

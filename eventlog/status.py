@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from eventlog.raft.core import RaftCore
@@ -20,4 +21,32 @@ def status_of(core: RaftCore, storage: LmdbStorage) -> dict[str, Any]:
         "applied_index": int(storage.applied_index()),
         "last_position": int(storage.last_position()),
         "digest": storage.digest().hex(),
+        "leases": leases_of(storage),
     }
+
+
+def leases_of(storage: LmdbStorage) -> list[dict[str, Any]]:
+    """Each lease (a projection worker's, usually) with how far its holder lags: in events
+    behind this node's last position, and in seconds since the first event it has not
+    reported (0 when it is caught up)."""
+    now_ms = int(time.time() * 1000)
+    last = storage.last_position()
+    result = []
+    for grant in storage.leases():
+        behind = max(0, last - grant.checkpoint)
+        lag_ms = 0
+        if behind:
+            unreported = storage.read_all(grant.checkpoint + 1, 1)
+            lag_ms = max(0, now_ms - unreported[0].timestamp) if unreported else 0
+        result.append(
+            {
+                "name": grant.name,
+                "owner": grant.owner,
+                "token": grant.token,
+                "checkpoint": grant.checkpoint,
+                "lag_events": behind,
+                "lag_seconds": round(lag_ms / 1000, 3),
+                "expired": grant.expires_ms <= storage.clock_ms(),
+            }
+        )
+    return result

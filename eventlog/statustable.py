@@ -100,3 +100,27 @@ def _histories(up: Sequence[Row]) -> list[str]:
     if len(digests) == 1:
         return [f"[green]all {len(up)} histories agree at position {position}[/green]"]
     return [f"[red]histories differ at position {position}[/red]"]
+
+
+def projections_table(rows: Sequence[Row]) -> RenderableType | None:
+    """The leases (projection workers) as the most advanced reachable node knows them, or None
+    if there are none."""
+    up = [row for row in rows if "error" not in row and row.get("leases")]
+    if not up:
+        return None
+    best = max(up, key=lambda row: (row["applied_index"], row["role"] == "leader"))
+    table = Table(title="projections", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("name", "owner", "token", "checkpoint", "lag (events)", "lag (s)", "lease"):
+        table.add_column(header, justify="left" if header in ("name", "owner") else "right")
+    for lease in best["leases"]:
+        state = "[yellow]expired[/yellow]" if lease["expired"] else "[green]held[/green]"
+        table.add_row(
+            lease["name"],
+            lease["owner"],
+            str(lease["token"]),
+            str(lease["checkpoint"]),
+            str(lease["lag_events"]),
+            f"{lease['lag_seconds']:.1f}",
+            state,
+        )
+    return table

@@ -21,7 +21,7 @@ import pytest
 from eventlog.demo.load import Ack
 from eventlog.demo.verify import exactly_once
 from eventlog.localcluster import LocalCluster, free_ports, local_cluster
-from eventlog.records import RecordedEvent
+from eventlog.records import NewEvent, RecordedEvent
 from eventlog.statustable import DIGEST_CHARS
 from eventlog.types import Position
 
@@ -148,6 +148,33 @@ def test_status_of_a_running_cluster_as_a_table(cluster: LocalCluster) -> None:
     leader = next(n for n, s in statuses.items() if s["role"] == "leader")
     assert f"3 of 3 reachable · leader: node {leader}" in result.stdout
     assert "all 3 histories agree" in result.stdout
+
+
+def test_status_lists_projection_leases_with_their_lag(cluster: LocalCluster) -> None:
+    with cluster.client() as client:
+        result = client.append("orders", [NewEvent("Placed", str(n).encode()) for n in range(3)])
+        client.acquire_lease("orders-view", "worker-7", 60.0, checkpoint=result.first_position)
+    cluster.wait_converged()
+    rows = [
+        json.loads(line)
+        for line in eventraft(
+            "status", "--cluster", cluster.addresses, "--json"
+        ).stdout.splitlines()
+    ]
+    for row in rows:
+        [lease] = row["leases"]
+        assert (lease["name"], lease["owner"], lease["expired"]) == (
+            "orders-view",
+            "worker-7",
+            False,
+        )
+        assert lease["checkpoint"] == result.first_position
+        assert lease["lag_events"] == row["last_position"] - result.first_position == 2
+        assert lease["lag_seconds"] >= 0
+    table = eventraft("status", "--cluster", cluster.addresses)
+    assert table.returncode == 0, table.stderr
+    assert "projections" in table.stdout and "orders-view" in table.stdout
+    assert "worker-7" in table.stdout
 
 
 def test_status_reports_every_address_and_fails_if_one_is_down(cluster: LocalCluster) -> None:
@@ -357,3 +384,15 @@ def test_stopping_the_demo_midway_stops_its_nodes_and_removes_its_data(
     assert demo.returncode != 0
     assert list(demo_tmp.iterdir()) == []
     assert processes_mentioning(str(demo_tmp)) == []
+
+
+def test_bench_measures_a_running_cluster(cluster: LocalCluster) -> None:
+    result = eventraft(
+        "bench", "--cluster", cluster.addresses, "--seconds", "0.3", "--samples", "20",
+        "--appenders", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for measure in ("appends/s, 4 appenders on one client", "appends/s, 4 clients", "p50"):
+        assert measure in result.stdout
+    with cluster.client() as client:
+        assert client.read_stream("bench-0"), "the load went through the cluster"
