@@ -7,7 +7,7 @@ ordinal-th event of its batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -57,49 +57,53 @@ class EventReader:
         self, stream: str, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
         """Events of ``stream`` in version order from ``from_version``; [] if it is absent."""
-        if limit is not None and limit <= 0:
-            return []
-        refs: list[tuple[int, bytes | None]] = []
-        with self._gate.txn(self._env) as txn:
-            sid = txn.get(stream_key(stream), db=self._dbs.stream_ids)
-            cursor = txn.cursor(db=self._dbs.stream_index)
-            if sid is not None and cursor.set_range(sid + Q.pack(max(from_version, 1))):
-                for key, value in cursor:
-                    if key[:8] != sid:
-                        break
-                    position = u64(value, "stream_index", key)
-                    refs.append((position, txn.get(value, db=self._dbs.positions)))
-                    if len(refs) == limit:
-                        break
-            return self._recorded(txn, refs)
+
+        def rows(cursor: Any, sid: bytes) -> Iterator[tuple[bytes, bytes]]:
+            found = cursor.set_range(sid + Q.pack(max(from_version, 1)))
+            return cursor.iternext() if found else iter(())
+
+        return self._stream(stream, limit, rows)
 
     def read_stream_backwards(
         self, stream: str, from_version: int | None = None, limit: int | None = None
     ) -> list[RecordedEvent]:
         """Events of ``stream`` in descending version order from ``from_version`` (its last
         event when None): the newest snapshot or the tail of a stream without reading it all."""
-        if (limit is not None and limit <= 0) or (from_version is not None and from_version < 1):
+        if from_version is not None and from_version < 1:
+            return []
+
+        def rows(cursor: Any, sid: bytes) -> Iterator[tuple[bytes, bytes]]:
+            start = sid + Q.pack(U64_MAX if from_version is None else from_version)
+            if not cursor.set_range(start):
+                found = cursor.last()  # past every stream: the last row may be ours
+            else:
+                found = cursor.key() == start or cursor.prev()
+            return cursor.iterprev() if found else iter(())
+
+        return self._stream(stream, limit, rows)
+
+    def _stream(
+        self,
+        stream: str,
+        limit: int | None,
+        rows: Callable[[Any, bytes], Iterator[tuple[bytes, bytes]]],
+    ) -> list[RecordedEvent]:
+        """The events of ``stream`` at the index rows ``rows`` walks, while they are its own."""
+        if limit is not None and limit <= 0:
             return []
         refs: list[tuple[int, bytes | None]] = []
         with self._gate.txn(self._env) as txn:
             sid = txn.get(stream_key(stream), db=self._dbs.stream_ids)
             if sid is None:
                 return []
-            cursor = txn.cursor(db=self._dbs.stream_index)
-            start = sid + Q.pack(U64_MAX if from_version is None else from_version)
-            if not cursor.set_range(start):
-                found = cursor.last()
-            else:
-                found = cursor.key() == start or cursor.prev()
-            while found:
-                key, value = cursor.item()
+            for key, value in rows(txn.cursor(db=self._dbs.stream_index), sid):
                 if key[:8] != sid:
                     break
-                position = u64(value, "stream_index", key)
-                refs.append((position, txn.get(value, db=self._dbs.positions)))
+                refs.append(
+                    (u64(value, "stream_index", key), txn.get(value, db=self._dbs.positions))
+                )
                 if len(refs) == limit:
                     break
-                found = cursor.prev()
             return self._recorded(txn, refs)
 
     def _recorded(self, txn: Txn, refs: Sequence[tuple[int, bytes | None]]) -> list[RecordedEvent]:
