@@ -42,7 +42,8 @@ class Server:
         self.node = node
         self.log = structlog.get_logger(__name__).bind(node_id=node.config.node_id)
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._closing = False
 
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
@@ -50,17 +51,25 @@ class Server:
         self.log.info("listening", host=host, port=port)
 
     async def close(self) -> None:
+        """Stop accepting, then end every connection by closing its socket, so each handler
+        returns as from a peer hanging up (cancelling them instead trips Python 3.11's stream
+        callbacks into logging a traceback per connection)."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        for writer in self._connections.values():
+            writer.transport.abort()
+        if self._connections:
+            _, stuck = await asyncio.wait(list(self._connections), timeout=HELLO_TIMEOUT)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         peer = writer.get_extra_info("peername")
         decoder = FrameDecoder()
         try:
@@ -72,9 +81,10 @@ class Server:
             else:
                 await ClientSession(self.node, reader, writer, decoder).run()
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
-            self.log.warning("connection_closed", peer=str(peer), reason=str(error))
+            if not self._closing:
+                self.log.warning("connection_closed", peer=str(peer), reason=str(error))
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

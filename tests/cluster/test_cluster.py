@@ -209,3 +209,22 @@ def test_a_read_waiting_on_a_leader_that_stops_is_answered_by_the_next(tmp_path:
             assert [event.data for event in events] == [b"kept"]
         finally:
             cluster.nodes[leader].resume()
+
+
+def test_sigterm_with_clients_connected_stops_every_node_cleanly(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as cluster:
+        cluster.leader(timeout=20)
+        history = History()
+        stop = threading.Event()
+        load = threading.Thread(
+            target=run_writers, args=(cluster, history, 3, 10_000, stop, 3.0), daemon=True
+        )
+        load.start()
+        wait_for(lambda: len(history.acknowledged) >= 30 or None, 20, "appends under way")
+        codes = [node.terminate() for node in cluster.nodes.values()]
+        stop.set()
+        load.join(timeout=30)
+        assert codes == [0, 0, 0], dump_logs(cluster)
+        for node in cluster.nodes.values():
+            log = node.log_path.read_text(errors="replace")
+            assert "Traceback" not in log, log[-3000:]
