@@ -138,7 +138,12 @@ class Node:
         next_tick = loop.time()
         while True:
             next_tick += interval
-            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            delay = next_tick - loop.time()
+            if delay < 0:
+                # The loop was held up: skip the missed ticks rather than fire them in a
+                # burst, which would age every peer at once before their answers are read.
+                next_tick, delay = loop.time(), 0.0
+            await asyncio.sleep(delay)
             self.core.tick()
             self._wakeup.set()
 
