@@ -204,7 +204,7 @@ class AsyncClient:
     ) -> AppendResult:
         """Append to several streams atomically, each with its own expected version."""
         request = commands.new_request(appends, request_id)
-        payload = await self._call("append", {"request": commands.request_to_wire(request)})
+        payload = await self._call("append", {"request": request.wire})
         return wire.result_from_wire(payload)
 
     async def read_stream(

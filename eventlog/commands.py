@@ -35,35 +35,23 @@ MAX_LEASE_NAME_BYTES = 256
 MAX_LEASE_TTL_MS = 86_400_000
 
 
-@attrs.frozen(slots=True)
-class StreamAppend:
-    stream: str
-    expected_version: int
-    events: tuple[NewEvent, ...]
-
-
-@attrs.frozen(slots=True)
-class AppendRequest:
-    """One client call: appends to one or more streams, all or nothing."""
-
-    request_id: bytes
-    appends: tuple[StreamAppend, ...]
-
-    @property
-    def event_count(self) -> int:
-        return sum(len(append.events) for append in self.appends)
-
-
 def new_request(
     appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
-) -> AppendRequest:
-    """Build and validate one append call; a fresh random request id unless one is given."""
-    request = AppendRequest(
-        request_id or os.urandom(REQUEST_ID_BYTES),
-        tuple(StreamAppend(s, v, tuple(e)) for s, e, v in appends),
-    )
-    validate(request)
-    return request
+) -> CheckedRequest:
+    """Build and check one append call in wire form (built once: it is what travels and what
+    the leader batches); a fresh random request id unless one is given."""
+    try:
+        wire = [
+            KIND_APPEND,
+            request_id or os.urandom(REQUEST_ID_BYTES),
+            [
+                [stream, expected, [[e.type, e.data, e.metadata] for e in events]]
+                for stream, events, expected in appends
+            ],
+        ]
+    except (AttributeError, TypeError, ValueError) as error:
+        raise InvalidRequest(f"appends are (stream, [NewEvent, ...], expected): {error}") from error
+    return check_wire(wire)
 
 
 def new_lease_request(
@@ -72,22 +60,6 @@ def new_lease_request(
     """Build and check one lease call (``LEASE_ACQUIRE`` or ``LEASE_RELEASE``)."""
     rid = request_id or os.urandom(REQUEST_ID_BYTES)
     return check_wire([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
-
-
-def validate(request: AppendRequest) -> None:
-    """Reject what the state machine must never see; raises ``InvalidRequest`` naming it."""
-    check_wire(request_to_wire(request))
-
-
-def request_to_wire(request: AppendRequest) -> list[Any]:
-    return [
-        KIND_APPEND,
-        request.request_id,
-        [
-            [a.stream, a.expected_version, [[e.type, e.data, e.metadata] for e in a.events]]
-            for a in request.appends
-        ],
-    ]
 
 
 @attrs.frozen(slots=True)

@@ -75,7 +75,7 @@ class EmbeddedStore:
         request_id: bytes | None = None,
     ) -> AppendResult:
         request = commands.new_request(appends, request_id)
-        result = self._execute(commands.request_to_wire(request))
+        result = self._execute(request.wire)
         assert isinstance(result, AppendResult)
         return result
 

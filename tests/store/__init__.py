@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from eventlog import commands
-from eventlog.commands import AppendRequest, StreamAppend
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.records import ANY, NewEvent
 from eventlog.types import LogIndex, Term
 
 TS = 1_700_000_000_000
 """A batch timestamp (ms) for tests that do not care about time."""
+
+
+@attrs.frozen
+class StreamAppend:
+    stream: str
+    expected_version: int
+    events: tuple[NewEvent, ...]
+
+
+@attrs.frozen
+class AppendRequest:
+    """An append request as tests read best; ``to_wire`` is what a client sends."""
+
+    request_id: bytes
+    appends: tuple[StreamAppend, ...]
+
+    def to_wire(self) -> list[Any]:
+        return [
+            commands.KIND_APPEND,
+            self.request_id,
+            [
+                [a.stream, a.expected_version, [[e.type, e.data, e.metadata] for e in a.events]]
+                for a in self.appends
+            ],
+        ]
 
 
 def rid(n: int) -> bytes:
@@ -34,7 +62,7 @@ def one(n: int, stream: str, *types: str, expected: int = ANY) -> AppendRequest:
 
 
 def batch(*requests: AppendRequest, ts: int = TS) -> bytes:
-    return commands.encode_batch(ts, [commands.request_to_wire(r) for r in requests])
+    return commands.encode_batch(ts, [r.to_wire() for r in requests])
 
 
 def entry(index: int, *requests: AppendRequest, term: int = 1, ts: int = TS) -> Entry:
@@ -45,15 +73,15 @@ def noop(index: int, term: int = 1) -> Entry:
     return Entry(term=Term(term), index=LogIndex(index), kind=EntryKind.NOOP)
 
 
-def lease(n: int, name: str, owner: str, ttl_ms: int = 1000, value: int = 0) -> list[object]:
+def lease(n: int, name: str, owner: str, ttl_ms: int = 1000, value: int = 0) -> list[Any]:
     """Request ``rid(n)`` acquiring or renewing lease ``name`` for ``owner``, in wire form."""
     return [commands.KIND_LEASE, rid(n), [commands.LEASE_ACQUIRE, name, owner, ttl_ms, value]]
 
 
-def release(n: int, name: str, owner: str, token: int) -> list[object]:
+def release(n: int, name: str, owner: str, token: int) -> list[Any]:
     return [commands.KIND_LEASE, rid(n), [commands.LEASE_RELEASE, name, owner, 1, token]]
 
 
-def wire_batch(*requests: list[object], ts: int = TS) -> bytes:
+def wire_batch(*requests: list[Any], ts: int = TS) -> bytes:
     """A batch of requests already in wire form (leases, or appends built by hand)."""
-    return commands.encode_batch(ts, list(requests))  # type: ignore[arg-type]
+    return commands.encode_batch(ts, list(requests))

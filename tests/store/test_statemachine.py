@@ -7,7 +7,6 @@ import uuid
 import attrs
 import pytest
 
-from eventlog.commands import AppendRequest
 from eventlog.errors import CorruptRecord, WrongExpectedVersion
 from eventlog.outcomes import Outcome
 from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant
@@ -21,7 +20,7 @@ from eventlog.statemachine import (
     event_id,
 )
 from eventlog.types import LogIndex, Position
-from tests.store import TS, batch, events, one, req, rid
+from tests.store import TS, AppendRequest, batch, events, one, req, rid
 
 
 @attrs.define
