@@ -14,11 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from eventlog import commands
 from eventlog.client import DEFAULT_CLUSTER_ID
 from eventlog.errors import InvariantViolation
+from eventlog.logs import library_logger
 from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
@@ -34,7 +33,7 @@ SUBSCRIPTION_BATCH = 1000
 class EmbeddedStore:
     def __init__(self, path: str | Path, *, sync: bool = True) -> None:
         self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
-        self.log = structlog.get_logger(__name__).bind(node_id=1)
+        self.log = library_logger(__name__).bind(node_id=1)
         config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
         self.core = RaftCore.open(
             config, self.storage, random.Random(), self.log, applied=self.storage.applied_index()

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import attrs
 import lmdb
 import msgpack
-import structlog
 
 from eventlog.errors import CorruptRecord, DataDirError, StorageFull
+from eventlog.logs import library_logger
 from eventlog.outcomes import Outcome
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import StorageError
@@ -46,7 +46,6 @@ MAX_MAP_SIZE = 1 << 40
 
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
-log = structlog.get_logger(__name__)
 Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
 
@@ -195,7 +194,7 @@ def grow_map(env: Any) -> None:
     if size * 2 > MAX_MAP_SIZE:
         raise StorageFull(f"LMDB map of {size} bytes is full and may not grow past {MAX_MAP_SIZE}")
     env.set_mapsize(size * 2)
-    log.info("lmdb_map_grown", path=env.path(), map_size=size * 2)
+    library_logger(__name__).info("lmdb_map_grown", path=env.path(), map_size=size * 2)
 
 
 # -- decoding what was read from disk ----------------------------------------------------------

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -40,6 +41,25 @@ def add_node_term(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
     if source is not None:
         event_dict.setdefault("term", int(source()))
     return event_dict
+
+
+def library_logger(name: str) -> Any:
+    """A logger for code that runs inside someone else's program (the embedded store, the
+    storage). If the program configured structlog, its settings apply; if not, warnings and
+    errors go to standard error, rather than structlog's default of every level on standard
+    output."""
+    if structlog.is_configured():
+        return structlog.get_logger(name)
+    return structlog.wrap_logger(
+        structlog.PrintLogger(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        logger_name=name,
+    )
 
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:

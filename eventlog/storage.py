@@ -46,12 +46,12 @@ from eventlog.lmdb_layout import (
     decode_outcome,
     encode_lease,
     init_or_check,
-    log,
     prepare_dir,
     stream_key,
     u64,
     write_txn,
 )
+from eventlog.logs import library_logger
 from eventlog.outcomes import Outcome
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, EntryKind, HardState
 from eventlog.raft.storage import EntryUnavailable, StorageError
@@ -178,7 +178,9 @@ class LmdbStorage:
             env.close()
             raise
         if not sync:
-            log.warning("unsafe_no_fsync", path=str(directory), node_id=node_id)
+            library_logger(__name__).warning(
+                "unsafe_no_fsync", path=str(directory), node_id=node_id
+            )
         return cls(directory, env, gate, dbs, cache)
 
     def close(self) -> None:
