@@ -144,7 +144,8 @@ class EventReader:
             timestamp, requests = commands.decode_batch(entry.data)
             flat = [
                 (stream, kind, data, metadata)
-                for _, _, appends in requests
+                for request_kind, _, appends in requests
+                if request_kind == commands.KIND_APPEND  # leases hold no events
                 for stream, _, batch_events in appends
                 for kind, data, metadata in batch_events
             ]

@@ -14,7 +14,7 @@ from eventlog.raft.records import Entry
 from eventlog.records import LeaseGrant
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
-from tests.store import TS, lease, release, rid, wire_batch
+from tests.store import TS, lease, one, release, rid, wire_batch
 from tests.store.test_statemachine import DictState
 
 
@@ -109,3 +109,13 @@ def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
         assert isinstance(held.error, LeaseHeld)
         [taken] = write(store, 4, lease(5, "p", "b"), ts=TS + 1000)
         assert grant_of(taken).token == 3
+
+
+def test_events_batched_with_lease_requests_read_back(tmp_path: Path) -> None:
+    data = wire_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").to_wire(), lease(3, "q", "b"))
+    entry = Entry(term=Term(1), index=LogIndex(1), data=data)
+    with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
+        store.write_ready(None, [entry], [entry])
+        assert [(e.position, e.type) for e in store.read_all()] == [(1, "E1"), (2, "E2")]
+        assert [e.version for e in store.read_stream("s")] == [1, 2]
+        assert [e.version for e in store.read_stream_backwards("s")] == [2, 1]
