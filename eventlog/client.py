@@ -13,7 +13,7 @@ import functools
 import itertools
 import random
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from eventlog import commands, wire
@@ -29,6 +29,8 @@ from eventlog.framewriter import FrameWriter
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 DEFAULT_CLUSTER_ID = "eventraft"
+SUBSCRIPTION_BUFFER = 8
+"""Batches a subscription holds for its consumer before it stops reading the socket."""
 T = TypeVar("T")
 
 
@@ -68,7 +70,14 @@ class _Connection:
         try:
             while data := await self.reader.read(1 << 16):
                 for frame in decoder.feed(data):
-                    self._dispatch(frame)
+                    call_id, kind, payload = _parse_answer(frame)
+                    stream = self.streams.get(call_id)
+                    if kind == "events" and stream is not None:
+                        # Waits while the subscriber is behind: we stop reading, the socket
+                        # fills, and the node's pushes wait on TCP (flow control).
+                        await stream.put(payload)
+                    else:
+                        self._dispatch(call_id, kind, payload)
         except (ConnectionError, FrameError, OSError) as exc:
             error = exc
         finally:
@@ -76,13 +85,11 @@ class _Connection:
                 if not future.done():
                     future.set_exception(_Retry(str(error)))
             for queue in self.streams.values():
+                while queue.full():  # the consumer must see the failure after what it has
+                    queue.get_nowait()
                 queue.put_nowait(_Retry(str(error)))
 
-    def _dispatch(self, frame: Any) -> None:
-        call_id, kind, payload = frame
-        if kind == "events" and call_id in self.streams:
-            self.streams[call_id].put_nowait(payload)
-            return
+    def _dispatch(self, call_id: Any, kind: Any, payload: Any) -> None:
         future = self.calls.pop(call_id, None)
         if future is not None and not future.done():
             future.set_result((kind, payload))
@@ -123,9 +130,11 @@ class _Connection:
         batch.add_done_callback(functools.partial(_spread, [f for _, f in appends]))
         self.frames.send([call_id, "append_batch", {"requests": [r for r, _ in appends]}])
 
-    def open_stream(self, op: str, args: dict[str, Any]) -> asyncio.Queue[Any]:
+    def open_stream(self, op: str, args: dict[str, Any], buffer: int) -> asyncio.Queue[Any]:
+        """Start a pushed stream; its items wait in a queue of ``buffer`` batches. Meant for a
+        connection of its own, since a full queue stops reading the whole connection."""
         call_id = next(self.ids)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=buffer)
         self.streams[call_id] = queue
         self.frames.send([call_id, op, args])
         return queue
@@ -137,6 +146,13 @@ class _Connection:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+def _parse_answer(frame: Any) -> tuple[int, str, Any]:
+    """``[call_id, kind, payload]``; anything else from a node is a protocol error."""
+    if not isinstance(frame, list) or len(frame) != 3 or not isinstance(frame[0], int):
+        raise FrameError(f"not an answer frame: {frame!r:.80}")
+    return frame[0], str(frame[1]), frame[2]
 
 
 def _spread(futures: list[asyncio.Future[Any]], batch: asyncio.Future[Any]) -> None:
@@ -236,24 +252,36 @@ class AsyncClient:
         args = {"from_position": from_position, "limit": limit}
         return await self._read("read_all", args, min_position)
 
-    async def subscribe(self, from_position: int = 1) -> AsyncIterator[RecordedEvent]:
-        """Committed events from ``from_position`` on, live; reconnects elsewhere on failure."""
+    async def subscribe(self, from_position: int = 1) -> AsyncGenerator[RecordedEvent, None]:
+        """Committed events from ``from_position`` on, live. Each attempt has a connection of
+        its own, so a slow consumer slows only its own stream (TCP flow control); a failed
+        one resumes after the last event yielded, from the next address."""
         position = from_position
         while True:
+            connection: _Connection | None = None
             try:
-                connection = await self._connect(asyncio.get_running_loop().time() + self.timeout)
-                queue = connection.open_stream("subscribe", {"from_position": position})
+                deadline = asyncio.get_running_loop().time() + self.timeout
+                connection = await self._dial(self._target, deadline)
+                args = {"from_position": position}
+                queue = connection.open_stream("subscribe", args, SUBSCRIPTION_BUFFER)
                 while True:
                     item = await queue.get()
                     if isinstance(item, _Retry):
                         raise item
+                    if isinstance(item, tuple):  # an answer instead of events: an error
+                        kind, payload = item
+                        self._answer(kind, payload, follow_leader=False)
+                        raise _Retry(f"subscription ended: {payload!r}")
                     for raw in item:
                         event = wire.event_from_wire(raw)
                         position = event.position + 1
                         yield event
             except (_Retry, Unavailable, OSError):
-                await self._drop_connection()
+                self._rotate()
                 await asyncio.sleep(self._rng.uniform(0.05, 0.3))
+            finally:
+                if connection is not None:
+                    await connection.close()
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
@@ -334,14 +362,17 @@ class AsyncClient:
         if self._connection is not None and not self._connection.reader_task.done():
             return self._connection
         await self._drop_connection()
-        host, _, port = self._target.rpartition(":")
+        self._connection = await self._dial(self._target, deadline)
+        return self._connection
+
+    async def _dial(self, address: str, deadline: float) -> _Connection:
+        host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, int(port)), max(0.001, min(2.0, deadline - loop.time()))
         )
         writer.write(encode_frame(hello(self.cluster_id, "client", 0)))
-        self._connection = _Connection(self._target, reader, writer)
-        return self._connection
+        return _Connection(address, reader, writer)
 
     async def _switch(self, address: str) -> None:
         if address != self._target:
@@ -353,8 +384,11 @@ class AsyncClient:
             await self._connection.close()
             self._connection = None
         if rotate:
-            index = self.addresses.index(self._target) if self._target in self.addresses else -1
-            self._target = self.addresses[(index + 1) % len(self.addresses)]
+            self._rotate()
+
+    def _rotate(self) -> None:
+        index = self.addresses.index(self._target) if self._target in self.addresses else -1
+        self._target = self.addresses[(index + 1) % len(self.addresses)]
 
 
 class Client:
@@ -457,16 +491,22 @@ class Client:
         return self._run(self._async.status())
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
-        iterator = self._async.subscribe(from_position).__aiter__()
+        """Committed events from ``from_position`` on, live; closing the iterator closes its
+        connection."""
+        iterator = self._async.subscribe(from_position)
 
         async def next_event() -> RecordedEvent:
             return await iterator.__anext__()
 
-        while True:
-            try:
-                yield self._run(next_event())
-            except StopAsyncIteration:
-                return
+        try:
+            while True:
+                try:
+                    yield self._run(next_event())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._run(iterator.aclose())
 
 
 __all__ = ["AsyncClient", "Client", "EventLogError", "parse_addresses"]

@@ -1,0 +1,80 @@
+"""Subscriptions against real node processes: a connection each, flow control, a bad request
+answered as an error, and moving on to another node when theirs dies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eventlog.client import AsyncClient, Client
+from eventlog.errors import InvalidRequest
+from eventlog.records import NewEvent
+from tests.cluster.harness import LocalCluster, local_cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with local_cluster(tmp_path_factory.mktemp("subscribe")) as running:
+        running.leader(timeout=20)
+        yield running
+
+
+def test_a_slow_subscriber_gets_every_event_in_order(cluster: LocalCluster) -> None:
+    with Client(cluster.addresses) as client:
+        start = client.append("slow", [NewEvent("T", b"%d" % n) for n in range(3000)])
+        stream = client.subscribe(start.first_position)
+        try:
+            positions = []
+            for event in stream:
+                positions.append(event.position)
+                if len(positions) % 500 == 0:
+                    client.status()  # the shared connection still answers meanwhile
+                if len(positions) == 3000:
+                    break
+        finally:
+            stream.close()
+        assert positions == list(range(start.first_position, start.last_position + 1))
+
+
+def test_a_bad_subscription_is_refused_with_a_typed_error(cluster: LocalCluster) -> None:
+    async def main() -> None:
+        async with AsyncClient(cluster.addresses) as client:
+            with pytest.raises(InvalidRequest):
+                async with asyncio.timeout(20):
+                    async for _ in client.subscribe("not a position"):  # type: ignore[arg-type]
+                        pass
+
+    asyncio.run(main())
+
+
+def test_a_subscription_moves_on_when_its_node_dies(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as own:
+        own.leader(timeout=20)
+        first = next(iter(own.nodes.values()))
+
+        async def main() -> list[bytes]:
+            async with (
+                AsyncClient(own.addresses, timeout=20) as reader,
+                AsyncClient(own.addresses, timeout=20) as writer,
+            ):
+                await writer.append("moving", [NewEvent("T", b"0")])
+                seen: list[bytes] = []
+                async for event in reader.subscribe(1):
+                    seen.append(event.data)
+                    if event.data == b"0":
+                        first.kill()  # the node this subscription reads from
+                        for n in range(1, 21):
+                            await writer.append("moving", [NewEvent("T", b"%d" % n)])
+                    if event.data == b"20":
+                        return seen
+                raise AssertionError("the subscription ended")
+
+        async def bounded() -> list[bytes]:
+            async with asyncio.timeout(30):
+                return await main()
+
+        seen = asyncio.run(bounded())
+        assert seen == [b"%d" % n for n in range(21)], "no gap, no duplicate"
