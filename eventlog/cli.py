@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import entry_points
 
 import click
 
@@ -60,7 +61,22 @@ def demo(sim: bool, nodes: int | None, seeds: int | None, jobs: int | None) -> N
         sys.exit(1)
 
 
+def register_plugins(group: click.Group) -> None:
+    """Add the commands other packages declare under the ``eventraft.commands`` entry point
+    (``project`` and ``rebuild`` come from ``projections``, which sits above this package and
+    so cannot be imported from here)."""
+    for entry in entry_points(group="eventraft.commands"):
+        try:
+            command = entry.load()
+        except (ImportError, AttributeError) as error:
+            click.echo(f"eventraft: command {entry.name!r} is unavailable: {error}", err=True)
+            continue
+        if isinstance(command, click.Command):
+            group.add_command(command, entry.name)
+
+
 register(main)
+register_plugins(main)
 
 if __name__ == "__main__":
     main()

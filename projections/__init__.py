@@ -1,1 +1,68 @@
-"""Projection workers: follow the committed log and keep read models up to date."""
+"""projections: read models kept up to date by worker processes that follow the committed log.
+
+A ``Projection`` declares a handler per event type; a worker applies batches of events to a
+target (SQLite, LMDB, or your own through ``Target``) with the checkpoint in the same
+transaction, holds the projection's lease so one worker at a time writes, and stops cleanly
+on SIGTERM. ``rebuild`` replays the log into a fresh generation of the target and switches.
+"""
+
+from __future__ import annotations
+
+from projections.apply import BatchResult, PoisonPolicy, apply_batch, claim
+from projections.errors import (
+    CheckpointMoved,
+    Fenced,
+    LeaseLost,
+    PoisonEvent,
+    ProjectionDefinitionError,
+    ProjectionError,
+    TargetError,
+)
+from projections.feed import Feed, FeedEnded
+from projections.lease import LEASE_PREFIX, lease_name
+from projections.lmdb_target import LmdbProjection, LmdbTarget, LmdbWriter
+from projections.projection import Projection, Router, handles, handles_raw
+from projections.rebuild import Progress, RebuildResult, rebuild
+from projections.source import ClientSource, EmbeddedSource, EventSource
+from projections.sqlite_target import SqliteProjection, SqliteTarget
+from projections.target import Checkpoint, DeadLetter, Target, Transaction
+from projections.worker import Worker, WorkerConfig
+
+__all__ = [
+    "LEASE_PREFIX",
+    "BatchResult",
+    "Checkpoint",
+    "CheckpointMoved",
+    "ClientSource",
+    "DeadLetter",
+    "EmbeddedSource",
+    "EventSource",
+    "Feed",
+    "FeedEnded",
+    "Fenced",
+    "LeaseLost",
+    "LmdbProjection",
+    "LmdbTarget",
+    "LmdbWriter",
+    "PoisonEvent",
+    "PoisonPolicy",
+    "Progress",
+    "Projection",
+    "ProjectionDefinitionError",
+    "ProjectionError",
+    "RebuildResult",
+    "Router",
+    "SqliteProjection",
+    "SqliteTarget",
+    "Target",
+    "TargetError",
+    "Transaction",
+    "Worker",
+    "WorkerConfig",
+    "apply_batch",
+    "claim",
+    "handles",
+    "handles_raw",
+    "lease_name",
+    "rebuild",
+]

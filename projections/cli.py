@@ -1,0 +1,240 @@
+"""The ``project`` and ``rebuild`` commands (added to ``eventraft`` by ``register``).
+
+``python -m projections.cli project ...`` runs them on their own, with the same logging as
+``eventraft``: structlog lines on standard error, JSON when it is not a terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import click
+import structlog
+
+from eventlog import EventLogError
+from projections.apply import PoisonPolicy
+from projections.errors import PoisonEvent, ProjectionDefinitionError, ProjectionError
+from projections.loading import load_projection
+from projections.progress import RichProgress
+from projections.runner import Interrupted, run_rebuild, run_worker
+from projections.source import ClientSource, EmbeddedSource, EventSource
+from projections.worker import WorkerConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(group: click.Group) -> None:
+    """Add ``project`` and ``rebuild`` to ``group``."""
+    group.add_command(project)
+    group.add_command(rebuild)
+
+
+def _common(command: F) -> F:
+    """Options shared by both commands: where events come from, which projection, where to."""
+    options = [
+        click.option(
+            "--cluster",
+            "addresses",
+            metavar="ADDRS",
+            help="Comma-separated HOST:PORT of one or more nodes; any node will do.",
+        ),
+        click.option(
+            "--from-embedded",
+            "embedded",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Read an embedded store's directory instead (no other process may have it open).",
+        ),
+        click.option("--cluster-id", default=None, help="The cluster's id, if not the default."),
+        click.argument("spec", metavar="MODULE:CLASS"),
+        click.option(
+            "--target",
+            type=click.Path(path_type=Path),
+            required=True,
+            help="The read model: a SQLite file or an LMDB directory (a link to its generation).",
+        ),
+        click.option(
+            "--on-poison",
+            type=click.Choice([policy.value for policy in PoisonPolicy]),
+            default=PoisonPolicy.STOP.value,
+            show_default=True,
+            help="An event that does not decode or whose handler raises: stop, or park it in "
+            "the dead-letter table and go on.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _source(
+    addresses: str | None, embedded: Path | None, cluster_id: str | None, lease_timeout: float
+) -> Callable[[], EventSource]:
+    if (addresses is None) == (embedded is None):
+        raise click.UsageError("give exactly one of --cluster and --from-embedded")
+    if embedded is not None:
+        return functools.partial(EmbeddedSource.open, embedded)
+    assert addresses is not None
+    return functools.partial(
+        ClientSource, addresses, lease_timeout=lease_timeout, cluster_id=cluster_id
+    )
+
+
+def _load(spec: str) -> Any:
+    try:
+        return load_projection(spec)
+    except ProjectionDefinitionError as error:
+        raise click.BadParameter(str(error), param_hint="MODULE:CLASS") from error
+
+
+@click.command()
+@_common
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Events per read and per transaction.",
+)
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds: a standby takes over this long after the active worker stops renewing.",
+)
+@click.option("--owner", default=None, help="This worker's name in the lease (unique).")
+@click.option(
+    "--report-every",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress lines (checkpoint, events/s, lag) in the log.",
+)
+def project(
+    addresses: str | None,
+    embedded: Path | None,
+    cluster_id: str | None,
+    spec: str,
+    target: Path,
+    on_poison: str,
+    batch_size: int,
+    lease_ttl: float,
+    owner: str | None,
+    report_every: float,
+) -> None:
+    """Run one projection worker: catch up from the target's checkpoint, then follow the
+    committed log live. A second worker for the same projection waits as standby and takes
+    over when the first one dies. SIGTERM or SIGINT: commit the batch and exit 0."""
+    open_source = _source(addresses, embedded, cluster_id, lease_timeout=max(0.5, lease_ttl / 3))
+    projection = _load(spec)
+    config = WorkerConfig(
+        batch_size=batch_size,
+        poison=PoisonPolicy(on_poison),
+        lease_ttl=lease_ttl,
+        report_every=report_every,
+    )
+    if owner is not None:
+        config = attrs.evolve(config, owner=owner)
+    try:
+        run_worker(projection, open_source, target, config)
+    except PoisonEvent as poison:
+        structlog.get_logger(__name__).error(
+            "poison_event",
+            projection=poison.projection,
+            position=poison.position,
+            stream=poison.stream,
+            type=poison.type_name,
+            reason=poison.reason,
+        )
+        raise click.ClickException(str(poison)) from poison
+    except (ProjectionError, EventLogError) as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.command()
+@_common
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Events per read and per transaction.",
+)
+def rebuild(
+    addresses: str | None,
+    embedded: Path | None,
+    cluster_id: str | None,
+    spec: str,
+    target: Path,
+    on_poison: str,
+    batch_size: int,
+) -> None:
+    """Replay the log from position 1 into a fresh generation of the target while the
+    current one keeps serving, then switch to it atomically (a running worker follows)."""
+    open_source = _source(addresses, embedded, cluster_id, lease_timeout=5.0)
+    projection = _load(spec)
+    try:
+        with RichProgress(projection.name) as progress:
+            result = run_rebuild(
+                projection,
+                open_source,
+                target,
+                batch_size=batch_size,
+                poison=PoisonPolicy(on_poison),
+                progress=progress,
+            )
+    except Interrupted as interrupted:
+        raise click.ClickException(f"{interrupted}; the target is unchanged") from None
+    except (ProjectionError, EventLogError) as error:
+        raise click.ClickException(f"{error}; the target is unchanged") from error
+    parked = f", {result.parked} parked" if result.parked else ""
+    click.echo(
+        f"rebuilt {projection.name} to position {result.checkpoint} in {result.seconds:.1f}s "
+        f"({result.rate:,.0f} events/s{parked}) -> {result.generation}"
+    )
+
+
+def configure_logging(level: str) -> None:
+    """structlog on standard error, for ``python -m projections.cli``."""
+    rendering: list[structlog.typing.Processor] = (
+        [structlog.dev.ConsoleRenderer()]
+        if sys.stderr.isatty()
+        else [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *rendering,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def main(log_level: str) -> None:
+    """Projection workers and rebuilds."""
+    configure_logging(log_level)
+
+
+register(main)
+
+if __name__ == "__main__":
+    main()

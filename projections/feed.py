@@ -1,0 +1,186 @@
+"""The events a worker applies, as batches: pulled in large reads while it is behind, then
+pushed by a live subscription once it has caught up.
+
+Backpressure: while pulling, at most one read is in flight ahead of the batch being applied,
+so a slow target slows the reads. A live subscription is pushed into a bounded buffer; when a
+batch finds that buffer full, the worker is falling behind, so the feed drops the
+subscription (closing its connection, which stops the node pushing) and pulls again until it
+catches up. A slow target therefore never lets a backlog build up for longer than one batch
+takes to apply (the client reading the subscription's socket does not bound its own queue).
+
+A live subscription that delivers nothing while the log moves on (its node died, or is cut off
+from the leader) is dropped the same way, and the next one starts elsewhere.
+
+Delivery is at least once and in order: events at positions already delivered are dropped,
+and a gap (which the log never has) makes the feed read again from the first missing position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import attrs
+import structlog
+
+from eventlog import RecordedEvent, Unavailable
+from projections.source import EventSource
+
+RESUBSCRIBE_DELAY = 0.2
+"""Seconds between a failed subscription and the next, so a failing one cannot spin."""
+_END = object()
+"""Put in the live buffer when the subscription ends (an embedded store was closed)."""
+
+
+class FeedEnded(Exception):
+    """The source closed the subscription: nothing more will come."""
+
+
+@attrs.define
+class _Live:
+    buffer: asyncio.Queue[object]
+    pump: asyncio.Task[None]
+
+
+@attrs.define
+class Feed:
+    """Batches from ``position`` on. Invariant: every event delivered so far had a position
+    below ``position``, and together they were dense from where the feed started."""
+
+    source: EventSource
+    position: int
+    batch_size: int = 2000
+    live_buffer: int = 10_000
+    follow: bool = True
+    """False: ``next_batch`` returns an empty batch once caught up, instead of going live."""
+    stall_check: float = 1.0
+    """Seconds without a live event after which the feed asks the log whether it has moved
+    on; if it has, the subscription is stalled (its node died or was cut off from the
+    leader) and is replaced."""
+    log: structlog.typing.FilteringBoundLogger = attrs.field(
+        factory=lambda: structlog.get_logger(__name__)
+    )
+    _prefetch: asyncio.Task[list[RecordedEvent]] | None = None
+    _live: _Live | None = None
+
+    async def next_batch(self) -> list[RecordedEvent]:
+        """The next non-empty batch (empty only when caught up and not following)."""
+        while True:
+            if self._live is not None:
+                events = await self._from_live(self._live)
+            else:
+                events = await self._pull()
+                if not events and not self.follow:
+                    return []
+            batch, gap_at = self._accept(events)
+            if gap_at is not None:
+                self.log.warning("feed_gap", expected=self.position, got=gap_at)
+                await self._restart()
+            if batch:
+                return batch
+
+    async def close(self) -> None:
+        await self._restart()
+
+    # -- pulling ------------------------------------------------------------------------------
+    async def _pull(self) -> list[RecordedEvent]:
+        task = self._prefetch or asyncio.ensure_future(self._read(self.position))
+        self._prefetch = None
+        events = await task
+        after = events[-1].position + 1 if events else self.position
+        if len(events) >= self.batch_size:
+            self._prefetch = asyncio.ensure_future(self._read(after))
+        elif self.follow:
+            self._go_live(after)
+        return events
+
+    async def _read(self, start: int) -> list[RecordedEvent]:
+        """One read, retried while the cluster has no leader to answer it."""
+        delay = 0.05
+        while True:
+            try:
+                return await self.source.read_all(start, self.batch_size)
+            except Unavailable as error:
+                self.log.warning("source_unavailable", position=start, reason=str(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # -- following ----------------------------------------------------------------------------
+    def _go_live(self, start: int) -> None:
+        buffer: asyncio.Queue[object] = asyncio.Queue(maxsize=self.live_buffer)
+        self._live = _Live(buffer, asyncio.ensure_future(self._pump(start, buffer)))
+        self.log.info("following_live", position=start)
+
+    async def _pump(self, start: int, buffer: asyncio.Queue[object]) -> None:
+        try:
+            async with contextlib.aclosing(self.source.subscribe(start)) as events:
+                async for event in events:
+                    await buffer.put(event)
+            await buffer.put(_END)
+        except Exception as error:
+            await buffer.put(error)
+
+    async def _from_live(self, live: _Live) -> list[RecordedEvent]:
+        full = live.buffer.full()
+        try:
+            items = [await asyncio.wait_for(live.buffer.get(), self.stall_check)]
+        except TimeoutError:
+            if await self._log_moved_on():
+                self.log.warning("subscription_stalled", position=self.position)
+                await self._stop_live()
+            return []
+        while len(items) < self.batch_size and not live.buffer.empty():
+            items.append(live.buffer.get_nowait())
+        events = [item for item in items if isinstance(item, RecordedEvent)]
+        if len(events) < len(items):
+            await self._subscription_ended(items[len(events)], bool(events))
+        elif full:
+            self.log.info("falling_behind", buffered=self.live_buffer, position=self.position)
+            await self._stop_live()
+        return events
+
+    async def _subscription_ended(self, ending: object, delivered: bool) -> None:
+        """The source closed the subscription (the feed ends), or it failed: the feed reads
+        again, then subscribes anew."""
+        await self._stop_live()
+        if ending is _END:
+            if not delivered:
+                raise FeedEnded()
+            return
+        self.log.warning("subscription_failed", position=self.position, reason=repr(ending))
+        await asyncio.sleep(RESUBSCRIBE_DELAY)
+
+    async def _log_moved_on(self) -> bool:
+        try:
+            return bool(await self.source.read_all(self.position, 1))
+        except Unavailable:
+            return False
+
+    async def _stop_live(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            live.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await live.pump
+
+    async def _restart(self) -> None:
+        """Forget whatever is in flight; the next batch is read from ``position``."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await prefetch
+        await self._stop_live()
+
+    def _accept(self, events: Sequence[RecordedEvent]) -> tuple[list[RecordedEvent], int | None]:
+        """Drop duplicates; stop at a gap. Returns the batch and where a gap was found."""
+        batch: list[RecordedEvent] = []
+        for event in events:
+            if event.position < self.position:
+                continue
+            if event.position > self.position:
+                return batch, event.position
+            batch.append(event)
+            self.position += 1
+        return batch, None

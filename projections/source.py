@@ -1,0 +1,162 @@
+"""Where a worker reads events and holds its lease: a cluster (through ``AsyncClient``) or an
+embedded store, behind one asyncio port.
+
+``subscribe`` is an async generator that stops when closed: for a cluster it uses its own
+client, so closing the generator closes the connection and the node stops pushing (a
+subscription shares nothing with the reads, whose client goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from eventlog import AsyncClient, EmbeddedStore, LeaseGrant, RecordedEvent, open_embedded
+
+T = TypeVar("T")
+
+
+class EventSource(Protocol):
+    """The committed log, as a projection worker uses it."""
+
+    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
+        """Committed events from ``from_position`` on, at most ``limit``."""
+        ...
+
+    def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+        """Committed events from ``from_position`` on, live, until closed."""
+        ...
+
+    async def head(self) -> int:
+        """The last committed position (as far as the node asked knows)."""
+        ...
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant: ...
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None: ...
+
+    async def leases(self) -> list[LeaseGrant]: ...
+
+    async def close(self) -> None: ...
+
+
+class ClientSource:
+    """A cluster. Reads follow the leader and retry within ``timeout``; lease calls use a
+    shorter deadline (``lease_timeout``), since a renewal that takes longer than a third of
+    the lease is already too late. Each subscription starts at the next address of the
+    list, so one that stalled on a dead or cut-off node is replaced by one elsewhere."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        *,
+        timeout: float = 10.0,
+        lease_timeout: float = 2.0,
+        cluster_id: str | None = None,
+    ) -> None:
+        items = addresses.split(",") if isinstance(addresses, str) else list(addresses)
+        self.addresses = [item.strip() for item in items if item.strip()]
+        self.timeout, self.cluster_id = timeout, cluster_id
+        self._reads = self._client(self.addresses, timeout)
+        self._leases = self._client(self.addresses, lease_timeout)
+        self._subscriptions = 0
+
+    def _client(self, addresses: list[str], timeout: float) -> AsyncClient:
+        if self.cluster_id is None:
+            return AsyncClient(addresses, timeout)
+        return AsyncClient(addresses, timeout, cluster_id=self.cluster_id)
+
+    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
+        return await self._reads.read_all(from_position, limit)
+
+    async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+        first = self._subscriptions % max(1, len(self.addresses))
+        self._subscriptions += 1
+        client = self._client(self.addresses[first:] + self.addresses[:first], self.timeout)
+        subscription = client.subscribe(from_position)
+        try:
+            async with contextlib.aclosing(subscription) as events:
+                async for event in events:
+                    yield event
+        finally:
+            await client.close()
+
+    async def head(self) -> int:
+        return int((await self._reads.status())["last_position"])
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        return await self._leases.acquire_lease(name, owner, ttl, checkpoint=checkpoint)
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None:
+        await self._leases.release_lease(name, owner, token)
+
+    async def leases(self) -> list[LeaseGrant]:
+        return await self._leases.leases()
+
+    async def close(self) -> None:
+        await self._reads.close()
+        await self._leases.close()
+
+
+class EmbeddedSource:
+    """An embedded store, whose calls block: they run in a thread of their own, so the
+    worker's loop (lease renewals, signals) never waits on them.
+
+    An embedded store is one process's: only appends made in this process wake a
+    subscription, and no other process may have the store open while this one does."""
+
+    def __init__(self, store: EmbeddedStore, *, owns_store: bool = False) -> None:
+        self.store, self._owns_store = store, owns_store
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-source")
+
+    @classmethod
+    def open(cls, path: Path | str) -> EmbeddedSource:
+        return cls(open_embedded(path), owns_store=True)
+
+    async def _call(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._calls, function)
+
+    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
+        return await self._call(lambda: self.store.read_all(from_position, limit))
+
+    async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+        # The store's subscription blocks while it waits for an append; it gets a thread of
+        # its own, left to finish by itself (at the next append, or when the store closes).
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-subscription")
+        events = self.store.subscribe(from_position)
+        loop = asyncio.get_running_loop()
+        try:
+            while (event := await loop.run_in_executor(thread, next, events, None)) is not None:
+                yield event
+        finally:
+            thread.shutdown(wait=False)
+
+    async def head(self) -> int:
+        status = await self._call(self.store.status)
+        return int(status["last_position"])
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        return await self._call(
+            lambda: self.store.acquire_lease(name, owner, ttl, checkpoint=checkpoint)
+        )
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None:
+        await self._call(lambda: self.store.release_lease(name, owner, token))
+
+    async def leases(self) -> list[LeaseGrant]:
+        return await self._call(self.store.leases)
+
+    async def close(self) -> None:
+        if self._owns_store:
+            await self._call(self.store.close)
+        self._calls.shutdown(wait=True)
