@@ -16,6 +16,7 @@ releases (``LEASE_RELEASE``, value = the token) a named lease; see ``statemachin
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,6 +36,14 @@ MAX_LEASE_NAME_BYTES = 256
 MAX_LEASE_TTL_MS = 86_400_000
 
 
+def new_request_id() -> bytes:
+    """16 bytes: the clock in milliseconds, then 80 random bits. Ids made at about the same
+    time sort together, so the requests table takes each batch's ids into a few B-tree pages
+    at its end instead of dirtying a random page per request (which made every apply commit
+    write and fsync hundreds of kilobytes)."""
+    return (time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10)
+
+
 def new_request(
     appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
 ) -> CheckedRequest:
@@ -43,7 +52,7 @@ def new_request(
     try:
         wire = [
             KIND_APPEND,
-            request_id or os.urandom(REQUEST_ID_BYTES),
+            request_id or new_request_id(),
             [
                 [stream, expected, [[e.type, e.data, e.metadata] for e in events]]
                 for stream, events, expected in appends
@@ -58,7 +67,7 @@ def new_lease_request(
     op: int, name: str, owner: str, ttl_ms: int, value: int, request_id: bytes | None = None
 ) -> CheckedRequest:
     """Build and check one lease call (``LEASE_ACQUIRE`` or ``LEASE_RELEASE``)."""
-    rid = request_id or os.urandom(REQUEST_ID_BYTES)
+    rid = request_id or new_request_id()
     return check_wire([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
 
 

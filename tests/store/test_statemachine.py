@@ -7,6 +7,7 @@ import uuid
 import attrs
 import pytest
 
+from eventlog.commands import REQUEST_ID_BYTES, new_request_id
 from eventlog.errors import CorruptRecord, WrongExpectedVersion
 from eventlog.outcomes import Outcome
 from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant
@@ -321,3 +322,13 @@ def test_an_undecodable_entry_is_a_corrupt_record_and_writes_nothing() -> None:
     with pytest.raises(CorruptRecord):
         state.apply(batch(one(1, "s", "E")), b"\x93garbage")
     assert state == DictState()
+
+
+def test_new_request_ids_are_unique_and_sort_by_the_time_they_were_made() -> None:
+    earlier = [new_request_id() for _ in range(1000)]
+    later_ms = int.from_bytes(earlier[-1][:6], "big") + 1
+    while int.from_bytes((later := new_request_id())[:6], "big") < later_ms:
+        pass
+    assert len(set(earlier)) == 1000
+    assert all(len(rid) == REQUEST_ID_BYTES for rid in earlier)
+    assert max(earlier) < later
