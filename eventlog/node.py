@@ -9,9 +9,10 @@ leader sends its AppendEntries before its own write finishes (thesis §10.2.1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -32,6 +33,9 @@ from eventlog.transport import PeerTransport
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
 MAX_BATCH_BYTES = 1 << 20
+STAGED_FLUSH_DELAY = 0.005
+"""Seconds an applied-only Ready may wait to be written with the next one; a reader that
+needs it sooner has it written at once."""
 """Client requests packed into one Raft entry, at most (one request may exceed it alone)."""
 
 
@@ -105,6 +109,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._role = self.core.role
         self._leader = self.core.leader
+        self._flush_at: float | None = None
         self.stopped = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -125,6 +130,8 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
         self._fail_all(Unavailable("node stopped"))
+        with contextlib.suppress(EventLogError):
+            self.storage.flush()  # not needed for safety: saves a restart some re-applying
         self.storage.close()
 
     # -- inputs --------------------------------------------------------------------------------
@@ -180,40 +187,70 @@ class Node:
 
     async def wait_applied(self, index: LogIndex) -> None:
         async with self._applied:
-            await self._applied.wait_for(lambda: self.storage.applied_index() >= index)
+            await self._applied.wait_for(lambda: self._reached(self.storage.applied_index, index))
 
     async def wait_position(self, position: int) -> None:
         async with self._applied:
-            await self._applied.wait_for(lambda: self.storage.last_position() >= position)
+            await self._applied.wait_for(
+                lambda: self._reached(self.storage.last_position, position)
+            )
+
+    def _reached(self, current: Callable[[], int], target: int) -> bool:
+        if current() >= target:
+            return True
+        self._flush_soon()
+        return False
 
     # -- the Ready loop ------------------------------------------------------------------------
     async def _ready_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wakeup.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(self._flush_at):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             self._propose_queued()
             while self.core.has_ready():
                 await self._handle(self.core.ready())
                 self._propose_queued()
+            if self._flush_at is not None and loop.time() >= self._flush_at:
+                await asyncio.to_thread(self.storage.flush)
+                await self._written()
+
+    async def _written(self) -> None:
+        """After a write: nothing is staged any more, and waiting readers may go on."""
+        self._flush_at = None
+        async with self._applied:
+            self._applied.notify_all()
+
+    def _flush_soon(self) -> None:
+        """A reader waits for applied state: write what is staged now, not after the delay."""
+        if self.storage.staged():
+            self._flush_at = asyncio.get_running_loop().time()
+            self._wakeup.set()
 
     async def _handle(self, rd: Ready) -> None:
         """Send what may go before the write, then persist and apply in one transaction (one
         fsync) in the worker thread, answering callers as soon as their outcomes are known;
         then send what needed the write."""
         self.transport.send(rd.messages)
-        if rd.hard_state is not None or rd.entries or rd.committed:
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
 
-            def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
-                loop.call_soon_threadsafe(self._resolve, rd.committed, outcomes)
+        def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
+            loop.call_soon_threadsafe(self._resolve, rd.committed, outcomes)
 
+        if not rd.entries and not self.storage.must_sync(rd.hard_state):
+            if rd.committed or rd.hard_state is not None:
+                # Only applying: decide and answer now, write with the next Ready (or flush).
+                await asyncio.to_thread(self.storage.stage, rd.hard_state, rd.committed, answer)
+                if self._flush_at is None:
+                    self._flush_at = loop.time() + STAGED_FLUSH_DELAY
+        else:
             await asyncio.to_thread(
                 self.storage.write_ready, rd.hard_state, rd.entries, rd.committed, answer
             )
+            await self._written()
         self.transport.send(rd.messages_after_persist)
-        if rd.committed:
-            async with self._applied:
-                self._applied.notify_all()
         for read in rd.read_states:
             future = self._reads.get(read.context)
             if future is not None and not future.done():

@@ -125,6 +125,16 @@ class _TxnView:
 
 
 @attrs.define
+class _Staged:
+    """Outcomes decided over the last commit but not written yet (see ``stage``)."""
+
+    writes: WriteSet
+    applied: LogIndex
+    """The last committed entry whose effects ``writes`` holds."""
+    hard_state: HardState | None = None
+
+
+@attrs.define
 class LmdbStorage:
     """The node's disk: the core's read ports (``LogStorage``, ``StateStorage``), the host's
     writes (``write_ready``) and the committed-and-applied reads."""
@@ -135,6 +145,7 @@ class LmdbStorage:
     _dbs: Dbs
     _cache: _Cache
     _reader: EventReader = attrs.field(init=False)
+    _staged: _Staged | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._reader = EventReader(self._env, self._gate, self._dbs)
@@ -259,55 +270,113 @@ class LmdbStorage:
         on_applied: Callable[[list[tuple[LogIndex, list[Outcome]]]], None] | None = None,
     ) -> list[tuple[LogIndex, list[Outcome]]]:
         """Persist a Ready and apply its committed entries in one transaction: one fsync.
+        Whatever ``stage`` decided before is written in the same transaction.
 
-        ``on_applied`` gets the outcomes before that commit: they are decided by entries a
-        majority already holds, so a caller may be answered while this node's fsync runs (a
-        retried transaction calls it again with the same outcomes).
+        ``on_applied`` gets the outcomes before anything is written: they are decided by
+        entries a majority already holds, so a caller may be answered while this node's fsync
+        runs.
 
         Entries replace whatever the log held from ``entries[0].index`` on; applied entries
         are committed and must never be replaced (``InvariantViolation``). The results of the
         apply, the indexes and the new applied index are written with the log, so a restart
-        never applies twice; committed entries at or below ``applied_index`` are skipped."""
+        never applies twice; committed entries already applied or staged are skipped."""
         if entries:
             self._check_append(entries)
-        todo = [entry for entry in committed if entry.index > self._cache.applied_index]
-        if todo:
-            self._check_apply(todo, entries[-1].index if entries else self._cache.last_index)
-        if hard_state is None and not entries and not todo:
-            return []
+        results = self._decide(committed, entries[-1].index if entries else self._cache.last_index)
+        if results and on_applied is not None:
+            on_applied(results)
+        staged = self._staged
+        if hard_state is None and staged is not None:
+            hard_state = staged.hard_state
+        if hard_state is None and not entries and staged is None:
+            return results
 
-        def write(txn: Txn) -> tuple[WriteSet, list[tuple[LogIndex, list[Outcome]]], int] | None:
+        def write(txn: Txn) -> int | None:
             if entries:
                 self._write_entries(txn, entries)
             if hard_state is not None:
                 value = msgpack.packb([hard_state.term, hard_state.vote, hard_state.commit])
                 txn.put(HARD_STATE_KEY, value, db=self._dbs.raft_state)
-            if not todo:
-                return None
-            applied = self._apply(txn, todo)
-            if on_applied is not None:
-                on_applied(applied[1])
-            return applied
+            return None if staged is None else self._write_staged(txn, staged)
 
-        # The commit index is volatile state in Raft: a Ready that only moves it (and applies)
-        # needs no power-loss durability; a restart relearns it from the leader.
-        previous = self._cache.hard_state
-        durable = bool(entries) or (
-            hard_state is not None
-            and (hard_state.term, hard_state.vote) != (previous.term, previous.vote)
-        )
-        applied = write_txn(self._gate, self._env, write, durable=durable)
+        durable = bool(entries) or self.must_sync(hard_state)
+        stream_count = write_txn(self._gate, self._env, write, durable=durable)
         cache = self._cache
         if entries:
             cache.last_index, cache.last_term = entries[-1].index, entries[-1].term
         if hard_state is not None:
             cache.hard_state = hard_state
-        if applied is None:
+        if staged is not None and stream_count is not None:
+            writes = staged.writes
+            cache.applied_index, cache.stream_count = staged.applied, stream_count
+            cache.last_position, cache.digest = writes.last_position, writes.digest
+            cache.clock_ms, cache.lease_token = writes.clock_ms, writes.lease_token
+            self._staged = None
+        return results
+
+    def stage(
+        self,
+        hard_state: HardState | None,
+        committed: Sequence[Entry],
+        on_applied: Callable[[list[tuple[LogIndex, list[Outcome]]]], None] | None = None,
+    ) -> list[tuple[LogIndex, list[Outcome]]]:
+        """Decide the outcomes of committed entries now and write them, with ``hard_state``,
+        in the next ``write_ready`` or ``flush``: a Ready that only applies would otherwise
+        cost a commit and an fsync of its own. Reads see staged effects only once written;
+        a crash loses them, and the restarted node applies those entries again from its log.
+        ``hard_state`` may only move the commit index (see ``must_sync``)."""
+        if self.must_sync(hard_state):
+            raise InvariantViolation("a new term or vote must be written durably, not staged")
+        results = self._decide(committed, self._cache.last_index)
+        if results and on_applied is not None:
+            on_applied(results)
+        if hard_state is not None:
+            if self._staged is None:
+                with self._gate.txn(self._env) as txn:
+                    view = _TxnView(txn, self._dbs, self._cache)
+                    self._staged = _Staged(WriteSet.over(view), self._cache.applied_index)
+            self._staged.hard_state = hard_state
+        return results
+
+    def flush(self) -> None:
+        """Write what ``stage`` decided, if anything."""
+        self.write_ready(None, (), ())
+
+    def staged(self) -> bool:
+        return self._staged is not None
+
+    def must_sync(self, hard_state: HardState | None) -> bool:
+        """The commit index is volatile state in Raft: a hard state that only moves it needs
+        no power-loss durability (a restart relearns it); a new term or vote does."""
+        previous = self._cache.hard_state
+        return hard_state is not None and (hard_state.term, hard_state.vote) != (
+            previous.term,
+            previous.vote,
+        )
+
+    def _decide(
+        self, committed: Sequence[Entry], last_index: LogIndex
+    ) -> list[tuple[LogIndex, list[Outcome]]]:
+        """Apply committed entries in memory, on top of what is written and what is staged;
+        the staged write set then holds their effects until a write."""
+        staged = self._staged
+        through = staged.applied if staged is not None else self._cache.applied_index
+        todo = [entry for entry in committed if entry.index > through]
+        if not todo:
             return []
-        writes, results, stream_count = applied
-        cache.applied_index, cache.stream_count = todo[-1].index, stream_count
-        cache.last_position, cache.digest = writes.last_position, writes.digest
-        cache.clock_ms, cache.lease_token = writes.clock_ms, writes.lease_token
+        self._check_apply(todo, through, last_index)
+        results: list[tuple[LogIndex, list[Outcome]]] = []
+        with self._gate.txn(self._env) as txn:
+            view = _TxnView(txn, self._dbs, self._cache)
+            if staged is None:
+                staged = _Staged(WriteSet.over(view), self._cache.applied_index)
+            for entry in todo:
+                outcomes: list[Outcome] = []
+                if entry.kind is EntryKind.NORMAL:
+                    outcomes = apply_entry(view, staged.writes, entry.index, entry.data)
+                results.append((entry.index, outcomes))
+        staged.applied = todo[-1].index
+        self._staged = staged
         return results
 
     def _check_append(self, entries: Sequence[Entry]) -> None:
@@ -332,43 +401,40 @@ class LmdbStorage:
             append=True,
         )
 
-    def _check_apply(self, todo: list[Entry], last_index: LogIndex) -> None:
-        first = self._cache.applied_index + 1
+    def _check_apply(self, todo: list[Entry], through: LogIndex, last_index: LogIndex) -> None:
+        first = through + 1
         if [entry.index for entry in todo] != list(range(first, first + len(todo))):
             raise InvariantViolation(f"applying entries that do not follow {first - 1} in order")
         if todo[-1].index > last_index:
             raise InvariantViolation(f"applying entry {todo[-1].index}, which is not persisted")
 
-    def _apply(
-        self, txn: Txn, todo: list[Entry]
-    ) -> tuple[WriteSet, list[tuple[LogIndex, list[Outcome]]], int]:
-        view = _TxnView(txn, self._dbs, self._cache)
-        writes = WriteSet.over(view)
-        results: list[tuple[LogIndex, list[Outcome]]] = []
-        for entry in todo:
-            outcomes: list[Outcome] = []
-            if entry.kind is EntryKind.NORMAL:
-                outcomes = apply_entry(view, writes, entry.index, entry.data)
-            results.append((entry.index, outcomes))
-        stream_count = self._write_applied(txn, view, writes)
+    def _write_staged(self, txn: Txn, staged: _Staged) -> int:
+        """Write a staged apply: index rows, heads, outcomes, leases and the applied state
+        in the meta table, all in ``txn``. Pure data, so a retried transaction writes the
+        same. Returns the new stream count."""
+        writes = staged.writes
+        stream_count = self._write_applied(txn, writes)
         meta = self._dbs.meta
-        txn.put(M_APPLIED, Q.pack(todo[-1].index), db=meta)
+        txn.put(M_APPLIED, Q.pack(staged.applied), db=meta)
         txn.put(M_POSITION, Q.pack(writes.last_position), db=meta)
         txn.put(M_DIGEST, writes.digest, db=meta)
         txn.put(M_STREAMS, Q.pack(stream_count), db=meta)
         txn.put(M_CLOCK, Q.pack(writes.clock_ms), db=meta)
         txn.put(M_LEASE_TOKEN, Q.pack(writes.lease_token), db=meta)
-        return writes, results, stream_count
+        return stream_count
 
-    def _write_applied(self, txn: Txn, view: _TxnView, writes: WriteSet) -> int:
+    def _write_applied(self, txn: Txn, writes: WriteSet) -> int:
         """Write the events' index rows, stream heads and outcomes; returns the stream count."""
-        dbs, ids, count = self._dbs, view.ids, self._cache.stream_count
+        dbs, count = self._dbs, self._cache.stream_count
+        ids: dict[str, bytes] = {}
         for stream, version in writes.stream_versions.items():
-            sid = ids.get(stream)
+            key = stream_key(stream)
+            sid = txn.get(key, db=dbs.stream_ids)
             if sid is None:
                 count += 1
-                sid = ids[stream] = Q.pack(count)
-                txn.put(stream_key(stream), sid, db=dbs.stream_ids)
+                sid = Q.pack(count)
+                txn.put(key, sid, db=dbs.stream_ids)
+            ids[stream] = sid
             txn.put(sid, Q.pack(version), db=dbs.stream_heads)
         pack_q, pack_pos = Q.pack, POS.pack
         txn.cursor(db=dbs.positions).putmulti(

@@ -273,6 +273,61 @@ def test_only_entries_term_and_vote_wait_for_a_power_loss_safe_commit(
     assert recorded == [True, False, True, True]
 
 
+def test_staged_outcomes_are_written_with_the_next_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = entry(1, one(1, "s", "E1")), entry(2, one(2, "s", "E2"))
+    third = entry(3, one(3, "t", "T1"))
+    with open_store(tmp_path / "direct") as direct:
+        direct.persist(None, [first, second, third])
+        expected = direct.apply([first, second, third])
+    with open_store(tmp_path / "node") as store:
+        store.persist(None, [first, second])
+        commits: list[bool] = []
+        real = storage_module.write_txn
+
+        def counting(*args: object, durable: bool = True) -> object:
+            commits.append(durable)
+            return real(*args, durable=durable)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(storage_module, "write_txn", counting)
+        commit_two = HardState(term=Term(0), vote=NodeId(0), commit=LogIndex(2))
+        staged = store.stage(None, [first]) + store.stage(commit_two, [first, second])
+        assert commits == [] and store.staged()
+        assert store.applied_index() == 0 and store.read_all() == [], "staged is not read"
+        decided = store.write_ready(None, [third], [third])
+        assert commits == [True] and not store.staged()
+        assert staged + decided == expected
+        assert (store.applied_index(), store.hard_state()) == (3, commit_two)
+        assert [e.type for e in store.read_all()] == ["E1", "E2", "T1"]
+        assert store.digest() == direct_digest(tmp_path / "direct")
+
+
+def direct_digest(path: Path) -> bytes:
+    with open_store(path) as store:
+        return store.digest()
+
+
+def test_a_crash_loses_staged_outcomes_and_applying_again_decides_the_same(
+    tmp_path: Path,
+) -> None:
+    first = entry(1, one(1, "s", "E1"), one(2, "t", "T1"))
+    with open_store(tmp_path / "node") as store:
+        store.persist(None, [first])
+        staged = store.stage(None, [first])
+    with open_store(tmp_path / "node") as store:  # closed without a flush: as after a crash
+        assert store.applied_index() == 0 and store.read_all() == []
+        assert store.apply([first]) == staged
+        store.flush()  # nothing staged: writes nothing
+        assert store.applied_index() == 1
+
+
+def test_a_new_term_or_vote_is_never_staged(store: LmdbStorage) -> None:
+    with pytest.raises(InvariantViolation):
+        store.stage(HardState(term=Term(2), vote=NodeId(1), commit=LogIndex(0)), [])
+    assert not store.staged()
+
+
 def test_a_ready_may_apply_entries_it_persists_itself(store: LmdbStorage) -> None:
     first = entry(1, one(1, "s", "E1"))
     results = store.write_ready(None, [first], [first])
