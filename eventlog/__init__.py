@@ -17,6 +17,7 @@ from eventlog.errors import (
     Unavailable,
     WrongExpectedVersion,
 )
+from eventlog.logs import configure_logging
 from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "StorageFull",
     "Unavailable",
     "WrongExpectedVersion",
+    "configure_logging",
     "open_embedded",
 ]

@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import functools
-import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +15,7 @@ import attrs
 import click
 import structlog
 
-from eventlog import EventLogError
+from eventlog import EventLogError, configure_logging
 from projections.apply import PoisonPolicy
 from projections.errors import PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
@@ -197,28 +195,6 @@ def rebuild(
     click.echo(
         f"rebuilt {projection.name} to position {result.checkpoint} in {result.seconds:.1f}s "
         f"({result.rate:,.0f} events/s{parked}) -> {result.generation}"
-    )
-
-
-def configure_logging(level: str) -> None:
-    """structlog on standard error, for ``python -m projections.cli``."""
-    rendering: list[structlog.typing.Processor] = (
-        [structlog.dev.ConsoleRenderer()]
-        if sys.stderr.isatty()
-        else [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            *rendering,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
     )
 
 
