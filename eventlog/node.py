@@ -242,7 +242,10 @@ class Node:
         if not rd.entries and not self.storage.must_sync(rd.hard_state):
             if rd.committed or rd.hard_state is not None:
                 # Only applying: decide and answer now, write with the next Ready (or flush).
-                await asyncio.to_thread(self.storage.stage, rd.hard_state, rd.committed, answer)
+                # No fsync here, only work that holds the GIL: a thread would only add hops.
+                self.storage.stage(
+                    rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
+                )
                 if self._flush_at is None:
                     self._flush_at = loop.time() + STAGED_FLUSH_DELAY
         else:
