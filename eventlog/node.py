@@ -1,18 +1,22 @@
 """The runtime around the core: ticks, the Ready loop, batching proposals, futures by entry.
 
-Only the event loop thread touches the core. Persisting and applying run in a worker thread
-(LMDB fsyncs block), so while one Ready is being written the loop keeps stepping messages and
-taking proposals, and the next Ready carries all of them: group commit without a timer. The
-leader sends its AppendEntries before its own write finishes (thesis §10.2.1).
+Only the event loop thread touches the core. Writes run in one writer thread (LMDB fsyncs
+block), so while one Ready is being written the loop keeps stepping messages and taking
+proposals, and the next Ready carries all of them: group commit without a timer. The leader
+sends its AppendEntries before its own write finishes (thesis §10.2.1). A Ready that only
+applies is decided on the loop and written with the next one (``LmdbStorage.stage``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -110,6 +114,7 @@ class Node:
         self._role = self.core.role
         self._leader = self.core.leader
         self._flush_at: float | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -130,6 +135,9 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
         self._fail_all(Unavailable("node stopped"))
+        # A cancelled Ready loop may have left a write running in the writer thread: let it
+        # finish before anything else touches the environment, and before closing it.
+        await asyncio.to_thread(self._writer.shutdown, True)
         with contextlib.suppress(EventLogError):
             self.storage.flush()  # not needed for safety: saves a restart some re-applying
         self.storage.close()
@@ -214,8 +222,17 @@ class Node:
                 await self._handle(self.core.ready())
                 self._propose_queued()
             if self._flush_at is not None and loop.time() >= self._flush_at:
-                await asyncio.to_thread(self.storage.flush)
+                await self._in_writer(self.storage.flush)
                 await self._written()
+
+    async def _in_writer(self, write: Callable[..., object], *args: Any) -> None:
+        """Run a storage write in the writer thread: one thread, so writes keep their order
+        and LMDB's write transactions stay on the thread that began them; the loop meanwhile
+        keeps stepping messages and taking proposals (the fsync releases the GIL)."""
+        context = contextvars.copy_context()
+        await asyncio.get_running_loop().run_in_executor(
+            self._writer, functools.partial(context.run, write, *args)
+        )
 
     async def _written(self) -> None:
         """After a write: nothing is staged any more, and waiting readers may go on."""
@@ -249,7 +266,7 @@ class Node:
                 if self._flush_at is None:
                     self._flush_at = loop.time() + STAGED_FLUSH_DELAY
         else:
-            await asyncio.to_thread(
+            await self._in_writer(
                 self.storage.write_ready, rd.hard_state, rd.entries, rd.committed, answer
             )
             await self._written()
