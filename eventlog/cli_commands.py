@@ -67,6 +67,12 @@ def _cluster_id_option(f: Any) -> Any:
     is_flag=True,
     help="UNSAFE, for tests and benchmarks only: acknowledge without fsync.",
 )
+@click.option(
+    "--exit-with-parent",
+    is_flag=True,
+    help="Stop when the process that started this node is gone (local clusters use it, so a "
+    "killed test run or demo leaves no node behind).",
+)
 def node(
     node_id: int,
     cluster_map: str,
@@ -74,6 +80,7 @@ def node(
     cluster_id: str,
     tick_ms: float,
     unsafe_no_fsync: bool,
+    exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT."""
     from eventlog.runtime import parse_cluster_map, run
@@ -94,7 +101,7 @@ def node(
         sync=not unsafe_no_fsync,
     )
     try:
-        run(config)
+        run(config, exit_with_parent=exit_with_parent)
     except EventLogError as error:
         raise click.ClickException(str(error)) from error
 
@@ -123,6 +130,7 @@ def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: s
             str(data_dir / f"node-{i}"),
             "--cluster-id",
             cluster_id,
+            "--exit-with-parent",
         ]
         children.append(subprocess.Popen(command))
     addresses = ",".join(f"{host}:{base_port + i - 1}" for i in range(1, nodes + 1))

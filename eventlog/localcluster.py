@@ -89,6 +89,7 @@ class NodeProcess:
             self.cluster_map,
             "--data-dir",
             str(self.data_dir),
+            "--exit-with-parent",
             *self.extra_args,
         ]
         log = self.log_path.open("ab")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 from eventlog.node import Node, NodeConfig
@@ -25,28 +26,47 @@ def parse_cluster_map(text: str) -> dict[int, tuple[str, int]]:
     return result
 
 
-async def serve(config: NodeConfig) -> None:
-    """Serve until SIGTERM or SIGINT, then stop accepting, finish the Ready loop and close."""
+PARENT_POLL_SECONDS = 0.5
+
+
+async def serve(config: NodeConfig, *, exit_with_parent: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT (or, with ``exit_with_parent``, until the process that
+    started this one is gone), then stop accepting, finish the Ready loop and close."""
     node = Node(config)
     server = Server(node)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watcher = asyncio.create_task(_watch_parent(stop, node)) if exit_with_parent else None
     try:
         await server.start()
         await node.start()
         await stop.wait()
         node.log.info("stopping")
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await server.close()
         await node.stop()
 
 
-def run(config: NodeConfig) -> None:
+async def _watch_parent(stop: asyncio.Event, node: Node) -> None:
+    """A parent killed with SIGKILL cannot stop its children; they notice they were handed to
+    another parent (init or a subreaper) and stop themselves."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            node.log.warning("parent_exited", parent=parent)
+            stop.set()
+
+
+def run(config: NodeConfig, *, exit_with_parent: bool = False) -> None:
+    main = serve(config, exit_with_parent=exit_with_parent)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(config))
+        uvloop.run(main)

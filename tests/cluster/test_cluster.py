@@ -4,8 +4,11 @@ garbage on the wire. Every process and port is cleaned up by the fixtures, even 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -228,3 +231,42 @@ def test_sigterm_with_clients_connected_stops_every_node_cleanly(tmp_path: Path)
         for node in cluster.nodes.values():
             log = node.log_path.read_text(errors="replace")
             assert "Traceback" not in log, log[-3000:]
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from eventlog.localcluster import local_cluster
+with local_cluster(Path(sys.argv[1])) as cluster:
+    cluster.leader(timeout=20)
+    print(" ".join(str(node.process.pid) for node in cluster.nodes.values()), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_nodes_stop_when_the_process_that_started_them_is_killed(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    pids: list[int] = []
+    try:
+        assert parent.stdout is not None
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 3
+        parent.kill()  # SIGKILL: its context managers never run
+        parent.wait(timeout=10)
+        wait_for(lambda: not any(alive(pid) for pid in pids) or None, 20, "nodes to stop")
+    finally:
+        parent.kill()
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Running and not a zombie (a reaped or zombie process no longer serves)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
