@@ -19,6 +19,7 @@ from rich.table import Table
 from eventlog.client import DEFAULT_CLUSTER_ID, AsyncClient, Client, parse_addresses
 from eventlog.console import output_console
 from eventlog.errors import EventLogError
+from eventlog.localcluster import node_command
 from eventlog.logs import bind_node
 from eventlog.node import NodeConfig
 from eventlog.records import ANY, NewEvent, RecordedEvent
@@ -117,21 +118,7 @@ def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: s
     cluster_map = ",".join(f"{i}={host}:{base_port + i - 1}" for i in range(1, nodes + 1))
     children = []
     for i in range(1, nodes + 1):
-        command = [
-            sys.executable,
-            "-m",
-            "eventlog.cli",
-            "node",
-            "--id",
-            str(i),
-            "--cluster",
-            cluster_map,
-            "--data-dir",
-            str(data_dir / f"node-{i}"),
-            "--cluster-id",
-            cluster_id,
-            "--exit-with-parent",
-        ]
+        command = node_command(i, cluster_map, data_dir / f"node-{i}", "--cluster-id", cluster_id)
         children.append(subprocess.Popen(command))
     addresses = ",".join(f"{host}:{base_port + i - 1}" for i in range(1, nodes + 1))
     click.echo(f"cluster of {nodes} running; clients: --cluster {addresses}", err=True)

@@ -21,6 +21,24 @@ from eventlog.errors import EventLogError
 T = TypeVar("T")
 
 
+def node_command(node_id: int, cluster_map: str, data_dir: Path, *extra: str) -> list[str]:
+    """The command line of one node process that stops when the process starting it does."""
+    return [
+        sys.executable,
+        "-m",
+        "eventlog.cli",
+        "node",
+        "--id",
+        str(node_id),
+        "--cluster",
+        cluster_map,
+        "--data-dir",
+        str(data_dir),
+        "--exit-with-parent",
+        *extra,
+    ]
+
+
 def free_ports(count: int) -> list[int]:
     sockets = []
     try:
@@ -78,20 +96,7 @@ class NodeProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "eventlog.cli",
-            "node",
-            "--id",
-            str(self.node_id),
-            "--cluster",
-            self.cluster_map,
-            "--data-dir",
-            str(self.data_dir),
-            "--exit-with-parent",
-            *self.extra_args,
-        ]
+        command = node_command(self.node_id, self.cluster_map, self.data_dir, *self.extra_args)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
