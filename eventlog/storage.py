@@ -132,6 +132,9 @@ class _Staged:
     applied: LogIndex
     """The last committed entry whose effects ``writes`` holds."""
     hard_state: HardState | None = None
+    sids: dict[str, bytes] = attrs.field(factory=dict)
+    """Ids of the existing streams the decisions looked up: nothing writes stream ids until
+    this is written, so they still hold then."""
 
 
 @attrs.define
@@ -375,6 +378,7 @@ class LmdbStorage:
                 if entry.kind is EntryKind.NORMAL:
                     outcomes = apply_entry(view, staged.writes, entry.index, entry.data)
                 results.append((entry.index, outcomes))
+            staged.sids.update(view.ids)
         staged.applied = todo[-1].index
         self._staged = staged
         return results
@@ -413,7 +417,7 @@ class LmdbStorage:
         in the meta table, all in ``txn``. Pure data, so a retried transaction writes the
         same. Returns the new stream count."""
         writes = staged.writes
-        stream_count = self._write_applied(txn, writes)
+        stream_count = self._write_applied(txn, writes, staged.sids)
         meta = self._dbs.meta
         txn.put(M_APPLIED, Q.pack(staged.applied), db=meta)
         txn.put(M_POSITION, Q.pack(writes.last_position), db=meta)
@@ -423,17 +427,17 @@ class LmdbStorage:
         txn.put(M_LEASE_TOKEN, Q.pack(writes.lease_token), db=meta)
         return stream_count
 
-    def _write_applied(self, txn: Txn, writes: WriteSet) -> int:
-        """Write the events' index rows, stream heads and outcomes; returns the stream count."""
+    def _write_applied(self, txn: Txn, writes: WriteSet, known: dict[str, bytes]) -> int:
+        """Write the events' index rows, stream heads and outcomes; returns the stream count.
+        ``known`` holds stream ids already looked up; any other stream is new."""
         dbs, count = self._dbs, self._cache.stream_count
         ids: dict[str, bytes] = {}
         for stream, version in writes.stream_versions.items():
-            key = stream_key(stream)
-            sid = txn.get(key, db=dbs.stream_ids)
+            sid = known.get(stream)
             if sid is None:
                 count += 1
                 sid = Q.pack(count)
-                txn.put(key, sid, db=dbs.stream_ids)
+                txn.put(stream_key(stream), sid, db=dbs.stream_ids)
             ids[stream] = sid
             txn.put(sid, Q.pack(version), db=dbs.stream_heads)
         pack_q, pack_pos = Q.pack, POS.pack
