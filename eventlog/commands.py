@@ -165,3 +165,15 @@ def decode_batch(data: bytes) -> tuple[int, list[Any]]:
     if type(timestamp_ms) is not int or not isinstance(requests, list):
         raise CorruptRecord("entry", None, "batch is not [format, timestamp, requests]")
     return timestamp_ms, requests
+
+
+def events_in_order(requests: list[Any]) -> list[tuple[str, str, bytes, bytes]]:
+    """``(stream, type, data, metadata)`` of every event of a batch's requests, in ordinal
+    order: the order in which applying the batch numbers them (lease requests hold none)."""
+    return [
+        (stream, kind, data, metadata)
+        for request_kind, _, appends in requests
+        if request_kind == KIND_APPEND
+        for stream, _, events in appends
+        for kind, data, metadata in events
+    ]

@@ -142,13 +142,7 @@ class EventReader:
         entry = decode_entry(index, txn.get(Q.pack(index), db=self._dbs.raft_log))
         try:
             timestamp, requests = commands.decode_batch(entry.data)
-            flat = [
-                (stream, kind, data, metadata)
-                for request_kind, _, appends in requests
-                if request_kind == commands.KIND_APPEND  # leases hold no events
-                for stream, _, batch_events in appends
-                for kind, data, metadata in batch_events
-            ]
+            flat = commands.events_in_order(requests)
         except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
         return timestamp, flat

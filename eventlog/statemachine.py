@@ -144,7 +144,7 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                 else:
                     outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
-            if kind == KIND_APPEND:
+            if kind == KIND_APPEND:  # the numbering ``commands.events_in_order`` reads back
                 ordinal += sum(len(events) for _, _, events in body)
         except (TypeError, ValueError, AttributeError, UnicodeError) as error:
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
