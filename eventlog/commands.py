@@ -78,7 +78,6 @@ class CheckedRequest:
 
     request_id: bytes
     wire: list[Any]
-    event_count: int
     size: int
 
 
@@ -92,14 +91,14 @@ def check_wire(raw: Any) -> CheckedRequest:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
     if kind == KIND_LEASE:
         _check_lease(body)
-        return CheckedRequest(request_id, raw, 0, 64)
+        return CheckedRequest(request_id, raw, 64)
     if kind != KIND_APPEND:
         raise InvalidRequest(f"unknown request kind {kind!r}")
     appends = body
     if not isinstance(appends, list) or not appends:
         raise InvalidRequest("an append names at least one stream")
     seen: set[str] = set()
-    count = size = 0
+    size = 0
     for append in appends:
         if not isinstance(append, list) or len(append) != 3:
             raise InvalidRequest("a stream append is [stream, expected_version, events]")
@@ -128,8 +127,7 @@ def check_wire(raw: Any) -> CheckedRequest:
             if not isinstance(data, bytes) or not isinstance(metadata, bytes):
                 raise InvalidRequest(f"event data and metadata must be bytes ({event_type})")
             size += len(data) + len(metadata) + 32
-        count += len(events)
-    return CheckedRequest(request_id, raw, count, size)
+    return CheckedRequest(request_id, raw, size)
 
 
 def _check_lease(body: Any) -> None:

@@ -256,7 +256,7 @@ class Node:
         def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
             loop.call_soon_threadsafe(self._resolve, rd.committed, outcomes)
 
-        if not rd.entries and not self.storage.must_sync(rd.hard_state):
+        if not rd.must_sync:  # no entries, no new term or vote: nothing must survive power loss
             if rd.committed or rd.hard_state is not None:
                 # Only applying: decide and answer now, write with the next Ready (or flush).
                 # No fsync here, only work that holds the GIL: a thread would only add hops.

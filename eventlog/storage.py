@@ -302,7 +302,7 @@ class LmdbStorage:
                 txn.put(HARD_STATE_KEY, value, db=self._dbs.raft_state)
             return None if staged is None else self._write_staged(txn, staged)
 
-        durable = bool(entries) or self.must_sync(hard_state)
+        durable = bool(entries) or self._must_sync(hard_state)
         stream_count = write_txn(self._gate, self._env, write, durable=durable)
         cache = self._cache
         if entries:
@@ -327,8 +327,8 @@ class LmdbStorage:
         in the next ``write_ready`` or ``flush``: a Ready that only applies would otherwise
         cost a commit and an fsync of its own. Reads see staged effects only once written;
         a crash loses them, and the restarted node applies those entries again from its log.
-        ``hard_state`` may only move the commit index (see ``must_sync``)."""
-        if self.must_sync(hard_state):
+        ``hard_state`` may only move the commit index (see ``_must_sync``)."""
+        if self._must_sync(hard_state):
             raise InvariantViolation("a new term or vote must be written durably, not staged")
         results = self._decide(committed, self._cache.last_index)
         if results and on_applied is not None:
@@ -348,7 +348,7 @@ class LmdbStorage:
     def staged(self) -> bool:
         return self._staged is not None
 
-    def must_sync(self, hard_state: HardState | None) -> bool:
+    def _must_sync(self, hard_state: HardState | None) -> bool:
         """The commit index is volatile state in Raft: a hard state that only moves it needs
         no power-loss durability (a restart relearns it); a new term or vote does."""
         previous = self._cache.hard_state
