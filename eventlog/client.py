@@ -16,16 +16,18 @@ import threading
 from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from eventlog import commands, wire
-from eventlog.codec import FrameDecoder, FrameError, encode_frame, hello
 from eventlog.errors import (
     EventLogError,
+    FrameError,
     InvalidRequest,
     LeaseHeld,
     Unavailable,
     WrongExpectedVersion,
 )
-from eventlog.framewriter import FrameWriter
+from eventlog.protocol import answers, requests
+from eventlog.protocol.frames import FrameDecoder, encode_frame
+from eventlog.protocol.framewriter import FrameWriter
+from eventlog.protocol.hello import hello
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 DEFAULT_CLUSTER_ID = "eventraft"
@@ -219,9 +221,9 @@ class AsyncClient:
         request_id: bytes | None = None,
     ) -> AppendResult:
         """Append to several streams atomically, each with its own expected version."""
-        request = commands.new_request(appends, request_id)
-        payload = await self._call("append", {"request": request.wire})
-        return wire.result_from_wire(payload)
+        request = requests.new_request(appends, request_id)
+        payload = await self._call("append", {"request": request.fields})
+        return answers.unpack_result(payload)
 
     async def read_stream(
         self,
@@ -273,7 +275,7 @@ class AsyncClient:
                         self._answer(kind, payload, follow_leader=False)
                         raise _Retry(f"subscription ended: {payload!r}")
                     for raw in item:
-                        event = wire.event_from_wire(raw)
+                        event = answers.unpack_event(raw)
                         position = event.position + 1
                         yield event
             except (_Retry, Unavailable, OSError):
@@ -289,20 +291,20 @@ class AsyncClient:
         """Grant or renew the lease ``name`` to ``owner`` for ``ttl`` seconds of the cluster's
         clock, recording ``checkpoint``; raises ``LeaseHeld`` while another owner holds it."""
         ttl_ms = max(1, int(ttl * 1000))
-        request = commands.new_lease_request(
-            commands.LEASE_ACQUIRE, name, owner, ttl_ms, checkpoint
+        request = requests.new_lease_request(
+            requests.LEASE_ACQUIRE, name, owner, ttl_ms, checkpoint
         )
-        return wire.lease_from_wire(await self._call("lease", {"request": request.wire}))
+        return answers.unpack_lease(await self._call("lease", {"request": request.fields}))
 
     async def release_lease(self, name: str, owner: str, token: int) -> None:
         """Give the lease up now, if ``owner`` still holds it with ``token``."""
-        request = commands.new_lease_request(commands.LEASE_RELEASE, name, owner, 1, token)
-        await self._call("lease", {"request": request.wire})
+        request = requests.new_lease_request(requests.LEASE_RELEASE, name, owner, 1, token)
+        await self._call("lease", {"request": request.fields})
 
     async def leases(self) -> list[LeaseGrant]:
         """Every lease granted and not released (expired ones too), by name."""
         payload = await self._call("leases", {})
-        return [wire.lease_from_wire(raw) for raw in payload]
+        return [answers.unpack_lease(raw) for raw in payload]
 
     async def status(self) -> dict[str, Any]:
         """The status of whichever node this client is connected to."""
@@ -316,7 +318,7 @@ class AsyncClient:
         if min_position is not None:
             args["min_position"] = min_position
         payload = await self._call(op, args, follow_leader=min_position is None)
-        return [wire.event_from_wire(raw) for raw in payload]
+        return [answers.unpack_event(raw) for raw in payload]
 
     async def _call(self, op: str, args: dict[str, Any], *, follow_leader: bool = True) -> Any:
         loop = asyncio.get_running_loop()

@@ -14,15 +14,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from eventlog import commands
 from eventlog.client import DEFAULT_CLUSTER_ID
 from eventlog.errors import InvariantViolation
 from eventlog.logs import library_logger
-from eventlog.outcomes import Outcome
+from eventlog.protocol import requests
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.state.batch import encode_batch
+from eventlog.state.outcomes import Outcome
 from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
@@ -73,8 +74,8 @@ class EmbeddedStore:
         *,
         request_id: bytes | None = None,
     ) -> AppendResult:
-        request = commands.new_request(appends, request_id)
-        result = self._execute(request.wire)
+        request = requests.new_request(appends, request_id)
+        result = self._execute(request.fields)
         assert isinstance(result, AppendResult)
         return result
 
@@ -83,26 +84,26 @@ class EmbeddedStore:
     ) -> LeaseGrant:
         """Grant or renew ``name`` to ``owner`` for ``ttl`` seconds; ``LeaseHeld`` if another
         owner holds it."""
-        request = commands.new_lease_request(
-            commands.LEASE_ACQUIRE, name, owner, max(1, int(ttl * 1000)), checkpoint
+        request = requests.new_lease_request(
+            requests.LEASE_ACQUIRE, name, owner, max(1, int(ttl * 1000)), checkpoint
         )
-        result = self._execute(request.wire)
+        result = self._execute(request.fields)
         assert isinstance(result, LeaseGrant)
         return result
 
     def release_lease(self, name: str, owner: str, token: int) -> None:
-        request = commands.new_lease_request(commands.LEASE_RELEASE, name, owner, 1, token)
-        self._execute(request.wire)
+        request = requests.new_lease_request(requests.LEASE_RELEASE, name, owner, 1, token)
+        self._execute(request.fields)
 
     def leases(self) -> list[LeaseGrant]:
         self._check_open()
         return self.storage.leases()
 
-    def _execute(self, request_wire: list[Any]) -> AppendResult | LeaseGrant:
+    def _execute(self, request_fields: list[Any]) -> AppendResult | LeaseGrant:
         """Propose one request as its own batch, apply it, and return what it came to."""
         with self._lock:
             self._check_open()
-            data = commands.encode_batch(_now_ms(), [request_wire])
+            data = encode_batch(_now_ms(), [request_fields])
             proposal = self.core.propose(data)
             outcome = self._drive()[proposal.last_index][0]
             self._appended.notify_all()

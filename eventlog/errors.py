@@ -83,3 +83,15 @@ class DataDirError(EventLogError):
 
 class StorageFull(EventLogError):
     """The LMDB map cannot grow any further (or the disk is full); nothing was written."""
+
+
+class FrameError(EventLogError):
+    """Bytes from a peer are not a valid frame or message; the peer is at fault.
+
+    Whoever reads the connection closes that one connection and logs ``reason``; nothing
+    else is affected.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"bad frame: {reason}")

@@ -12,7 +12,6 @@ from typing import Any
 
 import attrs
 
-from eventlog import commands
 from eventlog.errors import CorruptRecord
 from eventlog.lmdb_layout import (
     POS,
@@ -27,7 +26,8 @@ from eventlog.lmdb_layout import (
     u64,
 )
 from eventlog.records import RecordedEvent
-from eventlog.statemachine import event_id
+from eventlog.state.batch import decode_batch, events_in_order
+from eventlog.state.machine import event_id
 from eventlog.types import Position
 
 
@@ -141,8 +141,8 @@ class EventReader:
         (the entry was checked when it was applied)."""
         entry = decode_entry(index, txn.get(Q.pack(index), db=self._dbs.raft_log))
         try:
-            timestamp, requests = commands.decode_batch(entry.data)
-            flat = commands.events_in_order(requests)
+            timestamp, requests = decode_batch(entry.data)
+            flat = events_in_order(requests)
         except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
         return timestamp, flat

@@ -9,7 +9,7 @@ Keys are big-endian so byte order is numeric order. Tables (LMDB named databases
     stream_ids     stream key               -> >Q stream id (local to this node)
     stream_index   >Q id + >Q version       -> >Q position
     stream_heads   >Q id                    -> >Q version
-    requests       request id               -> msgpack Outcome.to_wire()
+    requests       request id               -> msgpack Outcome.to_record()
     request_times  >Q applied_ms + id       -> b"" (expiry order of ``requests``)
     leases         name (utf-8)             -> msgpack [owner, token, expires_ms, checkpoint]
 
@@ -34,10 +34,10 @@ import msgpack
 
 from eventlog.errors import CorruptRecord, DataDirError, StorageFull
 from eventlog.logs import library_logger
-from eventlog.outcomes import Outcome
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import StorageError
 from eventlog.records import LeaseGrant
+from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, NodeId, Term
 
 FORMAT_VERSION = 2
@@ -228,7 +228,7 @@ def decode_hard_state(raw: bytes) -> HardState:
 
 def decode_outcome(request_id: bytes, raw: bytes) -> Outcome:
     try:
-        return Outcome.from_wire(msgpack.unpackb(raw))
+        return Outcome.from_record(msgpack.unpackb(raw))
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise CorruptRecord("requests", request_id, str(error)) from error
 

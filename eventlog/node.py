@@ -22,15 +22,16 @@ from typing import Any
 import attrs
 import structlog
 
-from eventlog import commands
 from eventlog.errors import EventLogError, NotLeader, Unavailable
 from eventlog.logs import bind_node
-from eventlog.outcomes import Outcome
+from eventlog.protocol.requests import CheckedRequest
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
+from eventlog.state.batch import encode_batch
+from eventlog.state.outcomes import Outcome
 from eventlog.status import status_of
 from eventlog.storage import LmdbStorage
 from eventlog.transport import PeerTransport
@@ -57,7 +58,7 @@ class NodeConfig:
 
 @attrs.frozen
 class _Queued:
-    wire: list[Any]
+    fields: list[Any]
     request_id: bytes
     future: asyncio.Future[Outcome]
     size: int
@@ -162,13 +163,13 @@ class Node:
             self.core.tick()
             self._wakeup.set()
 
-    def append(self, request: commands.CheckedRequest) -> asyncio.Future[Outcome]:
+    def append(self, request: CheckedRequest) -> asyncio.Future[Outcome]:
         """Queue a checked append for the next batch; the future resolves once it is applied
         here. Raises ``NotLeader`` at once on a follower."""
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Queued(request.wire, request.request_id, future, request.size))
+        self._queued.append(_Queued(request.fields, request.request_id, future, request.size))
         self._wakeup.set()
         return future
 
@@ -293,7 +294,7 @@ class Node:
             self._propose(batch)
 
     def _propose(self, batch: list[_Queued]) -> None:
-        data = commands.encode_batch(int(time.time() * 1000), [item.wire for item in batch])
+        data = encode_batch(int(time.time() * 1000), [item.fields for item in batch])
         try:
             proposal = self.core.propose(data)
         except EventLogError as error:

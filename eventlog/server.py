@@ -15,20 +15,21 @@ from typing import Any
 
 import structlog
 
-from eventlog import commands, wire
-from eventlog.codec import FrameDecoder, FrameError
 from eventlog.errors import (
     EventLogError,
+    FrameError,
     InvalidRequest,
     LeaseHeld,
     NotLeader,
     Unavailable,
     WrongExpectedVersion,
 )
-from eventlog.framewriter import FrameWriter
 from eventlog.node import Node
-from eventlog.outcomes import Outcome
-from eventlog.transport import read_hello
+from eventlog.protocol import answers, requests
+from eventlog.protocol.frames import FrameDecoder
+from eventlog.protocol.framewriter import FrameWriter
+from eventlog.protocol.hello import check_cluster, read_hello
+from eventlog.state.outcomes import Outcome
 
 HELLO_TIMEOUT = 5.0
 SUBSCRIPTION_BATCH = 1000
@@ -74,8 +75,7 @@ class Server:
         decoder = FrameDecoder()
         try:
             hello = await read_hello(reader, decoder, HELLO_TIMEOUT)
-            if hello.cluster_id != self.node.config.cluster_id:
-                raise FrameError(f"cluster id {hello.cluster_id!r} is not ours")
+            check_cluster(hello, self.node.config.cluster_id)
             if hello.role == "peer":
                 await self.node.transport.serve_peer(reader, writer, hello, decoder)
             else:
@@ -157,7 +157,7 @@ class ClientSession:
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
-            future = self.node.append(commands.check_wire(raw))
+            future = self.node.append(requests.check_request(raw))
         except EventLogError as error:
             reply(["error", self._error_body(error)])
             return
@@ -175,7 +175,7 @@ class ClientSession:
         if outcome.error is not None:
             return ["error", self._error_body(outcome.error)]
         assert outcome.result is not None
-        return ["ok", wire.outcome_result_to_wire(outcome.result)]
+        return ["ok", answers.pack_outcome_result(outcome.result)]
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
         handler = HANDLERS.get(op)
@@ -246,7 +246,7 @@ async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
 async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     await _read_barrier(session, args)
     events = session.node.storage.read_all(int(args.get("from_position", 1)), args.get("limit"))
-    return [wire.event_to_wire(event) for event in events]
+    return [answers.pack_event(event) for event in events]
 
 
 async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
@@ -255,7 +255,7 @@ async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> 
     events = storage.read_stream(
         str(args["stream"]), int(args.get("from_version", 1)), args.get("limit")
     )
-    return [wire.event_to_wire(event) for event in events]
+    return [answers.pack_event(event) for event in events]
 
 
 async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
@@ -264,7 +264,7 @@ async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str,
     events = session.node.storage.read_stream_backwards(
         str(args["stream"]), None if from_version is None else int(from_version), args.get("limit")
     )
-    return [wire.event_to_wire(event) for event in events]
+    return [answers.pack_event(event) for event in events]
 
 
 async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
@@ -273,7 +273,7 @@ async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any])
     while True:
         events = node.storage.read_all(position, SUBSCRIPTION_BATCH)
         if events:
-            session.send([call_id, "events", [wire.event_to_wire(event) for event in events]])
+            session.send([call_id, "events", [answers.pack_event(event) for event in events]])
             await session.drain()
             position = events[-1].position + 1
         else:
@@ -282,7 +282,7 @@ async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any])
 
 async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     await _read_barrier(session, args)
-    return [wire.lease_to_wire(grant) for grant in session.node.storage.leases()]
+    return [answers.pack_lease(grant) for grant in session.node.storage.leases()]
 
 
 async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:

@@ -52,16 +52,16 @@ from eventlog.lmdb_layout import (
     write_txn,
 )
 from eventlog.logs import library_logger
-from eventlog.outcomes import Outcome
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, EntryKind, HardState
 from eventlog.raft.storage import EntryUnavailable, StorageError
 from eventlog.records import LeaseGrant, RecordedEvent
-from eventlog.statemachine import (
+from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
     WriteSet,
     apply_entry,
 )
+from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position, Term
 
 EXPIRE_PER_TXN = 4096
@@ -449,7 +449,7 @@ class LmdbStorage:
             [(ids[s] + pack_q(v), pack_q(p)) for p, s, v, _, _ in writes.events]
         )
         txn.cursor(db=dbs.requests).putmulti(
-            [(rid, msgpack.packb(o.to_wire())) for rid, o in writes.outcomes.items()]
+            [(rid, msgpack.packb(o.to_record())) for rid, o in writes.outcomes.items()]
         )
         txn.cursor(db=dbs.request_times).putmulti(
             [(pack_q(o.applied_ms) + rid, b"") for rid, o in writes.outcomes.items()]

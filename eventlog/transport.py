@@ -9,7 +9,7 @@ closes only that peer's connection, with a logged reason).
 
 Inbound and outbound are separate connections: each node dials every peer and serves the
 connections its peers dial. The node's server owns the listening socket (shared with clients),
-reads the hello with :func:`read_hello` and hands peer connections to
+reads the hello (``protocol.hello.read_hello``) and hands peer connections to
 :meth:`PeerTransport.serve_peer`.
 """
 
@@ -25,18 +25,15 @@ from typing import Final
 import attrs
 import structlog
 
-from eventlog.codec import (
+from eventlog.errors import FrameError
+from eventlog.protocol.frames import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER_BYTES,
     FrameDecoder,
-    FrameError,
-    Hello,
     encode_frame,
-    hello,
-    message_from_wire,
-    message_to_wire,
-    parse_hello,
 )
+from eventlog.protocol.hello import Hello, check_cluster, hello
+from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
 from eventlog.types import NodeId
 
@@ -44,8 +41,6 @@ BACKOFF_BASE: Final = 0.05
 """First reconnect delay bound, in seconds; it doubles per failed attempt."""
 BACKOFF_CAP: Final = 2.0
 """Largest reconnect delay bound; also how long a connection must live to reset the backoff."""
-MAX_HELLO_BYTES: Final = 4096
-"""A hello is tiny; an unauthenticated caller must not make us buffer a 64 MiB 'hello'."""
 READ_CHUNK: Final = 1 << 16
 ANSWER_TIMEOUT: Final = 5.0
 """Seconds we may write to a peer without hearing anything back before the connection is
@@ -60,27 +55,6 @@ def backoff_delay(attempt: int, rng: random.Random, base: float, cap: float) -> 
     """Full jitter (uniform in [0, min(cap, base * 2**attempt)]), so peers that lost the same
     node do not reconnect in lockstep."""
     return rng.uniform(0.0, min(cap, base * 2 ** min(attempt, 32)))
-
-
-async def read_hello(reader: asyncio.StreamReader, decoder: FrameDecoder, timeout: float) -> Hello:
-    """Read exactly the first frame and parse it as a hello.
-
-    Reads exactly one frame's bytes, never more, so the frames the caller sent right after its
-    hello stay in ``reader`` for whoever serves the connection. Raises FrameError (malformed,
-    too large, or EOF first) or TimeoutError.
-    """
-    async with asyncio.timeout(timeout):
-        while True:
-            wanted = decoder.wanted()
-            if wanted > MAX_HELLO_BYTES:
-                raise FrameError(f"hello frame of {wanted} bytes is too large")
-            try:
-                data = await reader.readexactly(wanted)
-            except asyncio.IncompleteReadError:
-                raise FrameError("connection closed before the hello") from None
-            bodies = decoder.feed(data)
-            if bodies:
-                return parse_hello(bodies[0])
 
 
 @attrs.define(eq=False)
@@ -306,7 +280,7 @@ class PeerTransport:
         frames: list[bytes] = []
         for m in batch:
             try:
-                frame = encode_frame(message_to_wire(m))
+                frame = encode_frame(pack_message(m))
             except (FrameError, TypeError, ValueError, OverflowError) as error:
                 reason = str(error)
             else:
@@ -351,8 +325,7 @@ class PeerTransport:
             raise FrameError("transport is closed")
         if hello.role != "peer":
             raise FrameError(f"expected a peer hello, got role {hello.role!r}")
-        if hello.cluster_id != self.cluster_id:
-            raise FrameError(f"cluster id {hello.cluster_id!r} is not {self.cluster_id!r}")
+        check_cluster(hello, self.cluster_id)
         if hello.node_id not in self._peers:
             raise FrameError(f"node {hello.node_id} is not a peer of this cluster")
 
@@ -362,7 +335,7 @@ class PeerTransport:
         """Decode and deliver in arrival order; the hello fixed who may speak here."""
         while not self._closed and (data := await reader.read(READ_CHUNK)):
             for body in decoder.feed(data):
-                m = message_from_wire(body)
+                m = unpack_message(body)
                 if m.src != src:
                     raise FrameError(f"message from {m.src} on node {src}'s connection")
                 if m.dst != self.node_id:

@@ -14,20 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventlog.codec import (
-    FRAME_VERSION,
-    FrameDecoder,
-    FrameError,
-    Hello,
-    encode_frame,
-    encode_frames,
-    hello,
-    message_from_wire,
-    message_tag,
-    message_to_wire,
-    parse_hello,
-)
-from eventlog.errors import EventLogError
+from eventlog.errors import EventLogError, FrameError
+from eventlog.protocol.frames import FRAME_VERSION, FrameDecoder, encode_frame
+from eventlog.protocol.hello import Hello, hello, parse_hello
+from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import (
     MESSAGE_TYPES,
     AppendEntries,
@@ -44,6 +34,7 @@ from eventlog.raft.messages import (
 )
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, NodeId, Term
+from tests.net.helpers import encode_frames, message_tag
 
 HEAD: dict[str, Any] = {"src": NodeId(1), "dst": NodeId(2), "term": Term(7)}
 
@@ -131,9 +122,9 @@ def test_samples_cover_every_message_type() -> None:
 
 @pytest.mark.parametrize("m", SAMPLES, ids=lambda m: type(m).__name__)
 def test_message_round_trips_through_a_frame(m: Message) -> None:
-    bodies = FrameDecoder().feed(encode_frame(message_to_wire(m)))
+    bodies = FrameDecoder().feed(encode_frame(pack_message(m)))
     assert len(bodies) == 1
-    decoded = message_from_wire(bodies[0])
+    decoded = unpack_message(bodies[0])
     assert decoded == m
     assert type(decoded) is type(m)
 
@@ -141,7 +132,7 @@ def test_message_round_trips_through_a_frame(m: Message) -> None:
 @pytest.mark.parametrize("m", SAMPLES, ids=lambda m: type(m).__name__)
 def test_wire_fields_follow_class_order(m: Message) -> None:
     """The codec's field table must track the class: adding a field fails here, not in prod."""
-    wire = message_to_wire(m)
+    wire = pack_message(m)
     expected = [getattr(m, f.name) for f in attrs.fields(type(m))]
     if isinstance(m, AppendEntries):
         expected[5] = [[e.term, e.index, e.kind, e.data] for e in m.entries]
@@ -166,21 +157,21 @@ def test_tag_numbers_are_stable() -> None:
 
 def test_golden_append_entries_frame() -> None:
     """Changing these bytes breaks mixed-version clusters: bump FRAME_VERSION instead."""
-    assert encode_frame(message_to_wire(GOLDEN_APPEND)) == GOLDEN_APPEND_FRAME
+    assert encode_frame(pack_message(GOLDEN_APPEND)) == GOLDEN_APPEND_FRAME
     (body,) = FrameDecoder().feed(GOLDEN_APPEND_FRAME)
-    assert message_from_wire(body) == GOLDEN_APPEND
+    assert unpack_message(body) == GOLDEN_APPEND
 
 
 def test_decoded_entries_are_plain_entries_with_enum_kinds() -> None:
     (body,) = FrameDecoder().feed(GOLDEN_APPEND_FRAME)
-    m = message_from_wire(body)
+    m = unpack_message(body)
     assert isinstance(m, AppendEntries)
     assert [e.kind for e in m.entries] == [EntryKind.NORMAL, EntryKind.NOOP]
     assert all(type(e.kind) is EntryKind and type(e.data) is bytes for e in m.entries)
 
 
 def _golden_wire() -> list[Any]:
-    return message_to_wire(GOLDEN_APPEND)
+    return pack_message(GOLDEN_APPEND)
 
 
 BAD_MESSAGES: list[tuple[str, object]] = [
@@ -211,7 +202,7 @@ BAD_MESSAGES: list[tuple[str, object]] = [
 @pytest.mark.parametrize(("case", "raw"), BAD_MESSAGES, ids=[c for c, _ in BAD_MESSAGES])
 def test_malformed_message_raises_frame_error(case: str, raw: object) -> None:
     with pytest.raises(FrameError) as info:
-        message_from_wire(raw)
+        unpack_message(raw)
     assert info.value.reason
     assert isinstance(info.value, EventLogError)
 
@@ -235,10 +226,10 @@ _values = st.recursive(
 @given(tag=st.integers(min_value=0, max_value=12), rest=st.lists(_values, max_size=9))
 def test_arbitrary_structures_raise_only_frame_error(tag: int, rest: list[object]) -> None:
     try:
-        m = message_from_wire([tag, *rest])
+        m = unpack_message([tag, *rest])
     except FrameError:
         return
-    assert message_from_wire(message_to_wire(m)) == m
+    assert unpack_message(pack_message(m)) == m
 
 
 # -- hello -------------------------------------------------------------------------------------
@@ -366,7 +357,7 @@ def test_random_bytes_raise_only_frame_error(data: bytes, cuts: list[int]) -> No
         for chunk in chunked(data, cuts):
             for body in decoder.feed(chunk):
                 with contextlib.suppress(FrameError):
-                    message_from_wire(body)
+                    unpack_message(body)
     except FrameError:
         assert decoder.failed is not None
 
@@ -396,6 +387,6 @@ def test_corrupted_append_frame_raises_only_frame_error(
     decoder = FrameDecoder(max_frame_bytes=4096)
     try:
         for body in decode_all(decoder, chunked(bytes(data), cuts)):
-            message_from_wire(body)
+            unpack_message(body)
     except FrameError:
         pass

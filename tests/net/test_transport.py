@@ -20,21 +20,15 @@ from typing import Any
 import pytest
 import structlog
 
-from eventlog.codec import (
-    FRAME_VERSION,
-    FrameDecoder,
-    FrameError,
-    Hello,
-    encode_frame,
-    encode_frames,
-    hello,
-    message_from_wire,
-    message_to_wire,
-)
+from eventlog.errors import FrameError
+from eventlog.protocol.frames import FRAME_VERSION, FrameDecoder, encode_frame
+from eventlog.protocol.hello import Hello, hello, read_hello
+from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import AppendEntries, Heartbeat, Message
 from eventlog.raft.records import Entry
-from eventlog.transport import READ_CHUNK, PeerTransport, backoff_delay, read_hello
+from eventlog.transport import READ_CHUNK, PeerTransport, backoff_delay
 from eventlog.types import LogIndex, NodeId, Term
+from tests.net.helpers import encode_frames
 
 CLUSTER = "test-cluster"
 SERVER_MAX_FRAME = 64 * 1024
@@ -155,13 +149,13 @@ def test_read_hello_leaves_the_following_frames_unread() -> None:
     async def main() -> None:
         reader = asyncio.StreamReader()
         m = heartbeat(1, 2, 5)
-        reader.feed_data(encode_frames([hello(CLUSTER, "peer", 1), message_to_wire(m)]))
+        reader.feed_data(encode_frames([hello(CLUSTER, "peer", 1), pack_message(m)]))
         decoder = FrameDecoder()
         greeting = await read_hello(reader, decoder, timeout=1.0)
         assert greeting == Hello(cluster_id=CLUSTER, role="peer", node_id=NodeId(1))
         assert decoder.buffered == 0
         (body,) = decoder.feed(await reader.read(1 << 16))
-        assert message_from_wire(body) == m
+        assert unpack_message(body) == m
 
     run(main)
 
@@ -310,7 +304,7 @@ def _frame_with_length(length: int) -> bytes:
 
 
 PEER_HELLO = encode_frame(hello(CLUSTER, "peer", 3))
-GOOD_3_TO_2 = encode_frame(message_to_wire(heartbeat(3, 2, 77)))
+GOOD_3_TO_2 = encode_frame(pack_message(heartbeat(3, 2, 77)))
 
 BAD_CONNECTIONS: list[tuple[str, bytes, bool, str]] = [
     # (case, bytes sent after connecting, half-close after sending, expected reason)
@@ -325,13 +319,13 @@ BAD_CONNECTIONS: list[tuple[str, bytes, bool, str]] = [
     ("client_role", encode_frame(hello(CLUSTER, "client", 0)), False, "expected a peer"),
     (
         "spoofed_src",
-        PEER_HELLO + encode_frame(message_to_wire(heartbeat(1, 2, 5))),
+        PEER_HELLO + encode_frame(pack_message(heartbeat(1, 2, 5))),
         False,
         "from 1 on node 3",
     ),
     (
         "wrong_dst",
-        PEER_HELLO + encode_frame(message_to_wire(heartbeat(3, 1, 5))),
+        PEER_HELLO + encode_frame(pack_message(heartbeat(3, 1, 5))),
         False,
         "for node 1",
     ),
@@ -399,7 +393,7 @@ def test_messages_after_a_good_hello_on_a_raw_connection_are_delivered() -> None
     async def main() -> None:
         async with cluster(3, listening=[2]) as nodes:
             two = nodes[2]
-            more = encode_frames(message_to_wire(heartbeat(3, 2, i)) for i in range(5))
+            more = encode_frames(pack_message(heartbeat(3, 2, i)) for i in range(5))
             assert await _send_raw(two.address, PEER_HELLO + more, True) == b""
             assert commits(two.received) == [0, 1, 2, 3, 4]
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import attrs
 
-from eventlog import commands
+from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_ACQUIRE, LEASE_RELEASE
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.records import ANY, NewEvent
+from eventlog.state.batch import encode_batch
 from eventlog.types import LogIndex, Term
 
 TS = 1_700_000_000_000
@@ -24,14 +25,14 @@ class StreamAppend:
 
 @attrs.frozen
 class AppendRequest:
-    """An append request as tests read best; ``to_wire`` is what a client sends."""
+    """An append request as tests read best; ``fields`` is what a client sends."""
 
     request_id: bytes
     appends: tuple[StreamAppend, ...]
 
-    def to_wire(self) -> list[Any]:
+    def fields(self) -> list[Any]:
         return [
-            commands.KIND_APPEND,
+            KIND_APPEND,
             self.request_id,
             [
                 [a.stream, a.expected_version, [[e.type, e.data, e.metadata] for e in a.events]]
@@ -62,7 +63,7 @@ def one(n: int, stream: str, *types: str, expected: int = ANY) -> AppendRequest:
 
 
 def batch(*requests: AppendRequest, ts: int = TS) -> bytes:
-    return commands.encode_batch(ts, [r.to_wire() for r in requests])
+    return encode_batch(ts, [r.fields() for r in requests])
 
 
 def entry(index: int, *requests: AppendRequest, term: int = 1, ts: int = TS) -> Entry:
@@ -74,14 +75,14 @@ def noop(index: int, term: int = 1) -> Entry:
 
 
 def lease(n: int, name: str, owner: str, ttl_ms: int = 1000, value: int = 0) -> list[Any]:
-    """Request ``rid(n)`` acquiring or renewing lease ``name`` for ``owner``, in wire form."""
-    return [commands.KIND_LEASE, rid(n), [commands.LEASE_ACQUIRE, name, owner, ttl_ms, value]]
+    """Request ``rid(n)`` acquiring or renewing lease ``name`` for ``owner``, as it travels."""
+    return [KIND_LEASE, rid(n), [LEASE_ACQUIRE, name, owner, ttl_ms, value]]
 
 
 def release(n: int, name: str, owner: str, token: int) -> list[Any]:
-    return [commands.KIND_LEASE, rid(n), [commands.LEASE_RELEASE, name, owner, 1, token]]
+    return [KIND_LEASE, rid(n), [LEASE_RELEASE, name, owner, 1, token]]
 
 
 def wire_batch(*requests: list[Any], ts: int = TS) -> bytes:
-    """A batch of requests already in wire form (leases, or appends built by hand)."""
-    return commands.encode_batch(ts, list(requests))
+    """A batch of requests already as it travels (leases, or appends built by hand)."""
+    return encode_batch(ts, list(requests))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from eventlog import commands
 from eventlog.errors import InvalidRequest, LeaseHeld
-from eventlog.outcomes import Outcome
+from eventlog.protocol import requests
 from eventlog.raft.records import Entry
 from eventlog.records import LeaseGrant
+from eventlog.state.outcomes import Outcome
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
 from tests.store import TS, lease, one, release, rid, wire_batch
@@ -71,7 +71,7 @@ def test_a_retried_lease_request_gets_its_first_grant() -> None:
     ],
 )
 def test_lease_outcomes_round_trip_through_the_requests_table(outcome: Outcome) -> None:
-    decoded = Outcome.from_wire(outcome.to_wire())
+    decoded = Outcome.from_record(outcome.to_record())
     assert decoded == outcome and decoded.applied_ms == outcome.applied_ms
 
 
@@ -79,16 +79,16 @@ def test_lease_outcomes_round_trip_through_the_requests_table(outcome: Outcome) 
     ("body", "reason"),
     [
         ([9, "p", "a", 1000, 0], "unknown lease operation"),
-        ([commands.LEASE_ACQUIRE, "", "a", 1000, 0], "lease name"),
-        ([commands.LEASE_ACQUIRE, "p", "x" * 300, 1000, 0], "lease owner"),
-        ([commands.LEASE_ACQUIRE, "p", "a", 0, 0], "lease ttl"),
-        ([commands.LEASE_ACQUIRE, "p", "a", 1000, -1], "checkpoint or token"),
-        ([commands.LEASE_ACQUIRE, "p", "a"], "a lease request is"),
+        ([requests.LEASE_ACQUIRE, "", "a", 1000, 0], "lease name"),
+        ([requests.LEASE_ACQUIRE, "p", "x" * 300, 1000, 0], "lease owner"),
+        ([requests.LEASE_ACQUIRE, "p", "a", 0, 0], "lease ttl"),
+        ([requests.LEASE_ACQUIRE, "p", "a", 1000, -1], "checkpoint or token"),
+        ([requests.LEASE_ACQUIRE, "p", "a"], "a lease request is"),
     ],
 )
 def test_a_malformed_lease_request_is_refused_by_name(body: list[object], reason: str) -> None:
     with pytest.raises(InvalidRequest, match=reason):
-        commands.check_wire([commands.KIND_LEASE, rid(1), body])
+        requests.check_request([requests.KIND_LEASE, rid(1), body])
 
 
 def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_events_batched_with_lease_requests_read_back(tmp_path: Path) -> None:
-    data = wire_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").to_wire(), lease(3, "q", "b"))
+    data = wire_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").fields(), lease(3, "q", "b"))
     entry = Entry(term=Term(1), index=LogIndex(1), data=data)
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
         store.write_ready(None, [entry], [entry])

@@ -21,17 +21,17 @@ import structlog
 from eventlog import lmdb_layout
 from eventlog import storage as storage_module
 from eventlog.errors import CorruptRecord, DataDirError, InvariantViolation, StorageFull
-from eventlog.outcomes import Outcome
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore, Storage
 from eventlog.raft.records import Entry, HardState
 from eventlog.raft.storage import EntryUnavailable, LogStorage, MemoryStorage, StorageError
-from eventlog.statemachine import (
+from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
     StateView,
     event_id,
 )
+from eventlog.state.outcomes import Outcome
 from eventlog.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId, Term
 from tests.store import TS, batch, entry, events, noop, one, req, rid

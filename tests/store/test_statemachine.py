@@ -7,11 +7,10 @@ import uuid
 import attrs
 import pytest
 
-from eventlog.commands import REQUEST_ID_BYTES, new_request_id
 from eventlog.errors import CorruptRecord, WrongExpectedVersion
-from eventlog.outcomes import Outcome
+from eventlog.protocol.requests import REQUEST_ID_BYTES, new_request_id
 from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant
-from eventlog.statemachine import (
+from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
     IndexedEvent,
@@ -20,6 +19,7 @@ from eventlog.statemachine import (
     chain_digest,
     event_id,
 )
+from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position
 from tests.store import TS, AppendRequest, batch, events, one, req, rid
 
@@ -299,7 +299,7 @@ def test_outcomes_round_trip_through_their_wire_form() -> None:
         Outcome(request_id=rid(1), result=ok(1, 3, 3)),
         Outcome(request_id=rid(2), error=WrongExpectedVersion("s", 4, 2)),
     ]:
-        assert Outcome.from_wire(outcome.to_wire()) == outcome
+        assert Outcome.from_record(outcome.to_record()) == outcome
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_outcomes_round_trip_through_their_wire_form() -> None:
 )
 def test_malformed_outcomes_are_corrupt_records(raw: object) -> None:
     with pytest.raises(CorruptRecord):
-        Outcome.from_wire(raw)
+        Outcome.from_record(raw)
 
 
 def test_an_outcome_has_exactly_one_of_result_and_error() -> None:

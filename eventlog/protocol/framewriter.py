@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from eventlog.codec import encode_frame
+from eventlog.protocol.frames import encode_frame
 
 
 class FrameWriter:

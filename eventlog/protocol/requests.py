@@ -1,16 +1,14 @@
-"""What a Raft entry of the event store carries: a batch of client requests, encoded once.
+"""A client's request, in the one form it takes from the client to the Raft entry.
 
-The leader packs many client appends into one entry and stamps the batch with its clock, so
-every node assigns the same timestamps and event ids when it applies the entry. The format is
-plain msgpack arrays, versioned by their first element:
+A request is a plain msgpack-ready list, built once by the client, checked once by the node,
+and batched into an entry as it came (``eventlog.state.batch``):
 
-    [FORMAT, timestamp_ms, [request, ...]]
     request = [KIND_APPEND, request_id(16 bytes), [[stream, expected_version,
                [[type, data, metadata], ...]], ...]]
             | [KIND_LEASE, request_id, [op, name, owner, ttl_ms, value]]
 
 A lease request acquires or renews (``LEASE_ACQUIRE``, value = the holder's checkpoint) or
-releases (``LEASE_RELEASE``, value = the token) a named lease; see ``statemachine``.
+releases (``LEASE_RELEASE``, value = the token) a named lease; see ``eventlog.state.machine``.
 """
 
 from __future__ import annotations
@@ -21,12 +19,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-import msgpack
 
-from eventlog.errors import CorruptRecord, InvalidRequest
+from eventlog.errors import InvalidRequest
 from eventlog.records import ANY, MAX_STREAM_NAME_BYTES, MAX_TYPE_BYTES, NewEvent
 
-FORMAT = 1
 KIND_APPEND = 1
 KIND_LEASE = 2
 LEASE_ACQUIRE = 1
@@ -47,10 +43,10 @@ def new_request_id() -> bytes:
 def new_request(
     appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
 ) -> CheckedRequest:
-    """Build and check one append call in wire form (built once: it is what travels and what
-    the leader batches); a fresh random request id unless one is given."""
+    """Build and check one append call in the form it travels in (built once: it is what the
+    client sends and what the leader batches); a fresh random request id unless one is given."""
     try:
-        wire = [
+        fields = [
             KIND_APPEND,
             request_id or new_request_id(),
             [
@@ -60,7 +56,7 @@ def new_request(
         ]
     except (AttributeError, TypeError, ValueError) as error:
         raise InvalidRequest(f"appends are (stream, [NewEvent, ...], expected): {error}") from error
-    return check_wire(wire)
+    return check_request(fields)
 
 
 def new_lease_request(
@@ -68,21 +64,21 @@ def new_lease_request(
 ) -> CheckedRequest:
     """Build and check one lease call (``LEASE_ACQUIRE`` or ``LEASE_RELEASE``)."""
     rid = request_id or new_request_id()
-    return check_wire([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
+    return check_request([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
 
 
 @attrs.frozen(slots=True)
 class CheckedRequest:
-    """A request still in its wire form, checked once: the node batches ``wire`` as it came,
-    so an event's bytes are never rebuilt between the client's frame and the Raft entry."""
+    """A request in the form it travels in, checked once: the node batches ``fields`` as they
+    came, so an event's bytes are never rebuilt between the client's frame and the Raft entry."""
 
     request_id: bytes
-    wire: list[Any]
+    fields: list[Any]
     size: int
 
 
-def check_wire(raw: Any) -> CheckedRequest:
-    """Check a request in wire form (what a client sent, or a request of a stored batch)
+def check_request(raw: Any) -> CheckedRequest:
+    """Check a request as it travels (what a client sent, or a request of a stored batch)
     without building objects per event; raises ``InvalidRequest`` naming what is wrong."""
     if not isinstance(raw, list) or len(raw) != 3:
         raise InvalidRequest("a request is [kind, request_id, body]")
@@ -143,35 +139,3 @@ def _check_lease(body: Any) -> None:
         raise InvalidRequest(f"lease ttl must be 1..{MAX_LEASE_TTL_MS} ms, not {ttl_ms!r}")
     if type(value) is not int or value < 0:
         raise InvalidRequest(f"lease checkpoint or token must be an int >= 0, not {value!r}")
-
-
-def encode_batch(timestamp_ms: int, wire_requests: list[list[Any]]) -> bytes:
-    """Encode a batch from requests already in wire form (each encoded by its client once)."""
-    packed: bytes = msgpack.packb([FORMAT, timestamp_ms, wire_requests], use_bin_type=True)
-    return packed
-
-
-def decode_batch(data: bytes) -> tuple[int, list[Any]]:
-    """The timestamp and the wire-form requests of a stored batch; each request is checked
-    with ``check_wire`` where it is used. Raises ``CorruptRecord`` if it does not decode."""
-    try:
-        version, timestamp_ms, requests = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except (ValueError, TypeError, msgpack.UnpackException) as error:
-        raise CorruptRecord("entry", None, str(error)) from error
-    if version != FORMAT:
-        raise CorruptRecord("entry", None, f"unknown batch format {version}")
-    if type(timestamp_ms) is not int or not isinstance(requests, list):
-        raise CorruptRecord("entry", None, "batch is not [format, timestamp, requests]")
-    return timestamp_ms, requests
-
-
-def events_in_order(requests: list[Any]) -> list[tuple[str, str, bytes, bytes]]:
-    """``(stream, type, data, metadata)`` of every event of a batch's requests, in ordinal
-    order: the order in which applying the batch numbers them (lease requests hold none)."""
-    return [
-        (stream, kind, data, metadata)
-        for request_kind, _, appends in requests
-        if request_kind == KIND_APPEND
-        for stream, _, events in appends
-        for kind, data, metadata in events
-    ]

@@ -9,11 +9,11 @@ from eventlog.records import AppendResult, LeaseGrant, RecordedEvent
 from eventlog.types import Position
 
 
-def event_to_wire(e: RecordedEvent) -> list[Any]:
+def pack_event(e: RecordedEvent) -> list[Any]:
     return [e.position, e.stream, e.version, e.type, e.data, e.metadata, e.id, e.timestamp]
 
 
-def event_from_wire(raw: Any) -> RecordedEvent:
+def unpack_event(raw: Any) -> RecordedEvent:
     try:
         position, stream, version, type_, data, metadata, id_, timestamp = raw
         return RecordedEvent(
@@ -30,11 +30,11 @@ def event_from_wire(raw: Any) -> RecordedEvent:
         raise CorruptRecord("event", None, str(error)) from error
 
 
-def result_to_wire(r: AppendResult) -> list[int]:
+def pack_result(r: AppendResult) -> list[int]:
     return [r.first_position, r.last_position, r.stream_version]
 
 
-def result_from_wire(raw: Any) -> AppendResult:
+def unpack_result(raw: Any) -> AppendResult:
     try:
         first, last, version = raw
         return AppendResult(
@@ -46,11 +46,11 @@ def result_from_wire(raw: Any) -> AppendResult:
         raise CorruptRecord("append result", None, str(error)) from error
 
 
-def lease_to_wire(g: LeaseGrant) -> list[Any]:
+def pack_lease(g: LeaseGrant) -> list[Any]:
     return [g.name, g.owner, g.token, g.expires_ms, g.checkpoint]
 
 
-def lease_from_wire(raw: Any) -> LeaseGrant:
+def unpack_lease(raw: Any) -> LeaseGrant:
     try:
         name, owner, token, expires_ms, checkpoint = raw
         return LeaseGrant(
@@ -64,7 +64,7 @@ def lease_from_wire(raw: Any) -> LeaseGrant:
         raise CorruptRecord("lease", None, str(error)) from error
 
 
-def outcome_result_to_wire(result: AppendResult | LeaseGrant) -> list[Any]:
+def pack_outcome_result(result: AppendResult | LeaseGrant) -> list[Any]:
     if isinstance(result, LeaseGrant):
-        return lease_to_wire(result)
-    return result_to_wire(result)
+        return pack_lease(result)
+    return pack_result(result)

@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.commands import KIND_APPEND, KIND_LEASE, LEASE_RELEASE, decode_batch
 from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
-from eventlog.outcomes import Outcome
+from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_RELEASE
 from eventlog.records import ANY, AppendResult, LeaseGrant
+from eventlog.state.batch import decode_batch
+from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position
 
 DIGEST_BYTES = 32
@@ -123,9 +124,9 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     """Apply one committed entry's batch on top of ``view`` + ``writes``; one outcome per
     request, in batch order. Raises ``CorruptRecord`` if the entry does not decode.
 
-    Requests were checked field by field (``commands.check_wire``) before they were proposed,
-    so applying them checks only what it touches: a malformed request can only come from a
-    corrupt entry, and raises the same ``CorruptRecord`` on every node."""
+    Requests were checked field by field (``protocol.requests.check_request``) before they
+    were proposed, so applying them checks only what it touches: a malformed request can only
+    come from a corrupt entry, and raises the same ``CorruptRecord`` on every node."""
     outcomes: list[Outcome] = []
     ordinal = 0
     timestamp_ms, requests = decode_batch(data)
@@ -144,7 +145,7 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                 else:
                     outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
-            if kind == KIND_APPEND:  # the numbering ``commands.events_in_order`` reads back
+            if kind == KIND_APPEND:  # the numbering ``batch.events_in_order`` reads back
                 ordinal += sum(len(events) for _, _, events in body)
         except (TypeError, ValueError, AttributeError, UnicodeError) as error:
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error

@@ -39,7 +39,7 @@ class Outcome:
         if (self.result is None) == (self.error is None):
             raise ValueError("an outcome has exactly one of result and error")
 
-    def to_wire(self) -> list[object]:
+    def to_record(self) -> list[object]:
         """``[request_id, tag, a, b, c, applied_ms]``, a msgpack-friendly list; ``tag`` is
         0 appended, 1 wrong expected version, 2 lease granted, 3 lease held."""
         rid, at = self.request_id, self.applied_ms
@@ -55,8 +55,8 @@ class Outcome:
         raise AssertionError(f"unencodable outcome {self!r}")
 
     @classmethod
-    def from_wire(cls, raw: object) -> Outcome:
-        """Decode what ``to_wire`` made; raises ``CorruptRecord`` on anything else."""
+    def from_record(cls, raw: object) -> Outcome:
+        """Decode what ``to_record`` made; raises ``CorruptRecord`` on anything else."""
         if not isinstance(raw, list | tuple) or len(raw) != 6:
             raise CorruptRecord("requests", None, f"outcome is not a 6-list: {raw!r}")
         rid, tag, a, b, c, at = raw
