@@ -25,7 +25,7 @@ from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEv
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
 from eventlog.status import status_of
-from eventlog.storage import LmdbStorage
+from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
 
 SUBSCRIPTION_BATCH = 1000
@@ -53,7 +53,11 @@ class EmbeddedStore:
         outcomes: dict[LogIndex, list[Outcome]] = {}
         while self.core.has_ready():
             rd = self.core.ready()
-            outcomes.update(self.storage.write_ready(rd.hard_state, rd.entries, rd.committed))
+            outcomes.update(
+                self.storage.write_ready(
+                    rd.hard_state, rd.entries, rd.committed, must_sync=rd.must_sync
+                )
+            )
             self.core.advance(rd)
         return outcomes
 

@@ -33,7 +33,7 @@ from eventlog.raft.records import Entry
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
 from eventlog.status import status_of
-from eventlog.storage import LmdbStorage
+from eventlog.store.storage import LmdbStorage
 from eventlog.transport import PeerTransport
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
@@ -268,7 +268,14 @@ class Node:
                     self._flush_at = loop.time() + STAGED_FLUSH_DELAY
         else:
             await self._in_writer(
-                self.storage.write_ready, rd.hard_state, rd.entries, rd.committed, answer
+                functools.partial(
+                    self.storage.write_ready,
+                    rd.hard_state,
+                    rd.entries,
+                    rd.committed,
+                    must_sync=rd.must_sync,
+                    on_applied=answer,
+                )
             )
             await self._written()
         self.transport.send(rd.messages_after_persist)

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from eventlog.raft.core import RaftCore
-from eventlog.storage import LmdbStorage
+from eventlog.store.storage import LmdbStorage
 
 
 def status_of(core: RaftCore, storage: LmdbStorage) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from eventlog.raft.messages import (
     TransferLeadershipRequest,
 )
 from eventlog.raft.read_only import ReadState
-from eventlog.raft.ready import Ready, Role, SoftState
+from eventlog.raft.ready import Ready, Role, SoftState, must_sync
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import LogStorage, MemoryStorage, StateStorage
 
@@ -49,4 +49,5 @@ __all__ = [
     "StateStorage",
     "TimeoutNow",
     "TransferLeadershipRequest",
+    "must_sync",
 ]

@@ -31,8 +31,8 @@ from eventlog.raft.messages import (
 from eventlog.raft.progress import Inflights, Progress
 from eventlog.raft.quorum import VoteResult, vote_result
 from eventlog.raft.read_only import ReadOnly, ReadState
-from eventlog.raft.ready import Ready, Role, SoftState
-from eventlog.raft.records import Entry, EntryKind, HardState
+from eventlog.raft.ready import Ready, Role, SoftState, must_sync
+from eventlog.raft.records import EntryKind, HardState
 from eventlog.raft.storage import LogStorage, StateStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
@@ -256,20 +256,13 @@ class RaftCore:
             messages=tuple(self.messages),
             messages_after_persist=tuple(self.messages_after_persist),
             read_states=tuple(self.read_states),
-            must_sync=self._must_sync(changed, entries),
+            must_sync=must_sync(self._prev_hard_state, changed, entries),
         )
         self._handed_self_messages = self.self_after_persist
         self.messages, self.messages_after_persist, self.self_after_persist = [], [], []
         self.read_states = []
         self._outstanding = rd
         return rd
-
-    def _must_sync(self, changed: HardState | None, entries: tuple[Entry, ...]) -> bool:
-        """Entries, a new term or a new vote must be durable before anyone hears of them."""
-        prev = self._prev_hard_state
-        return bool(entries) or (
-            changed is not None and (changed.term != prev.term or changed.vote != prev.vote)
-        )
 
     def advance(self, rd: Ready) -> None:
         """The host did everything ``rd`` asked; our self-addressed responses now count."""

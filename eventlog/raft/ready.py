@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 import attrs
 
@@ -51,3 +52,12 @@ class Ready:
     messages_after_persist: tuple[Message, ...]
     read_states: tuple[ReadState, ...]
     must_sync: bool
+
+
+def must_sync(previous: HardState, changed: HardState | None, entries: Sequence[Entry]) -> bool:
+    """The durability rule, in one place (etcd's ``MustSync``): entries, a new term or a new
+    vote must survive a power loss before anyone hears of them. The commit index alone need
+    not (a restarted node relearns it from the leader)."""
+    return bool(entries) or (
+        changed is not None and (changed.term != previous.term or changed.vote != previous.vote)
+    )

@@ -4,6 +4,7 @@ the in-memory disk and configuration checks (etcd tests ``quorum/``, ``tracker/`
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from eventlog.errors import ConfigError, InvariantViolation
@@ -11,6 +12,7 @@ from eventlog.raft.config import RaftConfig
 from eventlog.raft.log import RaftLog
 from eventlog.raft.progress import Inflights, Progress, ProgressState
 from eventlog.raft.quorum import VoteResult, committed_index, has_quorum, vote_result
+from eventlog.raft.ready import must_sync
 from eventlog.raft.records import Entry, HardState
 from eventlog.raft.storage import EntryUnavailable, MemoryStorage
 from eventlog.types import LogIndex, NodeId, Term
@@ -354,3 +356,14 @@ def test_valid_config_lists_its_peers() -> None:
     """A valid configuration is accepted and names every other voter as a peer."""
     config = RaftConfig(node_id=NodeId(2), voters=V3, election_tick=10, heartbeat_tick=1)
     assert config.peers == (NodeId(1), NodeId(3))
+
+
+# -- the durability rule -----------------------------------------------------------------------
+def test_must_sync_holds_for_entries_a_new_term_or_a_new_vote_and_not_for_a_commit_alone() -> None:
+    before = HardState(term=Term(2), vote=NodeId(1), commit=LogIndex(3))
+    entry = Entry(term=Term(2), index=LogIndex(4), data=b"x")
+    assert must_sync(before, None, [entry])
+    assert must_sync(before, attrs.evolve(before, term=Term(3)), [])
+    assert must_sync(before, attrs.evolve(before, vote=NodeId(2)), [])
+    assert not must_sync(before, attrs.evolve(before, commit=LogIndex(4)), [])
+    assert not must_sync(before, None, [])

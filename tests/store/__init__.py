@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_ACQUIRE, LEASE_RELEASE
-from eventlog.raft.records import Entry, EntryKind
+from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import ANY, NewEvent
 from eventlog.state.batch import encode_batch
+from eventlog.state.outcomes import Outcome
+from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
 
 TS = 1_700_000_000_000
@@ -86,3 +89,13 @@ def release(n: int, name: str, owner: str, token: int) -> list[Any]:
 def wire_batch(*requests: list[Any], ts: int = TS) -> bytes:
     """A batch of requests already as it travels (leases, or appends built by hand)."""
     return encode_batch(ts, list(requests))
+
+
+def persist(storage: LmdbStorage, state: HardState | None, entries: Sequence[Entry]) -> None:
+    """Write a hard state and entries durably, as a Ready that must sync is written."""
+    storage.write_ready(state, entries, (), must_sync=True)
+
+
+def apply(storage: LmdbStorage, entries: Sequence[Entry]) -> list[tuple[LogIndex, list[Outcome]]]:
+    """Apply committed entries that are already persisted (a Ready that only applies)."""
+    return storage.write_ready(None, (), entries, must_sync=False)

@@ -12,7 +12,7 @@ from eventlog.protocol import requests
 from eventlog.raft.records import Entry
 from eventlog.records import LeaseGrant
 from eventlog.state.outcomes import Outcome
-from eventlog.storage import LmdbStorage
+from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
 from tests.store import TS, lease, one, release, rid, wire_batch
 from tests.store.test_statemachine import DictState
@@ -94,7 +94,7 @@ def test_a_malformed_lease_request_is_refused_by_name(body: list[object], reason
 def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
     def write(store: LmdbStorage, index: int, *requests: list[object], ts: int) -> list[Outcome]:
         entry = Entry(term=Term(1), index=LogIndex(index), data=wire_batch(*requests, ts=ts))
-        [(_, outcomes)] = store.write_ready(None, [entry], [entry])
+        [(_, outcomes)] = store.write_ready(None, [entry], [entry], must_sync=True)
         return outcomes
 
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
@@ -115,7 +115,7 @@ def test_events_batched_with_lease_requests_read_back(tmp_path: Path) -> None:
     data = wire_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").fields(), lease(3, "q", "b"))
     entry = Entry(term=Term(1), index=LogIndex(1), data=data)
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
-        store.write_ready(None, [entry], [entry])
+        store.write_ready(None, [entry], [entry], must_sync=True)
         assert [(e.position, e.type) for e in store.read_all()] == [(1, "E1"), (2, "E2")]
         assert [e.version for e in store.read_stream("s")] == [1, 2]
         assert [e.version for e in store.read_stream_backwards("s")] == [2, 1]

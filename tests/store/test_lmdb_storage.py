@@ -18,8 +18,6 @@ import lmdb
 import pytest
 import structlog
 
-from eventlog import lmdb_layout
-from eventlog import storage as storage_module
 from eventlog.errors import CorruptRecord, DataDirError, InvariantViolation, StorageFull
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore, Storage
@@ -32,9 +30,11 @@ from eventlog.state.machine import (
     event_id,
 )
 from eventlog.state.outcomes import Outcome
-from eventlog.storage import LmdbStorage
+from eventlog.store import layout as lmdb_layout
+from eventlog.store import storage as storage_module
+from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId, Term
-from tests.store import TS, batch, entry, events, noop, one, req, rid
+from tests.store import TS, apply, batch, entry, events, noop, one, persist, req, rid
 
 REPO = Path(__file__).resolve().parents[2]
 STREAMS = ("a", "b", "c", "s", "t")
@@ -97,7 +97,7 @@ class LmdbDisk:
         self.storage = LmdbStorage.open(path, cluster_id="test", node_id=1)
 
     def persist(self, state: HardState | None, entries: Sequence[Entry]) -> None:
-        self.storage.persist(state, entries)
+        persist(self.storage, state, entries)
 
     def hard_state(self) -> HardState:
         return self.storage.hard_state()
@@ -199,8 +199,8 @@ def store(tmp_path: Path) -> Iterator[LmdbStorage]:
 
 
 def persist_and_apply(store: LmdbStorage, *entries: Entry) -> list[tuple[LogIndex, list[Outcome]]]:
-    store.persist(None, entries)
-    return store.apply(entries)
+    persist(store, None, entries)
+    return apply(store, entries)
 
 
 def history(store: LmdbStorage) -> list[Entry]:
@@ -214,8 +214,8 @@ def history(store: LmdbStorage) -> list[Entry]:
 
 
 def test_apply_returns_outcomes_per_entry_and_noops_only_advance(store: LmdbStorage) -> None:
-    store.persist(None, [entry(1, one(1, "s", "E")), noop(2), entry(3, one(2, "s", "F"))])
-    results = store.apply(store.entries(LogIndex(1), LogIndex(4)))
+    persist(store, None, [entry(1, one(1, "s", "E")), noop(2), entry(3, one(2, "s", "F"))])
+    results = apply(store, store.entries(LogIndex(1), LogIndex(4)))
     assert [(index, len(outcomes)) for index, outcomes in results] == [(1, 1), (2, 0), (3, 1)]
     assert store.applied_index() == 3
     assert store.last_position() == 2
@@ -226,7 +226,7 @@ def test_apply_returns_outcomes_per_entry_and_noops_only_advance(store: LmdbStor
 def test_one_ready_persists_and_applies_in_one_transaction(
     store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.persist(None, [entry(1, one(1, "s", "E1"))])
+    persist(store, None, [entry(1, one(1, "s", "E1"))])
     commits: list[str] = []
     real = storage_module.write_txn
 
@@ -243,18 +243,20 @@ def test_one_ready_persists_and_applies_in_one_transaction(
 
     second = entry(2, one(2, "s", "E2"))
     hard_state = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1))
-    results = store.write_ready(hard_state, [second], store.entries(1, 2), on_applied)
+    results = store.write_ready(
+        hard_state, [second], store.entries(1, 2), must_sync=True, on_applied=on_applied
+    )
     assert commits == ["txn"]
     [(index, [outcome])] = results
     assert index == 1 and outcome.result is not None and outcome.result.last_position == 1
     assert seen == [(0, 0, results)]
     assert (store.applied_index(), store.last_index(), store.hard_state()) == (1, 2, hard_state)
     assert store.read_stream("s")[0].type == "E1"
-    assert store.write_ready(None, [], store.entries(2, 3)) != []
+    assert store.write_ready(None, [], store.entries(2, 3), must_sync=False) != []
     assert [e.type for e in store.read_stream("s")] == ["E1", "E2"]
 
 
-def test_only_entries_term_and_vote_wait_for_a_power_loss_safe_commit(
+def test_a_commit_is_power_loss_safe_exactly_when_the_ready_must_sync(
     store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorded: list[bool] = []
@@ -266,11 +268,12 @@ def test_only_entries_term_and_vote_wait_for_a_power_loss_safe_commit(
 
     monkeypatch.setattr(storage_module, "write_txn", recording)
     first = entry(1, one(1, "s", "E1"))
-    store.write_ready(HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(0)), [first], [])
-    store.write_ready(HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1)), [], [first])
-    store.write_ready(HardState(term=Term(2), vote=NodeId(1), commit=LogIndex(1)), [], [])
-    store.write_ready(HardState(term=Term(2), vote=NodeId(2), commit=LogIndex(1)), [], [])
-    assert recorded == [True, False, True, True]
+    vote = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(0))
+    store.write_ready(vote, [first], [], must_sync=True)
+    commit = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1))
+    store.write_ready(commit, [], [first], must_sync=False)
+    assert recorded == [True, False]
+    assert store.hard_state() == commit and store.applied_index() == 1
 
 
 def test_staged_outcomes_are_written_with_the_next_ready(
@@ -279,10 +282,10 @@ def test_staged_outcomes_are_written_with_the_next_ready(
     first, second = entry(1, one(1, "s", "E1")), entry(2, one(2, "s", "E2"))
     third = entry(3, one(3, "t", "T1"))
     with open_store(tmp_path / "direct") as direct:
-        direct.persist(None, [first, second, third])
-        expected = direct.apply([first, second, third])
+        persist(direct, None, [first, second, third])
+        expected = apply(direct, [first, second, third])
     with open_store(tmp_path / "node") as store:
-        store.persist(None, [first, second])
+        persist(store, None, [first, second])
         commits: list[bool] = []
         real = storage_module.write_txn
 
@@ -295,7 +298,7 @@ def test_staged_outcomes_are_written_with_the_next_ready(
         staged = store.stage(None, [first]) + store.stage(commit_two, [first, second])
         assert commits == [] and store.staged()
         assert store.applied_index() == 0 and store.read_all() == [], "staged is not read"
-        decided = store.write_ready(None, [third], [third])
+        decided = store.write_ready(None, [third], [third], must_sync=True)
         assert commits == [True] and not store.staged()
         assert staged + decided == expected
         assert (store.applied_index(), store.hard_state()) == (3, commit_two)
@@ -313,31 +316,27 @@ def test_a_crash_loses_staged_outcomes_and_applying_again_decides_the_same(
 ) -> None:
     first = entry(1, one(1, "s", "E1"), one(2, "t", "T1"))
     with open_store(tmp_path / "node") as store:
-        store.persist(None, [first])
+        persist(store, None, [first])
         staged = store.stage(None, [first])
     with open_store(tmp_path / "node") as store:  # closed without a flush: as after a crash
         assert store.applied_index() == 0 and store.read_all() == []
-        assert store.apply([first]) == staged
+        assert apply(store, [first]) == staged
         store.flush()  # nothing staged: writes nothing
         assert store.applied_index() == 1
 
 
-def test_a_new_term_or_vote_is_never_staged(store: LmdbStorage) -> None:
-    with pytest.raises(InvariantViolation):
-        store.stage(HardState(term=Term(2), vote=NodeId(1), commit=LogIndex(0)), [])
-    assert not store.staged()
-
-
 def test_a_ready_may_apply_entries_it_persists_itself(store: LmdbStorage) -> None:
     first = entry(1, one(1, "s", "E1"))
-    results = store.write_ready(None, [first], [first])
+    results = store.write_ready(None, [first], [first], must_sync=True)
     assert [index for index, _ in results] == [1]
     assert store.applied_index() == 1 and store.last_position() == 1
 
 
 def test_applying_an_entry_that_is_not_persisted_is_refused(store: LmdbStorage) -> None:
     with pytest.raises(InvariantViolation):
-        store.write_ready(None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))])
+        store.write_ready(
+            None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))], must_sync=True
+        )
     assert store.last_index() == 0 and store.applied_index() == 0
 
 
@@ -411,7 +410,7 @@ def test_a_restart_keeps_indexes_and_state_and_applies_nothing_twice(tmp_path: P
         assert store.applied_index() == 3
         assert snapshot(store) == before
         assert store.digest() != INITIAL_DIGEST
-        assert store.apply(entries) == []
+        assert apply(store, entries) == []
         retry = entry(4, one(1, "a", "A1", "A2"))
         [(_, [outcome])] = persist_and_apply(store, retry)
         assert outcome == store.request_outcome(one(1, "a").request_id)
@@ -425,29 +424,29 @@ def test_a_failed_apply_transaction_leaves_the_old_state(
 ) -> None:
     persist_and_apply(store, entry(1, one(1, "s", "E1")))
     before = (store.applied_index(), snapshot(store))
-    store.persist(None, [entry(2, one(2, "s", "E2")), entry(3, one(3, "t", "T1"))])
-    real = LmdbStorage._write_applied
+    persist(store, None, [entry(2, one(2, "s", "E2")), entry(3, one(3, "t", "T1"))])
+    real = storage_module.write_staged
 
-    def crash_after_writing(self: LmdbStorage, *args: object) -> int:
-        real(self, *args)  # type: ignore[arg-type]
+    def crash_after_writing(*args: object) -> int:
+        real(*args)  # type: ignore[arg-type]
         raise OSError("power cut")
 
-    monkeypatch.setattr(LmdbStorage, "_write_applied", crash_after_writing)
+    monkeypatch.setattr(storage_module, "write_staged", crash_after_writing)
     with pytest.raises(OSError):
-        store.apply(store.entries(LogIndex(2), LogIndex(4)))
+        apply(store, store.entries(LogIndex(2), LogIndex(4)))
     monkeypatch.undo()
     assert (store.applied_index(), snapshot(store)) == before
     assert store.stream_version("t") == 0 and store.read_stream("t") == []
     assert store.request_outcome(one(3, "t").request_id) is None
-    store.apply(store.entries(LogIndex(2), LogIndex(4)))
+    apply(store, store.entries(LogIndex(2), LogIndex(4)))
     assert [e.type for e in store.read_all()] == ["E1", "E2", "T1"]
 
 
 def test_a_corrupt_entry_in_an_apply_call_applies_none_of_it(store: LmdbStorage) -> None:
     bad = Entry(term=Term(1), index=LogIndex(2), data=b"\x01not msgpack")
-    store.persist(None, [entry(1, one(1, "s", "E")), bad])
+    persist(store, None, [entry(1, one(1, "s", "E")), bad])
     with pytest.raises(CorruptRecord):
-        store.apply(store.entries(LogIndex(1), LogIndex(3)))
+        apply(store, store.entries(LogIndex(1), LogIndex(3)))
     assert (store.applied_index(), store.read_all()) == (0, [])
 
 
@@ -456,12 +455,12 @@ def test_applied_entries_are_never_replaced_and_only_persisted_ones_apply(
 ) -> None:
     persist_and_apply(store, entry(1, one(1, "s", "E")))
     with pytest.raises(InvariantViolation):
-        store.persist(None, [entry(1, one(2, "s", "F"), term=2)])
+        persist(store, None, [entry(1, one(2, "s", "F"), term=2)])
     with pytest.raises(InvariantViolation):
-        store.apply([entry(2, one(3, "s", "G"))])
-    store.persist(None, [entry(2, one(3, "s", "G")), entry(3, one(4, "s", "H"))])
+        apply(store, [entry(2, one(3, "s", "G"))])
+    persist(store, None, [entry(2, one(3, "s", "G")), entry(3, one(4, "s", "H"))])
     with pytest.raises(InvariantViolation):
-        store.apply([entry(3, one(4, "s", "H"))])
+        apply(store, [entry(3, one(4, "s", "H"))])
 
 
 def test_a_full_map_grows_and_the_write_succeeds(tmp_path: Path) -> None:
@@ -517,7 +516,7 @@ def test_a_map_that_may_not_grow_further_is_full_and_nothing_is_written(
         persist_and_apply(store, entry(1, one(1, "s", "E")))
         big = [entry(2, req(2, ("s", 1, events(*["E"] * 40, size=4000))))]
         with pytest.raises(StorageFull):
-            store.persist(None, big)
+            persist(store, None, big)
         assert store.last_index() == 1 and store.entries(LogIndex(1), LogIndex(2))
         assert [e.position for e in store.read_all()] == [1]
 
@@ -534,8 +533,8 @@ def run_ready_loop(core: RaftCore, store: LmdbStorage) -> list[tuple[LogIndex, l
     results: list[tuple[LogIndex, list[Outcome]]] = []
     while core.has_ready():
         rd = core.ready()
-        store.persist(rd.hard_state, rd.entries)
-        results.extend(store.apply(rd.committed))
+        persist(store, rd.hard_state, rd.entries)
+        results.extend(apply(store, rd.committed))
         core.advance(rd)
     return results
 
@@ -622,8 +621,8 @@ def test_a_malformed_index_row_is_a_corrupt_record(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from eventlog.raft.records import HardState
-from eventlog.storage import LmdbStorage
-from tests.store import entry, one
+from eventlog.store.storage import LmdbStorage
+from tests.store import apply, entry, one, persist
 
 store = LmdbStorage.open(sys.argv[1], cluster_id="test", node_id=1)
 index = 0
@@ -631,8 +630,8 @@ while True:
     index += 1
     stream = f"s{index % 3}"
     new = entry(index, one(index, stream, "E", "F"))
-    store.persist(HardState(term=1, vote=1, commit=index), [new])
-    store.apply(store.entries(index - 1, index) if index > 1 else [])
+    persist(store, HardState(term=1, vote=1, commit=index), [new])
+    apply(store, store.entries(index - 1, index) if index > 1 else [])
     print(index, flush=True)
 """
 
@@ -661,8 +660,9 @@ def test_a_writer_killed_with_sigkill_leaves_a_consistent_store(tmp_path: Path) 
         assert 24 <= store.applied_index() <= store.last_index()
         assert [e.position for e in store.read_all()] == list(range(1, store.last_position() + 1))
         assert store.last_position() == 2 * store.applied_index()
-        store.apply(
-            store.entries(LogIndex(store.applied_index() + 1), LogIndex(store.last_index() + 1))
+        apply(
+            store,
+            store.entries(LogIndex(store.applied_index() + 1), LogIndex(store.last_index() + 1)),
         )
         read = store.read_all()
         assert [e.position for e in read] == list(range(1, 2 * store.last_index() + 1))

@@ -13,22 +13,15 @@ from typing import Any
 import attrs
 
 from eventlog.errors import CorruptRecord
-from eventlog.lmdb_layout import (
-    POS,
-    U64_MAX,
-    Dbs,
-    Flat,
-    Gate,
-    Q,
-    Txn,
-    decode_entry,
-    stream_key,
-    u64,
-)
 from eventlog.records import RecordedEvent
 from eventlog.state.batch import decode_batch, events_in_order
 from eventlog.state.machine import event_id
+from eventlog.store.codecs import POS, U64_MAX, Q, decode_entry, stream_key, u64
+from eventlog.store.layout import Dbs, Gate, Txn
 from eventlog.types import Position
+
+Flat = tuple[str, str, bytes, bytes]
+"""One event of a stored batch as a read needs it: stream, type, data, metadata."""
 
 
 @attrs.frozen

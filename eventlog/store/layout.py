@@ -13,32 +13,27 @@ Keys are big-endian so byte order is numeric order. Tables (LMDB named databases
     request_times  >Q applied_ms + id       -> b"" (expiry order of ``requests``)
     leases         name (utf-8)             -> msgpack [owner, token, expires_ms, checkpoint]
 
-Opening checks that a directory is ours (format, cluster, node); writes go through
-``write_txn``, which grows a full map and retries, so nothing is ever half-written.
+Records are encoded in ``codecs``. Opening checks that a directory is ours (format, cluster,
+node); writes go through ``write_txn``, which grows a full map and retries, so nothing is ever
+half-written.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from hashlib import blake2b
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import lmdb
-import msgpack
 
-from eventlog.errors import CorruptRecord, DataDirError, StorageFull
+from eventlog.errors import DataDirError, StorageFull
 from eventlog.logs import library_logger
-from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import StorageError
-from eventlog.records import LeaseGrant
-from eventlog.state.outcomes import Outcome
-from eventlog.types import LogIndex, NodeId, Term
+from eventlog.store.codecs import Q, u64
 
 FORMAT_VERSION = 2
 MAX_MAP_SIZE = 1 << 40
@@ -46,16 +41,8 @@ MAX_MAP_SIZE = 1 << 40
 
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
-Flat = tuple[str, str, bytes, bytes]
-"""One event of a stored batch as a read needs it: stream, type, data, metadata."""
 
-Q = struct.Struct(">Q")
-U64_MAX = 2**64 - 1
-HEAD = struct.Struct(">QB")
-POS = struct.Struct(">QIQ")
 _LMDB_FILES = frozenset({"data.mdb", "lock.mdb"})
-_MAX_PLAIN_STREAM_KEY = 480
-"""LMDB keys hold at most 511 bytes; longer stream names are keyed by their hash."""
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
@@ -195,71 +182,3 @@ def grow_map(env: Any) -> None:
         raise StorageFull(f"LMDB map of {size} bytes is full and may not grow past {MAX_MAP_SIZE}")
     env.set_mapsize(size * 2)
     library_logger(__name__).info("lmdb_map_grown", path=env.path(), map_size=size * 2)
-
-
-# -- decoding what was read from disk ----------------------------------------------------------
-def u64(raw: bytes | None, db: str, key: object) -> int:
-    if raw is None or len(raw) != 8:
-        raise CorruptRecord(db, key, "missing or not an 8-byte integer")
-    value: int = Q.unpack(raw)[0]
-    return value
-
-
-def decode_entry(index: int, raw: bytes | None) -> Entry:
-    if raw is None or len(raw) < HEAD.size:
-        raise CorruptRecord("raft_log", index, "missing or shorter than its header")
-    term, kind = HEAD.unpack_from(raw)
-    try:
-        entry_kind = EntryKind(kind)
-    except ValueError as error:
-        raise CorruptRecord("raft_log", index, f"unknown entry kind {kind}") from error
-    return Entry(term=Term(term), index=LogIndex(index), data=raw[HEAD.size :], kind=entry_kind)
-
-
-def decode_hard_state(raw: bytes) -> HardState:
-    try:
-        term, vote, commit = msgpack.unpackb(raw)
-    except (ValueError, TypeError, msgpack.UnpackException) as error:
-        raise CorruptRecord("raft_state", HARD_STATE_KEY, str(error)) from error
-    if not all(isinstance(v, int) and v >= 0 for v in (term, vote, commit)):
-        raise CorruptRecord("raft_state", HARD_STATE_KEY, "fields are not non-negative ints")
-    return HardState(term=Term(term), vote=NodeId(vote), commit=LogIndex(commit))
-
-
-def decode_outcome(request_id: bytes, raw: bytes) -> Outcome:
-    try:
-        return Outcome.from_record(msgpack.unpackb(raw))
-    except (ValueError, TypeError, msgpack.UnpackException) as error:
-        raise CorruptRecord("requests", request_id, str(error)) from error
-
-
-def encode_lease(grant: LeaseGrant) -> bytes:
-    packed: bytes = msgpack.packb([grant.owner, grant.token, grant.expires_ms, grant.checkpoint])
-    return packed
-
-
-def decode_lease(name: bytes, raw: bytes) -> LeaseGrant:
-    try:
-        owner, token, expires_ms, checkpoint = msgpack.unpackb(raw)
-        if not isinstance(owner, str) or not all(
-            type(v) is int for v in (token, expires_ms, checkpoint)
-        ):
-            raise ValueError("fields of the wrong kind")
-        return LeaseGrant(
-            name=name.decode(),
-            owner=owner,
-            token=token,
-            expires_ms=expires_ms,
-            checkpoint=checkpoint,
-        )
-    except (ValueError, TypeError, UnicodeError, msgpack.UnpackException) as error:
-        raise CorruptRecord("leases", name, f"does not decode: {error}") from error
-
-
-def stream_key(stream: str) -> bytes:
-    """The stream's key in ``stream_ids``: its UTF-8 name, or for a name too long for an LMDB
-    key, 0xFF (never in UTF-8) followed by its blake2b-256 hash."""
-    encoded = stream.encode()
-    if len(encoded) <= _MAX_PLAIN_STREAM_KEY:
-        return encoded
-    return b"\xff" + blake2b(encoded, digest_size=32).digest()

@@ -1,0 +1,298 @@
+"""LMDB storage of one node: the Raft log, the hard state, and the applied state with indexes.
+
+One environment per node and one write transaction per Ready (``write_ready``): the Ready's
+entries and hard state, and the results of applying its committed entries, commit together.
+LMDB makes a commit atomic and (unless opened unsafe) durable, which gives the two rules
+recovery needs: entries and hard state are on disk before the node answers, and the indexes,
+``applied_index``, ``last_position`` and ``digest`` move together, so a restart never applies
+an entry twice and never rebuilds an index. The tables are in ``layout`` and their records in
+``codecs``; the log's rules in ``raftlog``, the applied state's in ``applied``, reads in
+``reads``.
+
+Threading: reads may run in any thread while one thread writes; ``Gate`` keeps every
+transaction out while the map grows. The in-memory cache is updated only after a commit, so
+what it reports is always on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import lmdb
+
+from eventlog.errors import DataDirError
+from eventlog.logs import library_logger
+from eventlog.raft.records import Entry, EntryKind, HardState
+from eventlog.records import LeaseGrant, RecordedEvent
+from eventlog.state.machine import WriteSet, apply_entry
+from eventlog.state.outcomes import Outcome
+from eventlog.store import raftlog
+from eventlog.store.applied import Cache, Staged, TxnView, check_apply, load_cache, write_staged
+from eventlog.store.codecs import decode_lease, encode_hard_state
+from eventlog.store.layout import (
+    DB_NAMES,
+    HARD_STATE_KEY,
+    Dbs,
+    Gate,
+    Txn,
+    init_or_check,
+    prepare_dir,
+    write_txn,
+)
+from eventlog.store.reads import EventReader
+from eventlog.types import LogIndex, Position, Term
+
+Applied = list[tuple[LogIndex, list[Outcome]]]
+"""The outcomes of each applied entry, by log index, in log order."""
+
+
+@attrs.define
+class LmdbStorage:
+    """The node's disk: the core's read ports (``LogStorage``, ``StateStorage``), the host's
+    writes (``write_ready``) and the committed-and-applied reads."""
+
+    path: Path
+    _env: Any
+    _gate: Gate
+    _dbs: Dbs
+    _cache: Cache
+    _reader: EventReader = attrs.field(init=False)
+    _staged: Staged | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._reader = EventReader(self._env, self._gate, self._dbs)
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        cluster_id: str,
+        node_id: int,
+        sync: bool = True,
+        map_size: int = 1 << 30,
+    ) -> LmdbStorage:
+        """Create the store, or reopen it after checking it belongs to this cluster and node.
+
+        ``sync=False`` skips fsync on commit: fast, and unsafe (a power loss can lose
+        acknowledged entries); for tests and benchmarks only."""
+        directory = prepare_dir(Path(path))
+        try:
+            env = lmdb.open(
+                str(directory),
+                map_size=map_size,
+                max_dbs=len(DB_NAMES),
+                sync=sync,
+                # Every commit fsyncs its pages, but the meta page is flushed only by
+                # ``env.sync`` (or the next commit): ACI on every commit, D where needed.
+                metasync=False,
+            )
+        except lmdb.Error as error:
+            raise DataDirError(directory, f"cannot open the LMDB environment: {error}") from error
+        gate = Gate(durable=sync)
+        try:
+            dbs = write_txn(
+                gate, env, lambda txn: init_or_check(env, txn, directory, cluster_id, node_id)
+            )
+            with gate.txn(env) as txn:
+                cache = load_cache(txn, dbs)
+        except BaseException:
+            env.close()
+            raise
+        if not sync:
+            library_logger(__name__).warning(
+                "unsafe_no_fsync", path=str(directory), node_id=node_id
+            )
+        return cls(directory, env, gate, dbs, cache)
+
+    def close(self) -> None:
+        self._env.close()
+
+    def map_size(self) -> int:
+        """Bytes LMDB may map now; it doubles whenever a write finds the map full."""
+        size: int = self._env.info()["map_size"]
+        return size
+
+    def __enter__(self) -> LmdbStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- LogStorage / StateStorage (read by the core; answered from the cache where possible) --
+    def first_index(self) -> LogIndex:
+        return LogIndex(1)
+
+    def last_index(self) -> LogIndex:
+        return self._cache.last_index
+
+    def term(self, index: LogIndex) -> Term:
+        if index == 0:
+            return Term(0)
+        if index == self._cache.last_index:
+            return self._cache.last_term
+        raftlog.check_unavailable(index, LogIndex(index + 1), self._cache.last_index)
+        with self._gate.txn(self._env) as txn:
+            return raftlog.read_entry(txn, self._dbs, index).term
+
+    def entries(self, lo: LogIndex, hi: LogIndex, max_bytes: int | None = None) -> list[Entry]:
+        """Entries in ``[lo, hi)``; stops once over ``max_bytes`` but returns at least one."""
+        raftlog.check_unavailable(lo, hi, self._cache.last_index)
+        with self._gate.txn(self._env) as txn:
+            return raftlog.read_entries(txn, self._dbs, lo, hi, max_bytes)
+
+    def hard_state(self) -> HardState:
+        return self._cache.hard_state
+
+    # -- host writes ---------------------------------------------------------------------------
+    def write_ready(
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        committed: Sequence[Entry],
+        *,
+        must_sync: bool,
+        on_applied: Callable[[Applied], None] | None = None,
+    ) -> Applied:
+        """Persist a Ready and apply its committed entries in one transaction: one fsync if
+        ``must_sync`` (the Ready's own: the core decides what must survive a power loss).
+        Whatever ``stage`` decided before is written in the same transaction.
+
+        ``on_applied`` gets the outcomes before anything is written: they are decided by
+        entries a majority already holds, so a caller may be answered while this node's fsync
+        runs.
+
+        Entries replace whatever the log held from ``entries[0].index`` on; applied entries
+        are committed and must never be replaced (``InvariantViolation``). The results of the
+        apply, the indexes and the new applied index are written with the log, so a restart
+        never applies twice; committed entries already applied or staged are skipped."""
+        cache = self._cache
+        if entries:
+            raftlog.check_append(entries, cache.last_index, cache.applied_index)
+        results = self._decide(committed, entries[-1].index if entries else cache.last_index)
+        if results and on_applied is not None:
+            on_applied(results)
+        staged = self._staged
+        if hard_state is None and staged is not None:
+            hard_state = staged.hard_state
+        if hard_state is None and not entries and staged is None:
+            return results
+
+        def write(txn: Txn) -> int | None:
+            if entries:
+                raftlog.write_entries(txn, self._dbs, entries, cache.last_index)
+            if hard_state is not None:
+                txn.put(HARD_STATE_KEY, encode_hard_state(hard_state), db=self._dbs.raft_state)
+            if staged is None:
+                return None
+            return write_staged(txn, self._dbs, staged, cache.stream_count)
+
+        stream_count = write_txn(self._gate, self._env, write, durable=must_sync)
+        if entries:
+            cache.last_index, cache.last_term = entries[-1].index, entries[-1].term
+        if hard_state is not None:
+            cache.hard_state = hard_state
+        if staged is not None and stream_count is not None:
+            staged.written(cache, stream_count)
+            self._staged = None
+        return results
+
+    def stage(
+        self,
+        hard_state: HardState | None,
+        committed: Sequence[Entry],
+        on_applied: Callable[[Applied], None] | None = None,
+    ) -> Applied:
+        """For a Ready that need not be synced (``not ready.must_sync``): decide the outcomes
+        of its committed entries now and write them, with ``hard_state``, in the next
+        ``write_ready`` or ``flush``, since a Ready that only applies would otherwise cost a
+        commit of its own. Reads see staged effects only once written; a crash loses them,
+        and the restarted node applies those entries again from its log."""
+        results = self._decide(committed, self._cache.last_index)
+        if results and on_applied is not None:
+            on_applied(results)
+        if hard_state is not None:
+            if self._staged is None:
+                with self._gate.txn(self._env) as txn:
+                    view = TxnView(txn, self._dbs, self._cache)
+                    self._staged = Staged(WriteSet.over(view), self._cache.applied_index)
+            self._staged.hard_state = hard_state
+        return results
+
+    def flush(self) -> None:
+        """Write what ``stage`` decided, if anything (it needs no fsync: the log replays it)."""
+        self.write_ready(None, (), (), must_sync=False)
+
+    def staged(self) -> bool:
+        return self._staged is not None
+
+    def _decide(self, committed: Sequence[Entry], last_index: LogIndex) -> Applied:
+        """Apply committed entries in memory, on top of what is written and what is staged;
+        the staged write set then holds their effects until a write."""
+        staged = self._staged
+        through = staged.applied if staged is not None else self._cache.applied_index
+        todo = [entry for entry in committed if entry.index > through]
+        if not todo:
+            return []
+        check_apply(todo, through, last_index)
+        results: Applied = []
+        with self._gate.txn(self._env) as txn:
+            view = TxnView(txn, self._dbs, self._cache)
+            if staged is None:
+                staged = Staged(WriteSet.over(view), self._cache.applied_index)
+            for entry in todo:
+                outcomes: list[Outcome] = []
+                if entry.kind is EntryKind.NORMAL:
+                    outcomes = apply_entry(view, staged.writes, entry.index, entry.data)
+                results.append((entry.index, outcomes))
+            staged.sids.update(view.ids)
+        staged.applied = todo[-1].index
+        self._staged = staged
+        return results
+
+    # -- applied state -------------------------------------------------------------------------
+    def applied_index(self) -> LogIndex:
+        return self._cache.applied_index
+
+    def last_position(self) -> Position:
+        return self._cache.last_position
+
+    def digest(self) -> bytes:
+        return self._cache.digest
+
+    def stream_version(self, stream: str) -> int:
+        with self._gate.txn(self._env) as txn:
+            return TxnView(txn, self._dbs, self._cache).stream_version(stream)
+
+    def leases(self) -> list[LeaseGrant]:
+        """Every lease granted and not released, expired ones included, by name."""
+        with self._gate.txn(self._env) as txn:
+            return [decode_lease(k, v) for k, v in txn.cursor(db=self._dbs.leases)]
+
+    def clock_ms(self) -> int:
+        return self._cache.clock_ms
+
+    def request_outcome(self, request_id: bytes) -> Outcome | None:
+        with self._gate.txn(self._env) as txn:
+            return TxnView(txn, self._dbs, self._cache).request_outcome(request_id)
+
+    # -- reads (committed and applied only) ----------------------------------------------------
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]:
+        """Events in position order from ``from_position`` (0 or less reads from the start)."""
+        return self._reader.read_all(from_position, limit)
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` in version order from ``from_version``; [] if it is absent."""
+        return self._reader.read_stream(stream, from_version, limit)
+
+    def read_stream_backwards(
+        self, stream: str, from_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` newest first from ``from_version`` (None: its last event)."""
+        return self._reader.read_stream_backwards(stream, from_version, limit)
