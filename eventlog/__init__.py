@@ -18,6 +18,7 @@ from eventlog.errors import (
     WrongExpectedVersion,
 )
 from eventlog.logs import configure_logging
+from eventlog.protocol.addresses import parse_addresses
 from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "WrongExpectedVersion",
     "configure_logging",
     "open_embedded",
+    "parse_addresses",
 ]

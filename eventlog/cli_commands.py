@@ -16,12 +16,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from eventlog.client import DEFAULT_CLUSTER_ID, AsyncClient, Client, parse_addresses
+from eventlog.client import AsyncClient, Client
 from eventlog.console import output_console
 from eventlog.errors import EventLogError
 from eventlog.localcluster import node_command
 from eventlog.logs import bind_node
-from eventlog.node import NodeConfig
+from eventlog.node.node import NodeConfig
+from eventlog.protocol.addresses import parse_addresses
+from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.records import ANY, NewEvent, RecordedEvent
 from eventlog.statustable import projections_table, status_table
 from eventlog.types import NodeId
@@ -84,7 +86,7 @@ def node(
     exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT."""
-    from eventlog.runtime import parse_cluster_map, run
+    from eventlog.node.process import parse_cluster_map, run
 
     try:
         addresses = parse_cluster_map(cluster_map)

@@ -14,21 +14,20 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from eventlog.client import DEFAULT_CLUSTER_ID
 from eventlog.errors import InvariantViolation
 from eventlog.logs import library_logger
+from eventlog.node.status import status_of
 from eventlog.protocol import requests
+from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
-from eventlog.status import status_of
+from eventlog.store.reads import Tail
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
-
-SUBSCRIPTION_BATCH = 1000
 
 
 class EmbeddedStore:
@@ -88,15 +87,13 @@ class EmbeddedStore:
     ) -> LeaseGrant:
         """Grant or renew ``name`` to ``owner`` for ``ttl`` seconds; ``LeaseHeld`` if another
         owner holds it."""
-        request = requests.new_lease_request(
-            requests.LEASE_ACQUIRE, name, owner, max(1, int(ttl * 1000)), checkpoint
-        )
+        request = requests.acquire_lease_request(name, owner, ttl, checkpoint)
         result = self._execute(request.fields)
         assert isinstance(result, LeaseGrant)
         return result
 
     def release_lease(self, name: str, owner: str, token: int) -> None:
-        request = requests.new_lease_request(requests.LEASE_RELEASE, name, owner, 1, token)
+        request = requests.release_lease_request(name, owner, token)
         self._execute(request.fields)
 
     def leases(self) -> list[LeaseGrant]:
@@ -136,14 +133,12 @@ class EmbeddedStore:
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, then each new one as it is appended."""
-        position = from_position
+        tail = Tail(self.storage.read_all, from_position)
         while not self._closed:
-            events = self.storage.read_all(position, SUBSCRIPTION_BATCH)
-            if not events:
-                self._wait_for_position(position)
-                continue
-            yield from events
-            position = events[-1].position + 1
+            if events := tail.next_batch():
+                yield from events
+            else:
+                self._wait_for_position(tail.position)
 
     def _wait_for_position(self, position: int) -> None:
         with self._lock:

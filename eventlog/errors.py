@@ -12,11 +12,13 @@ class EventLogError(Exception):
 
 
 class NotLeader(EventLogError):
-    """The node asked to propose is not the leader; ``leader_hint`` may name the one that is."""
+    """The node asked is not the leader; ``leader_hint`` may name the one that is, and
+    ``address`` where it listens for clients."""
 
-    def __init__(self, node_id: NodeId, leader_hint: NodeId | None) -> None:
-        self.node_id = node_id
-        self.leader_hint = leader_hint
+    def __init__(
+        self, node_id: NodeId, leader_hint: NodeId | None, address: str | None = None
+    ) -> None:
+        self.node_id, self.leader_hint, self.address = node_id, leader_hint, address
         super().__init__(f"node {node_id} is not the leader (leader hint: {leader_hint})")
 
 
@@ -63,6 +65,10 @@ class Unavailable(EventLogError):
 
 class InvalidRequest(EventLogError):
     """The caller asked for something malformed (an empty stream name, a bad version, ...)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
 
 
 class CorruptRecord(EventLogError):

@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from eventlog import AsyncClient, EmbeddedStore, LeaseGrant, RecordedEvent, open_embedded
+from eventlog import (
+    AsyncClient,
+    EmbeddedStore,
+    LeaseGrant,
+    RecordedEvent,
+    open_embedded,
+    parse_addresses,
+)
 
 T = TypeVar("T")
 
@@ -60,8 +67,7 @@ class ClientSource:
         lease_timeout: float = 2.0,
         cluster_id: str | None = None,
     ) -> None:
-        items = addresses.split(",") if isinstance(addresses, str) else list(addresses)
-        self.addresses = [item.strip() for item in items if item.strip()]
+        self.addresses = parse_addresses(addresses)
         self.timeout, self.cluster_id = timeout, cluster_id
         self._reads = self._client(self.addresses, timeout)
         self._leases = self._client(self.addresses, lease_timeout)

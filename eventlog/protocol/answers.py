@@ -1,10 +1,26 @@
-"""Client-protocol encodings of the public records: plain msgpack-friendly lists."""
+"""What a node answers: the public records as plain msgpack-friendly lists, and errors by the
+one table of error codes that both the node and the client read.
+
+An answer is ``[call_id, "ok", payload]``, ``[call_id, "error", {"code": ..., ...}]`` or, on a
+subscription, ``[call_id, "events", [event, ...]]``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from eventlog.errors import CorruptRecord
+import attrs
+
+from eventlog.errors import (
+    CorruptRecord,
+    EventLogError,
+    FrameError,
+    InvalidRequest,
+    LeaseHeld,
+    NotLeader,
+    Unavailable,
+    WrongExpectedVersion,
+)
 from eventlog.records import AppendResult, LeaseGrant, RecordedEvent
 from eventlog.types import Position
 
@@ -68,3 +84,48 @@ def pack_outcome_result(result: AppendResult | LeaseGrant) -> list[Any]:
     if isinstance(result, LeaseGrant):
         return pack_lease(result)
     return pack_result(result)
+
+
+# -- errors ------------------------------------------------------------------------------------
+@attrs.frozen
+class _Code:
+    """How one error travels: its code and the attributes its constructor takes, in order."""
+
+    code: str
+    error: type[EventLogError]
+    fields: tuple[str, ...]
+
+
+ERROR_CODES: Final[tuple[_Code, ...]] = (
+    _Code("not_leader", NotLeader, ("node_id", "leader_hint", "address")),
+    _Code("wrong_expected_version", WrongExpectedVersion, ("stream", "expected", "actual")),
+    _Code("lease_held", LeaseHeld, ("name", "owner", "expires_ms")),
+    _Code("invalid", InvalidRequest, ("message",)),
+    _Code("unavailable", Unavailable, ("reason",)),
+)
+"""The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
+node could not serve the call now, and the client may try again (elsewhere)."""
+
+_BY_CLASS: Final = {code.error: code for code in ERROR_CODES}
+_BY_CODE: Final = {code.code: code for code in ERROR_CODES}
+
+
+def pack_error(error: EventLogError) -> dict[str, Any]:
+    """The body of an ``error`` answer for ``error``."""
+    code = _BY_CLASS.get(type(error))
+    if code is None:
+        return {"code": "unavailable", "reason": str(error)}
+    return {"code": code.code, **{name: getattr(error, name) for name in code.fields}}
+
+
+def unpack_error(body: Any) -> EventLogError:
+    """The typed error an ``error`` answer stands for; FrameError if it is malformed."""
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        raise FrameError(f"an error answer is a map with a code, not {body!r:.80}")
+    code = _BY_CODE.get(body["code"])
+    if code is None:
+        return Unavailable(f"node answered with unknown error {body['code']!r:.40}")
+    try:
+        return code.error(*[body[name] for name in code.fields])
+    except (KeyError, TypeError) as error:
+        raise FrameError(f"malformed {code.code} answer: {error}") from None

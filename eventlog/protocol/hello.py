@@ -11,6 +11,8 @@ from eventlog.errors import FrameError
 from eventlog.protocol.frames import FrameDecoder
 from eventlog.types import NodeId
 
+DEFAULT_CLUSTER_ID: Final = "eventraft"
+"""The cluster id of a cluster, a client and an embedded store unless told another."""
 HELLO_VERSION: Final = 1
 """Version of the handshake body, separate from the frame version."""
 MAX_HELLO_BYTES: Final = 4096

@@ -59,12 +59,20 @@ def new_request(
     return check_request(fields)
 
 
-def new_lease_request(
-    op: int, name: str, owner: str, ttl_ms: int, value: int, request_id: bytes | None = None
-) -> CheckedRequest:
-    """Build and check one lease call (``LEASE_ACQUIRE`` or ``LEASE_RELEASE``)."""
-    rid = request_id or new_request_id()
-    return check_request([KIND_LEASE, rid, [op, name, owner, ttl_ms, value]])
+def acquire_lease_request(name: str, owner: str, ttl: float, checkpoint: int) -> CheckedRequest:
+    """Grant or renew ``name`` to ``owner`` for ``ttl`` seconds of the cluster's clock (at
+    least a millisecond), recording the holder's ``checkpoint``."""
+    ttl_ms = max(1, int(ttl * 1000))
+    return _lease_request([LEASE_ACQUIRE, name, owner, ttl_ms, checkpoint])
+
+
+def release_lease_request(name: str, owner: str, token: int) -> CheckedRequest:
+    """Give ``name`` up, if ``owner`` still holds it with ``token``."""
+    return _lease_request([LEASE_RELEASE, name, owner, 1, token])
+
+
+def _lease_request(body: list[Any]) -> CheckedRequest:
+    return check_request([KIND_LEASE, new_request_id(), body])
 
 
 @attrs.frozen(slots=True)

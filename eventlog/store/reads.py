@@ -20,6 +20,9 @@ from eventlog.store.codecs import POS, U64_MAX, Q, decode_entry, stream_key, u64
 from eventlog.store.layout import Dbs, Gate, Txn
 from eventlog.types import Position
 
+SUBSCRIPTION_BATCH = 1000
+"""Events a subscription reads at a time, at most."""
+
 Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
 
@@ -139,3 +142,19 @@ class EventReader:
         except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
         return timestamp, flat
+
+
+@attrs.define
+class Tail:
+    """Where a subscription stands in the log, whoever drives it (a node's connection, the
+    embedded store's iterator): the next batch from ``position`` on, and, when there is
+    none, the position to wait for."""
+
+    read_all: Callable[[int, int | None], list[RecordedEvent]]
+    position: int
+
+    def next_batch(self) -> list[RecordedEvent]:
+        events = self.read_all(self.position, SUBSCRIPTION_BATCH)
+        if events:
+            self.position = events[-1].position + 1
+        return events

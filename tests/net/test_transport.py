@@ -21,12 +21,12 @@ import pytest
 import structlog
 
 from eventlog.errors import FrameError
+from eventlog.node.transport import READ_CHUNK, PeerTransport, backoff_delay
 from eventlog.protocol.frames import FRAME_VERSION, FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, hello, read_hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import AppendEntries, Heartbeat, Message
 from eventlog.raft.records import Entry
-from eventlog.transport import READ_CHUNK, PeerTransport, backoff_delay
 from eventlog.types import LogIndex, NodeId, Term
 from tests.net.helpers import encode_frames
 

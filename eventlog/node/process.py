@@ -6,8 +6,8 @@ import asyncio
 import os
 import signal
 
-from eventlog.node import Node, NodeConfig
-from eventlog.server import Server
+from eventlog.node.node import Node, NodeConfig
+from eventlog.node.server import Server
 
 
 def parse_cluster_map(text: str) -> dict[int, tuple[str, int]]:

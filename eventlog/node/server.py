@@ -15,24 +15,16 @@ from typing import Any
 
 import structlog
 
-from eventlog.errors import (
-    EventLogError,
-    FrameError,
-    InvalidRequest,
-    LeaseHeld,
-    NotLeader,
-    Unavailable,
-    WrongExpectedVersion,
-)
-from eventlog.node import Node
+from eventlog.errors import EventLogError, FrameError, InvalidRequest, NotLeader, Unavailable
+from eventlog.node.node import Node
 from eventlog.protocol import answers, requests
 from eventlog.protocol.frames import FrameDecoder
 from eventlog.protocol.framewriter import FrameWriter
 from eventlog.protocol.hello import check_cluster, read_hello
 from eventlog.state.outcomes import Outcome
+from eventlog.store.reads import Tail
 
 HELLO_TIMEOUT = 5.0
-SUBSCRIPTION_BATCH = 1000
 MAX_APPENDS_PER_FRAME = 10_000
 
 Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
@@ -140,7 +132,7 @@ class ClientSession:
         requests = args.get("requests")
         if not isinstance(requests, list) or not 0 < len(requests) <= MAX_APPENDS_PER_FRAME:
             message = f"requests must be a list of 1..{MAX_APPENDS_PER_FRAME} append requests"
-            self.send([call_id, "error", {"code": "invalid", "message": message}])
+            self.send([call_id, "error", answers.pack_error(InvalidRequest(message))])
             return
         replies: list[list[Any] | None] = [None] * len(requests)
         remaining = len(requests)
@@ -165,7 +157,7 @@ class ClientSession:
 
     def _append_reply(self, future: asyncio.Future[Outcome]) -> list[Any]:
         if future.cancelled():
-            return ["error", {"code": "unavailable", "message": "cancelled"}]
+            return ["error", answers.pack_error(Unavailable("cancelled"))]
         error = future.exception()
         if isinstance(error, EventLogError):
             return ["error", self._error_body(error)]
@@ -187,37 +179,17 @@ class ClientSession:
         except EventLogError as error:
             self.send([call_id, "error", self._error_body(error)])
         except (KeyError, TypeError, ValueError) as error:
-            self.send([call_id, "error", {"code": "invalid", "message": f"bad arguments: {error}"}])
+            invalid = InvalidRequest(f"bad arguments: {error}")
+            self.send([call_id, "error", answers.pack_error(invalid)])
         with contextlib.suppress(ConnectionError):
             await self.drain()
 
     def _error_body(self, error: EventLogError) -> dict[str, Any]:
-        if isinstance(error, NotLeader):
+        if isinstance(error, NotLeader):  # say where the leader is, as this node knows it
             leader, address = self.node.leader_address()
-            return {
-                "code": "not_leader",
-                "leader": int(leader),
-                "address": f"{address[0]}:{address[1]}" if address else None,
-            }
-        if isinstance(error, WrongExpectedVersion):
-            return {
-                "code": "wrong_expected_version",
-                "stream": error.stream,
-                "expected": error.expected,
-                "actual": error.actual,
-            }
-        if isinstance(error, LeaseHeld):
-            return {
-                "code": "lease_held",
-                "name": error.name,
-                "owner": error.owner,
-                "expires_ms": error.expires_ms,
-            }
-        if isinstance(error, InvalidRequest):
-            return {"code": "invalid", "message": str(error)}
-        if isinstance(error, Unavailable):
-            return {"code": "unavailable", "message": error.reason}
-        return {"code": "unavailable", "message": str(error)}
+            where = f"{address[0]}:{address[1]}" if address else None
+            error = NotLeader(error.node_id, leader or None, where)
+        return answers.pack_error(error)
 
 
 def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
@@ -269,15 +241,14 @@ async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str,
 
 async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
     """Push committed events from ``from_position`` on, forever; TCP backpressure paces it."""
-    node, position = session.node, int(args.get("from_position", 1))
+    node = session.node
+    tail = Tail(node.storage.read_all, int(args.get("from_position", 1)))
     while True:
-        events = node.storage.read_all(position, SUBSCRIPTION_BATCH)
-        if events:
+        if events := tail.next_batch():
             session.send([call_id, "events", [answers.pack_event(event) for event in events]])
             await session.drain()
-            position = events[-1].position + 1
         else:
-            await node.wait_position(position)
+            await node.wait_position(tail.position)
 
 
 async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:

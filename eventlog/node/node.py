@@ -24,6 +24,8 @@ import structlog
 
 from eventlog.errors import EventLogError, NotLeader, Unavailable
 from eventlog.logs import bind_node
+from eventlog.node.status import status_of
+from eventlog.node.transport import PeerTransport
 from eventlog.protocol.requests import CheckedRequest
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
@@ -32,9 +34,7 @@ from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
-from eventlog.status import status_of
 from eventlog.store.storage import LmdbStorage
-from eventlog.transport import PeerTransport
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
 MAX_BATCH_BYTES = 1 << 20

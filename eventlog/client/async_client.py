@@ -1,0 +1,213 @@
+"""``AsyncClient``: the event log of a cluster, as coroutines.
+
+A call is retried (on a refused connection, a redirect, a leader election in progress) until
+its deadline; appends carry a request id chosen once per call, so a retry never appends
+twice. Users never see a redirect, only the typed errors of the contract; what each answer
+means is ``policy``'s to say, the frames are ``connection``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from typing import Any
+
+from eventlog.client.connection import Connection, dial
+from eventlog.client.policy import SUBSCRIPTION_PAUSE, Backoff, Retry, answer, next_address
+from eventlog.errors import Unavailable
+from eventlog.protocol import answers, requests
+from eventlog.protocol.addresses import parse_addresses
+from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+
+SUBSCRIPTION_BUFFER = 8
+"""Batches a subscription holds for its consumer before it stops reading the socket."""
+
+
+class AsyncClient:
+    """The event log of a cluster, as coroutines: any node's address will do; calls follow the
+    leader and retry within ``timeout`` (the deadline of one call, retries included)."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        timeout: float = 10.0,
+        *,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+    ) -> None:
+        self.addresses = parse_addresses(addresses)
+        self.timeout, self.cluster_id = timeout, cluster_id
+        self._target = self.addresses[0]
+        self._connection: Connection | None = None
+        self._rng = random.Random()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    # -- the contract --------------------------------------------------------------------------
+    async def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        return await self.append_multi([(stream, events, expected_version)], request_id=request_id)
+
+    async def append_multi(
+        self,
+        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        """Append to several streams atomically, each with its own expected version."""
+        request = requests.new_request(appends, request_id)
+        payload = await self._call("append", {"request": request.fields})
+        return answers.unpack_result(payload)
+
+    async def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        args = {"stream": stream, "from_version": from_version, "limit": limit}
+        return await self._read("read_stream", args, min_position)
+
+    async def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Events of ``stream`` newest first, from ``from_version`` (None: its last event)."""
+        args = {"stream": stream, "from_version": from_version, "limit": limit}
+        return await self._read("read_stream_backwards", args, min_position)
+
+    async def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]:
+        args = {"from_position": from_position, "limit": limit}
+        return await self._read("read_all", args, min_position)
+
+    async def subscribe(self, from_position: int = 1) -> AsyncGenerator[RecordedEvent, None]:
+        """Committed events from ``from_position`` on, live. Each attempt has a connection of
+        its own, so a slow consumer slows only its own stream (TCP flow control); a failed
+        one resumes after the last event yielded, from the next address."""
+        position = from_position
+        while True:
+            connection: Connection | None = None
+            try:
+                connection = await self._dial(self._target, self.timeout)
+                args = {"from_position": position}
+                queue = connection.open_stream("subscribe", args, SUBSCRIPTION_BUFFER)
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, Retry):
+                        raise item
+                    if isinstance(item, tuple):  # an answer instead of events: an error
+                        kind, payload = item
+                        answer(kind, payload, follow_leader=False)
+                        raise Retry(f"subscription ended: {payload!r:.80}")
+                    for raw in item:
+                        event = answers.unpack_event(raw)
+                        position = event.position + 1
+                        yield event
+            except (Retry, OSError):
+                self._target = next_address(self.addresses, self._target)
+                await asyncio.sleep(self._rng.uniform(*SUBSCRIPTION_PAUSE))
+            finally:
+                if connection is not None:
+                    await connection.close()
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        """Grant or renew the lease ``name`` to ``owner`` for ``ttl`` seconds of the cluster's
+        clock, recording ``checkpoint``; raises ``LeaseHeld`` while another owner holds it."""
+        request = requests.acquire_lease_request(name, owner, ttl, checkpoint)
+        return answers.unpack_lease(await self._call("lease", {"request": request.fields}))
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None:
+        """Give the lease up now, if ``owner`` still holds it with ``token``."""
+        request = requests.release_lease_request(name, owner, token)
+        await self._call("lease", {"request": request.fields})
+
+    async def leases(self) -> list[LeaseGrant]:
+        """Every lease granted and not released (expired ones too), by name."""
+        payload = await self._call("leases", {})
+        return [answers.unpack_lease(raw) for raw in payload]
+
+    async def status(self) -> dict[str, Any]:
+        """The status of whichever node this client is connected to."""
+        result: dict[str, Any] = await self._call("status", {}, follow_leader=False)
+        return result
+
+    # -- calls, redirects and retries ------------------------------------------------------------
+    async def _read(
+        self, op: str, args: dict[str, Any], min_position: int | None
+    ) -> list[RecordedEvent]:
+        if min_position is not None:
+            args["min_position"] = min_position
+        payload = await self._call(op, args, follow_leader=min_position is None)
+        return [answers.unpack_event(raw) for raw in payload]
+
+    async def _call(self, op: str, args: dict[str, Any], *, follow_leader: bool = True) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        backoff = Backoff(self._rng)
+        last = "no attempt"
+        while loop.time() < deadline:
+            try:
+                connection = await self._connect(deadline - loop.time())
+                kind, payload = await asyncio.wait_for(
+                    connection.call(op, args), max(0.001, deadline - loop.time())
+                )
+                return answer(kind, payload, follow_leader=follow_leader)
+            except Retry as retry:
+                last = retry.reason
+                if retry.address is not None:
+                    await self._switch(retry.address)
+                    continue
+                await self._drop_connection(rotate=True)
+            except (OSError, TimeoutError) as error:
+                last = str(error) or type(error).__name__
+                await self._drop_connection(rotate=True)
+            await asyncio.sleep(backoff.pause(deadline - loop.time()))
+        raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
+
+    async def _connect(self, timeout: float) -> Connection:
+        if self._connection is not None and not self._connection.reader_task.done():
+            return self._connection
+        await self._drop_connection()
+        self._connection = await self._dial(self._target, timeout)
+        return self._connection
+
+    async def _dial(self, address: str, timeout: float) -> Connection:
+        return await dial(address, self.cluster_id, timeout)
+
+    async def _switch(self, address: str) -> None:
+        if address != self._target:
+            await self._drop_connection()
+            self._target = address
+
+    async def _drop_connection(self, *, rotate: bool = False) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        if rotate:
+            self._target = next_address(self.addresses, self._target)

@@ -1,0 +1,155 @@
+"""One connection from a client to a node: calls by id, appends coalesced per loop turn into one
+``append_batch`` frame, pushed streams with a bounded buffer. It knows the frames, not the
+policy: any failure reaches its callers as ``Retry``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+from typing import Any
+
+from eventlog.client.policy import Retry
+from eventlog.errors import FrameError
+from eventlog.protocol.addresses import split_address
+from eventlog.protocol.frames import FrameDecoder, encode_frame
+from eventlog.protocol.framewriter import FrameWriter
+from eventlog.protocol.hello import hello
+
+DIAL_TIMEOUT = 2.0
+"""Seconds one connection attempt may take, at most (the call's deadline may cut it shorter)."""
+
+
+async def dial(address: str, cluster_id: str, timeout: float) -> Connection:
+    """Connect to ``address`` and say hello as a client of ``cluster_id``."""
+    host, port = split_address(address)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(host, port), max(0.001, min(DIAL_TIMEOUT, timeout))
+    )
+    writer.write(encode_frame(hello(cluster_id, "client", 0)))
+    return Connection(address, reader, writer)
+
+
+class Connection:
+    """One connection to a node: calls by id, appends coalesced per loop turn, pushed streams."""
+
+    def __init__(self, address: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.address, self.reader, self.writer = address, reader, writer
+        self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.streams: dict[int, asyncio.Queue[Any]] = {}
+        self.ids = itertools.count(1)
+        self.appends: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.frames = FrameWriter(writer)
+        self.reader_task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        decoder = FrameDecoder()
+        error: Exception = ConnectionError("connection closed")
+        try:
+            while data := await self.reader.read(1 << 16):
+                for frame in decoder.feed(data):
+                    call_id, kind, payload = parse_answer(frame)
+                    stream = self.streams.get(call_id)
+                    if kind == "events" and stream is not None:
+                        # Waits while the subscriber is behind: we stop reading, the socket
+                        # fills, and the node's pushes wait on TCP (flow control).
+                        await stream.put(payload)
+                    else:
+                        self._dispatch(call_id, kind, payload)
+        except (ConnectionError, FrameError, OSError) as exc:
+            error = exc
+        finally:
+            for future in self.calls.values():
+                if not future.done():
+                    future.set_exception(Retry(str(error)))
+            for queue in self.streams.values():
+                while queue.full():  # the consumer must see the failure after what it has
+                    queue.get_nowait()
+                queue.put_nowait(Retry(str(error)))
+
+    def _dispatch(self, call_id: Any, kind: Any, payload: Any) -> None:
+        future = self.calls.pop(call_id, None)
+        if future is not None and not future.done():
+            future.set_result((kind, payload))
+        queue = self.streams.get(call_id)
+        if queue is not None:
+            queue.put_nowait((kind, payload))
+
+    def call(self, op: str, args: dict[str, Any]) -> asyncio.Future[Any]:
+        """Send one call; the future gets ``(kind, payload)`` of its answer. Appends made in
+        one turn of the loop travel in one ``append_batch`` frame and are answered in one."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if op == "append":
+            self.appends.append((args["request"], future))
+            if len(self.appends) == 1:
+                loop.call_soon(self._send_appends)
+            return future
+        call_id = next(self.ids)
+        self.calls[call_id] = future
+        self.frames.send([call_id, op, args])
+        return future
+
+    def _send_appends(self) -> None:
+        appends, self.appends = self.appends, []
+        if self.reader_task.done():
+            for _, future in appends:
+                if not future.done():
+                    future.set_exception(Retry("connection closed"))
+            return
+        call_id = next(self.ids)
+        if len(appends) == 1:
+            [(request, future)] = appends
+            self.calls[call_id] = future
+            self.frames.send([call_id, "append", {"request": request}])
+            return
+        batch: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.calls[call_id] = batch
+        batch.add_done_callback(functools.partial(spread, [f for _, f in appends]))
+        self.frames.send([call_id, "append_batch", {"requests": [r for r, _ in appends]}])
+
+    def open_stream(self, op: str, args: dict[str, Any], buffer: int) -> asyncio.Queue[Any]:
+        """Start a pushed stream; its items wait in a queue of ``buffer`` batches. Meant for a
+        connection of its own, since a full queue stops reading the whole connection."""
+        call_id = next(self.ids)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=buffer)
+        self.streams[call_id] = queue
+        self.frames.send([call_id, op, args])
+        return queue
+
+    async def close(self) -> None:
+        self.reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader_task
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+def parse_answer(frame: Any) -> tuple[int, str, Any]:
+    """``[call_id, kind, payload]``; anything else from a node is a protocol error."""
+    if not isinstance(frame, list) or len(frame) != 3 or not isinstance(frame[0], int):
+        raise FrameError(f"not an answer frame: {frame!r:.80}")
+    return frame[0], str(frame[1]), frame[2]
+
+
+def spread(futures: list[asyncio.Future[Any]], batch: asyncio.Future[Any]) -> None:
+    """Hand each call of an ``append_batch`` its own reply (or the batch's failure)."""
+    if batch.cancelled():
+        return
+    error = batch.exception()
+    replies: list[Any] | None = None
+    if error is None:
+        kind, payload = batch.result()
+        if kind == "ok" and isinstance(payload, list) and len(payload) == len(futures):
+            replies = [tuple(reply) for reply in payload]
+        else:
+            replies = [(kind, payload)] * len(futures)
+    for slot, future in enumerate(futures):
+        if future.done():
+            continue
+        if replies is None:
+            future.set_exception(error or Retry("append batch failed"))
+        else:
+            future.set_result(replies[slot])

@@ -1,0 +1,69 @@
+"""What a client does with an answer, pure: typed errors for the caller, a redirect or a retry
+for the client; which address comes next; how long to pause between attempts.
+
+No I/O and no clock here, so every rule is unit-tested without a node.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from eventlog.errors import FrameError, NotLeader, Unavailable
+from eventlog.protocol.answers import unpack_error
+
+SUBSCRIPTION_PAUSE = (0.05, 0.3)
+"""Seconds (from, to) a failed subscription waits before it resumes at the next address."""
+
+
+class Retry(Exception):
+    """Try again (at ``address`` if given, else elsewhere after a pause) while the deadline
+    allows. Internal to the client: callers only ever see the contract's errors."""
+
+    def __init__(self, reason: str, address: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.address = reason, address
+
+
+def answer(kind: str, payload: Any, *, follow_leader: bool) -> Any:
+    """The payload of an ``ok`` answer; otherwise raise what the caller or the client must
+    handle: a typed error of the contract, or ``Retry`` (with the leader's address when the
+    call should follow it)."""
+    if kind == "ok":
+        return payload
+    if kind != "error":
+        raise Retry(f"unexpected {kind!r:.20} answer")
+    try:
+        error = unpack_error(payload)
+    except FrameError as malformed:
+        raise Retry(malformed.reason) from None
+    if isinstance(error, NotLeader):
+        raise Retry("not the leader", error.address if follow_leader else None)
+    if isinstance(error, Unavailable):
+        raise Retry(error.reason)
+    raise error
+
+
+def next_address(addresses: Sequence[str], current: str) -> str:
+    """The address after ``current`` in the list, round and round (the first if it is not
+    in the list, as after a redirect to a node the caller did not name)."""
+    index = addresses.index(current) if current in addresses else -1
+    return addresses[(index + 1) % len(addresses)]
+
+
+@attrs.define
+class Backoff:
+    """Full-jitter exponential pauses between attempts of one call, within its deadline."""
+
+    rng: random.Random
+    bound: float = 0.02
+    cap: float = 0.5
+
+    def pause(self, remaining: float) -> float:
+        """Seconds to wait before the next attempt; never past the deadline."""
+        delay = min(self.bound, max(0.0, remaining)) * self.rng.random()
+        self.bound = min(self.bound * 2, self.cap)
+        return delay

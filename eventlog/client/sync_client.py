@@ -1,0 +1,133 @@
+"""``Client``: the synchronous client, an ``AsyncClient`` on an event loop of its own in a
+background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from eventlog.client.async_client import AsyncClient
+from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+
+T = TypeVar("T")
+
+
+class Client:
+    """The synchronous client: an ``AsyncClient`` on an event loop in a background thread."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        timeout: float = 10.0,
+        *,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._run(self._async.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        events = list(events)
+        return self._run(
+            self._async.append(stream, events, expected_version, request_id=request_id)
+        )
+
+    def append_multi(
+        self,
+        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult:
+        listed = [(s, list(e), v) for s, e, v in appends]
+        return self._run(self._async.append_multi(listed, request_id=request_id))
+
+    def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        return self._run(
+            self._async.read_stream(stream, from_version, limit, min_position=min_position)
+        )
+
+    def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        return self._run(
+            self._async.read_stream_backwards(
+                stream, from_version, limit, min_position=min_position
+            )
+        )
+
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]:
+        return self._run(self._async.read_all(from_position, limit, min_position=min_position))
+
+    def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant:
+        return self._run(self._async.acquire_lease(name, owner, ttl, checkpoint=checkpoint))
+
+    def release_lease(self, name: str, owner: str, token: int) -> None:
+        self._run(self._async.release_lease(name, owner, token))
+
+    def leases(self) -> list[LeaseGrant]:
+        return self._run(self._async.leases())
+
+    def status(self) -> dict[str, Any]:
+        return self._run(self._async.status())
+
+    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+        """Committed events from ``from_position`` on, live; closing the iterator closes its
+        connection."""
+        iterator = self._async.subscribe(from_position)
+
+        async def next_event() -> RecordedEvent:
+            return await iterator.__anext__()
+
+        try:
+            while True:
+                try:
+                    yield self._run(next_event())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._run(iterator.aclose())
