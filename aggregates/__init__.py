@@ -42,7 +42,6 @@ from aggregates.registry import (
 from aggregates.repository import AsyncRepository, Repository
 from aggregates.retry import retry_on_conflict, retry_on_conflict_async
 from aggregates.saving import SaveResult
-from aggregates.store import AsyncEventStore, EventStore
 from aggregates.upcasting import Payload
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "Aggregate",
     "AggregateError",
     "AggregateNotFound",
-    "AsyncEventStore",
     "AsyncRepository",
     "Codec",
     "ConcurrencyError",
@@ -61,7 +59,6 @@ __all__ = [
     "EncodeError",
     "Envelope",
     "EventMeta",
-    "EventStore",
     "Format",
     "MalformedEvent",
     "Payload",

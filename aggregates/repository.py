@@ -24,8 +24,7 @@ from aggregates.retry import (
     retry_on_conflict_async,
 )
 from aggregates.saving import NOTHING_SAVED, SavePlan, SaveResult
-from aggregates.store import AsyncEventStore, EventStore
-from eventlog import AppendResult, RecordedEvent, WrongExpectedVersion
+from eventlog import AppendResult, AsyncEventLog, EventLog, RecordedEvent, WrongExpectedVersion
 
 A = TypeVar("A", bound=Aggregate)
 DEFAULT_PAGE_SIZE = 5000
@@ -76,7 +75,7 @@ class Repository:
 
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         *,
         registry: Registry = DEFAULT_REGISTRY,
         format: Format = Format.MSGPACK,
@@ -143,7 +142,7 @@ class AsyncRepository:
 
     def __init__(
         self,
-        store: AsyncEventStore,
+        store: AsyncEventLog,
         *,
         registry: Registry = DEFAULT_REGISTRY,
         format: Format = Format.MSGPACK,

@@ -31,7 +31,7 @@ from rich.table import Table
 
 from aggregates import AsyncRepository, Repository, every, never
 from eventlog import AsyncClient, open_embedded
-from eventlog.localcluster import local_cluster
+from eventraft.localcluster import local_cluster
 
 ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # examples/ is a directory of the repository, not an installed package

@@ -24,8 +24,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from eventlog.bench import Figures, measure
-from eventlog.localcluster import free_ports, local_cluster
+from eventraft.bench import Figures, measure
+from eventraft.localcluster import free_ports, local_cluster
 
 PEER_SCRIPT = Path(__file__).with_name("peer_pysyncobj.py")
 

@@ -38,7 +38,7 @@ from rich.table import Table
 from aggregates import Codec, DomainEvent, Envelope, Registry
 from aggregates.events import PendingEvent, new_meta
 from eventlog import Client, EmbeddedStore, NewEvent, open_embedded
-from eventlog.localcluster import local_cluster, wait_for
+from eventraft.localcluster import local_cluster, wait_for
 from projections import (
     EmbeddedSource,
     LmdbProjection,
@@ -106,7 +106,7 @@ def fill(store: EmbeddedStore, events: int) -> float:
 
 async def catch_up(store: EmbeddedStore, projection: Projection[object], target: Path) -> float:
     """Events/s of a worker catching up from position 1 to the end of the store."""
-    last, stop = int(store.status()["last_position"]), asyncio.Event()
+    last, stop = int(store.status().last_position), asyncio.Event()
     source = EmbeddedSource(store)
     worker = Worker(projection, source, target, WorkerConfig(report_every=3600))
     started = time.perf_counter()
@@ -196,7 +196,7 @@ def live_lag(
         cluster.leader(timeout=20)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "projections.cli", "--log-level", "warning", "project",
+            [sys.executable, "-m", "eventraft", "--log-level", "warning", "project",
              "--cluster", cluster.addresses, "bench_projections:SqliteTotals",
              "--target", str(target), "--lease-ttl", str(lease_ttl)],
             env=env,

@@ -35,7 +35,7 @@ def main() -> None:
         written = time.perf_counter() - started
         started = time.perf_counter()
         with open_embedded(f"{tmp}/store") as store:
-            last = store.status()["last_position"]
+            last = store.status().last_position
             tail = store.read_all(last, 1)
             newest = store.read_stream_backwards("stream-7", limit=1)
             served = time.perf_counter() - started

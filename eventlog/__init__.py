@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from eventlog.api import AsyncEventLog, EventLog
 from eventlog.client import AsyncClient, Client
 from eventlog.embedded import EmbeddedStore, open_embedded
 from eventlog.errors import (
     CorruptRecord,
     DataDirError,
     EventLogError,
+    FrameError,
     InvalidRequest,
     InvariantViolation,
     LeaseHeld,
@@ -19,23 +21,37 @@ from eventlog.errors import (
 )
 from eventlog.logs import configure_logging
 from eventlog.protocol.addresses import parse_addresses
-from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.records import (
+    ANY,
+    NO_STREAM,
+    AppendResult,
+    LeaseGrant,
+    LeaseStatus,
+    NewEvent,
+    NodeStatus,
+    RecordedEvent,
+)
 
 __all__ = [
     "ANY",
     "NO_STREAM",
     "AppendResult",
     "AsyncClient",
+    "AsyncEventLog",
     "Client",
     "CorruptRecord",
     "DataDirError",
     "EmbeddedStore",
+    "EventLog",
     "EventLogError",
+    "FrameError",
     "InvalidRequest",
     "InvariantViolation",
     "LeaseGrant",
     "LeaseHeld",
+    "LeaseStatus",
     "NewEvent",
+    "NodeStatus",
     "NotLeader",
     "ProposalDropped",
     "RecordedEvent",

@@ -2,7 +2,9 @@
 
 It is a one-voter Raft group driven synchronously: an append is proposed, persisted (fsync),
 committed and applied before the call returns, exactly as on a cluster node, so a directory
-written here can later be served by ``eventraft node --id 1``.
+written here can later be served by ``eventraft node --id 1``. Reads take ``min_position``
+as a cluster client's do and need not wait for it: this store is its own leader, so every
+read already sees every append made through it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
 from eventlog.store.reads import Tail
@@ -31,6 +33,8 @@ from eventlog.types import LogIndex, NodeId
 
 
 class EmbeddedStore:
+    """The event log of one node in this process: the methods of ``eventlog.api.EventLog``."""
+
     def __init__(self, path: str | Path, *, sync: bool = True) -> None:
         self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
         self.log = library_logger(__name__).bind(node_id=1)
@@ -114,19 +118,29 @@ class EmbeddedStore:
         return outcome.result
 
     def read_stream(
-        self, stream: str, from_version: int = 1, limit: int | None = None, **_: Any
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
         return self.storage.read_stream(stream, from_version, limit)
 
     def read_stream_backwards(
-        self, stream: str, from_version: int | None = None, limit: int | None = None, **_: Any
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
         return self.storage.read_stream_backwards(stream, from_version, limit)
 
     def read_all(
-        self, from_position: int = 1, limit: int | None = None, **_: Any
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
         self._check_open()
         return self.storage.read_all(from_position, limit)
@@ -146,7 +160,7 @@ class EmbeddedStore:
                 lambda: self._closed or self.storage.last_position() >= position
             )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NodeStatus:
         return status_of(self.core, self.storage)
 
     def close(self) -> None:

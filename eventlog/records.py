@@ -60,3 +60,36 @@ class LeaseGrant:
     token: int
     expires_ms: int
     checkpoint: int = 0
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class LeaseStatus:
+    """A lease as ``status`` reports it: its grant, and how far its holder lags behind the
+    node asked, in events and in seconds since the first event it has not reported."""
+
+    name: str
+    owner: str
+    token: int
+    checkpoint: int
+    lag_events: int
+    lag_seconds: float
+    expired: bool
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class NodeStatus:
+    """One node, as ``eventraft status`` shows it. Two nodes at the same ``last_position`` with
+    the same ``digest`` (a hash chained over every applied event) hold the same history."""
+
+    id: int
+    role: str
+    term: int
+    leader: int
+    """The leader this node knows of; 0 if none."""
+    commit_index: int
+    last_index: int
+    applied_index: int
+    last_position: int
+    digest: str
+    """Hex of the digest after the event at ``last_position``."""
+    leases: tuple[LeaseStatus, ...] = ()

@@ -112,7 +112,7 @@ async def follow_then_rebuild(store: EmbeddedStore, target: Path) -> None:
 
 
 async def _caught_up(worker: Worker[sqlite3.Connection], store: EmbeddedStore) -> None:
-    while worker.keeper.checkpoint < int(store.status()["last_position"]):
+    while worker.keeper.checkpoint < int(store.status().last_position):
         await asyncio.sleep(0.01)
 
 

@@ -94,7 +94,7 @@ class ClientSource:
             await client.close()
 
     async def head(self) -> int:
-        return int((await self._reads.status())["last_position"])
+        return int((await self._reads.status()).last_position)
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
@@ -147,7 +147,7 @@ class EmbeddedSource:
 
     async def head(self) -> int:
         status = await self._call(self.store.status)
-        return int(status["last_position"])
+        return int(status.last_position)
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0

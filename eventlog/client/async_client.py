@@ -19,7 +19,7 @@ from eventlog.errors import Unavailable
 from eventlog.protocol import answers, requests
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
 SUBSCRIPTION_BUFFER = 8
 """Batches a subscription holds for its consumer before it stops reading the socket."""
@@ -152,10 +152,9 @@ class AsyncClient:
         payload = await self._call("leases", {})
         return [answers.unpack_lease(raw) for raw in payload]
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> NodeStatus:
         """The status of whichever node this client is connected to."""
-        result: dict[str, Any] = await self._call("status", {}, follow_leader=False)
-        return result
+        return answers.unpack_status(await self._call("status", {}, follow_leader=False))
 
     # -- calls, redirects and retries ------------------------------------------------------------
     async def _read(

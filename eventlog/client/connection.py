@@ -14,8 +14,8 @@ from eventlog.client.policy import Retry
 from eventlog.errors import FrameError
 from eventlog.protocol.addresses import split_address
 from eventlog.protocol.frames import FrameDecoder, encode_frame
-from eventlog.protocol.framewriter import FrameWriter
 from eventlog.protocol.hello import hello
+from eventlog.protocol.streams import FrameWriter
 
 DIAL_TIMEOUT = 2.0
 """Seconds one connection attempt may take, at most (the call's deadline may cut it shorter)."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from eventlog.client.async_client import AsyncClient
 from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ class Client:
     def leases(self) -> list[LeaseGrant]:
         return self._run(self._async.leases())
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NodeStatus:
         return self._run(self._async.status())
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:

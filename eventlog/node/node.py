@@ -32,6 +32,7 @@ from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
+from eventlog.records import NodeStatus
 from eventlog.state.batch import encode_batch
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
@@ -370,5 +371,5 @@ class Node:
         leader = self.core.leader
         return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NodeStatus:
         return status_of(self.core, self.storage)

@@ -19,8 +19,8 @@ from eventlog.errors import EventLogError, FrameError, InvalidRequest, NotLeader
 from eventlog.node.node import Node
 from eventlog.protocol import answers, requests
 from eventlog.protocol.frames import FrameDecoder
-from eventlog.protocol.framewriter import FrameWriter
-from eventlog.protocol.hello import check_cluster, read_hello
+from eventlog.protocol.hello import check_cluster
+from eventlog.protocol.streams import FrameWriter, read_hello
 from eventlog.state.outcomes import Outcome
 from eventlog.store.reads import Tail
 
@@ -257,7 +257,7 @@ async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
 
 
 async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    return session.node.status()
+    return answers.pack_status(session.node.status())
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,31 +1,30 @@
-"""What ``eventraft status`` reports about one node."""
+"""What ``eventraft status`` reports about one node, a cluster node and the embedded store alike."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from eventlog.raft.core import RaftCore
+from eventlog.records import LeaseStatus, NodeStatus
 from eventlog.store.storage import LmdbStorage
 
 
-def status_of(core: RaftCore, storage: LmdbStorage) -> dict[str, Any]:
-    """The fields of ``eventraft status``, for a cluster node and the embedded store alike."""
-    return {
-        "id": int(core.id),
-        "role": core.role.value,
-        "term": int(core.term),
-        "leader": int(core.leader),
-        "commit_index": int(core.log.committed),
-        "last_index": int(core.log.last_index()),
-        "applied_index": int(storage.applied_index()),
-        "last_position": int(storage.last_position()),
-        "digest": storage.digest().hex(),
-        "leases": leases_of(storage),
-    }
+def status_of(core: RaftCore, storage: LmdbStorage) -> NodeStatus:
+    return NodeStatus(
+        id=int(core.id),
+        role=core.role.value,
+        term=int(core.term),
+        leader=int(core.leader),
+        commit_index=int(core.log.committed),
+        last_index=int(core.log.last_index()),
+        applied_index=int(storage.applied_index()),
+        last_position=int(storage.last_position()),
+        digest=storage.digest().hex(),
+        leases=leases_of(storage),
+    )
 
 
-def leases_of(storage: LmdbStorage) -> list[dict[str, Any]]:
+def leases_of(storage: LmdbStorage) -> tuple[LeaseStatus, ...]:
     """Each lease (a projection worker's, usually) with how far its holder lags: in events
     behind this node's last position, and in seconds since the first event it has not
     reported (0 when it is caught up)."""
@@ -39,14 +38,14 @@ def leases_of(storage: LmdbStorage) -> list[dict[str, Any]]:
             unreported = storage.read_all(grant.checkpoint + 1, 1)
             lag_ms = max(0, now_ms - unreported[0].timestamp) if unreported else 0
         result.append(
-            {
-                "name": grant.name,
-                "owner": grant.owner,
-                "token": grant.token,
-                "checkpoint": grant.checkpoint,
-                "lag_events": behind,
-                "lag_seconds": round(lag_ms / 1000, 3),
-                "expired": grant.expires_ms <= storage.clock_ms(),
-            }
+            LeaseStatus(
+                name=grant.name,
+                owner=grant.owner,
+                token=grant.token,
+                checkpoint=grant.checkpoint,
+                lag_events=behind,
+                lag_seconds=round(lag_ms / 1000, 3),
+                expired=grant.expires_ms <= storage.clock_ms(),
+            )
         )
-    return result
+    return tuple(result)

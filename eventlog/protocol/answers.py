@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import attrs
+import cattrs
 
 from eventlog.errors import (
     CorruptRecord,
@@ -21,7 +22,7 @@ from eventlog.errors import (
     Unavailable,
     WrongExpectedVersion,
 )
-from eventlog.records import AppendResult, LeaseGrant, RecordedEvent
+from eventlog.records import AppendResult, LeaseGrant, NodeStatus, RecordedEvent
 from eventlog.types import Position
 
 
@@ -84,6 +85,23 @@ def pack_outcome_result(result: AppendResult | LeaseGrant) -> list[Any]:
     if isinstance(result, LeaseGrant):
         return pack_lease(result)
     return pack_result(result)
+
+
+_STATUS = cattrs.Converter()
+"""Status travels as a map with field names (it is small and read by people as JSON)."""
+
+
+def pack_status(status: NodeStatus) -> dict[str, Any]:
+    packed: dict[str, Any] = _STATUS.unstructure(status)
+    packed["leases"] = list(packed["leases"])
+    return packed
+
+
+def unpack_status(raw: Any) -> NodeStatus:
+    try:
+        return _STATUS.structure(raw, NodeStatus)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("status", None, str(error)) from error
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final, Literal
 
 import attrs
 
 from eventlog.errors import FrameError
-from eventlog.protocol.frames import FrameDecoder
 from eventlog.types import NodeId
 
 DEFAULT_CLUSTER_ID: Final = "eventraft"
@@ -62,24 +60,3 @@ def check_cluster(hello: Hello, cluster_id: str) -> None:
     """A node serves only callers of its own cluster; FrameError names the stranger."""
     if hello.cluster_id != cluster_id:
         raise FrameError(f"cluster id {hello.cluster_id!r} is not ours ({cluster_id!r})")
-
-
-async def read_hello(reader: asyncio.StreamReader, decoder: FrameDecoder, timeout: float) -> Hello:
-    """Read exactly the first frame and parse it as a hello.
-
-    Reads exactly one frame's bytes, never more, so the frames the caller sent right after its
-    hello stay in ``reader`` for whoever serves the connection. Raises FrameError (malformed,
-    too large, or EOF first) or TimeoutError.
-    """
-    async with asyncio.timeout(timeout):
-        while True:
-            wanted = decoder.wanted()
-            if wanted > MAX_HELLO_BYTES:
-                raise FrameError(f"hello frame of {wanted} bytes is too large")
-            try:
-                data = await reader.readexactly(wanted)
-            except asyncio.IncompleteReadError:
-                raise FrameError("connection closed before the hello") from None
-            bodies = decoder.feed(data)
-            if bodies:
-                return parse_hello(bodies[0])

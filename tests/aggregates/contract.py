@@ -13,7 +13,6 @@ import pytest
 
 from aggregates import (
     AggregateNotFound,
-    AsyncEventStore,
     AsyncRepository,
     ConcurrencyError,
     DomainEvent,
@@ -29,7 +28,7 @@ from aggregates import (
 )
 from aggregates.events import new_meta
 from aggregates.snapshots import SNAPSHOT_TYPE
-from eventlog import NewEvent
+from eventlog import AsyncEventLog, NewEvent
 from examples.bank import (
     Account,
     AccountClosed,
@@ -259,10 +258,10 @@ class AsyncRepositoryContract:
     """The async repository over an async store; each test runs its own event loop."""
 
     @pytest.fixture
-    def async_store(self) -> AsyncEventStore:
+    def async_store(self) -> AsyncEventLog:
         raise NotImplementedError
 
-    def run(self, async_store: AsyncEventStore, scenario: Any) -> Any:
+    def run(self, async_store: AsyncEventLog, scenario: Any) -> Any:
         async def main() -> Any:
             try:
                 return await scenario(AsyncRepository(async_store, snapshots={Account: every(3)}))
@@ -273,7 +272,7 @@ class AsyncRepositoryContract:
 
         return asyncio.run(main())
 
-    def test_save_and_get_with_snapshots(self, async_store: AsyncEventStore) -> None:
+    def test_save_and_get_with_snapshots(self, async_store: AsyncEventLog) -> None:
         async def scenario(repository: AsyncRepository) -> None:
             account = Account.open("bo", id=new_id())
             for amount in range(1, 8):
@@ -287,7 +286,7 @@ class AsyncRepositoryContract:
 
         self.run(async_store, scenario)
 
-    def test_a_conflict_is_refused_and_update_retries(self, async_store: AsyncEventStore) -> None:
+    def test_a_conflict_is_refused_and_update_retries(self, async_store: AsyncEventLog) -> None:
         async def scenario(repository: AsyncRepository) -> None:
             account = Account.open("bo", id=new_id())
             await repository.save(account)

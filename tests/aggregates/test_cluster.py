@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregates import AsyncEventStore, ConcurrencyError, Repository, SaveResult
-from eventlog import AsyncClient, Client
+from aggregates import ConcurrencyError, Repository, SaveResult
+from eventlog import AsyncClient, AsyncEventLog, Client
 from examples.bank import Account
 from tests.aggregates.contract import AsyncRepositoryContract, RepositoryContract
 from tests.aggregates.properties import Command, check_snapshots_equal_replay, commands
@@ -42,7 +42,7 @@ class TestCluster(RepositoryContract):
 
 class TestClusterAsync(AsyncRepositoryContract):
     @pytest.fixture
-    def async_store(self, cluster: LocalCluster) -> AsyncEventStore:
+    def async_store(self, cluster: LocalCluster) -> AsyncEventLog:
         return AsyncClient(cluster.addresses)
 
 

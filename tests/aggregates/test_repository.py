@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregates import AsyncEventStore
-from eventlog import EmbeddedStore
+from eventlog import AsyncEventLog, EmbeddedStore
 from tests.aggregates.contract import AsyncRepositoryContract, RepositoryContract
 from tests.aggregates.helpers import AsyncEmbedded
 
@@ -18,5 +17,5 @@ class TestEmbedded(RepositoryContract):
 
 class TestEmbeddedAsync(AsyncRepositoryContract):
     @pytest.fixture
-    def async_store(self, store: EmbeddedStore) -> AsyncEventStore:
+    def async_store(self, store: EmbeddedStore) -> AsyncEventLog:
         return AsyncEmbedded(store)

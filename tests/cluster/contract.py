@@ -5,39 +5,17 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Protocol
 
 import pytest
 
+from eventlog.api import EventLog
 from eventlog.errors import InvalidRequest, LeaseHeld, WrongExpectedVersion
-from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant, NewEvent, RecordedEvent
+from eventlog.records import NO_STREAM, NewEvent
 
 _names = itertools.count()
 
 
-class Store(Protocol):
-    def append(
-        self,
-        stream: str,
-        events: Any,
-        expected_version: int = ANY,
-        *,
-        request_id: bytes | None = None,
-    ) -> AppendResult: ...
-    def append_multi(self, appends: Any, *, request_id: bytes | None = None) -> AppendResult: ...
-    def read_stream(
-        self, stream: str, from_version: int = 1, limit: int | None = None
-    ) -> list[RecordedEvent]: ...
-    def read_stream_backwards(
-        self, stream: str, from_version: int | None = None, limit: int | None = None
-    ) -> list[RecordedEvent]: ...
-    def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]: ...
-    def subscribe(self, from_position: int = 1) -> Any: ...
-    def acquire_lease(
-        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
-    ) -> LeaseGrant: ...
-    def release_lease(self, name: str, owner: str, token: int) -> None: ...
-    def leases(self) -> list[LeaseGrant]: ...
+Store = EventLog
 
 
 def fresh(prefix: str = "s") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eventlog.localcluster import (
+from eventraft.localcluster import (
     LocalCluster,
     NodeProcess,
     free_ports,

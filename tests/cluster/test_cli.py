@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from eventlog.demo.load import Ack
-from eventlog.demo.verify import exactly_once
-from eventlog.localcluster import LocalCluster, free_ports, local_cluster
 from eventlog.records import NewEvent, RecordedEvent
-from eventlog.statustable import DIGEST_CHARS
 from eventlog.types import Position
+from eventraft.demo.load import Ack
+from eventraft.demo.verify import exactly_once
+from eventraft.localcluster import LocalCluster, free_ports, local_cluster
+from eventraft.statustable import DIGEST_CHARS
 
 STATUS_FIELDS = {
     "id",
@@ -44,7 +44,7 @@ def eventraft(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``eventraft ARGS`` in a fresh interpreter, as a shell would."""
     return subprocess.run(
-        [sys.executable, "-m", "eventlog.cli", *args],
+        [sys.executable, "-m", "eventraft", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -87,7 +87,7 @@ def demo_tmp(tmp_path: Path) -> Iterator[Path]:
 
 def demo_command(tmp: Path) -> dict[str, Any]:
     return {
-        "args": [sys.executable, "-m", "eventlog.cli", "demo"],
+        "args": [sys.executable, "-m", "eventraft", "demo"],
         "env": {**os.environ, "TMPDIR": str(tmp)},
         "text": True,
     }
@@ -143,9 +143,9 @@ def test_status_of_a_running_cluster_as_a_table(cluster: LocalCluster) -> None:
     lines = result.stdout.splitlines()
     for node_id, node in cluster.nodes.items():
         [line] = [line for line in lines if line.strip().startswith(node.address)]
-        assert line.split()[1:3] == [str(node_id), statuses[node_id]["role"]]
-        assert statuses[node_id]["digest"][:DIGEST_CHARS] in line
-    leader = next(n for n, s in statuses.items() if s["role"] == "leader")
+        assert line.split()[1:3] == [str(node_id), statuses[node_id].role]
+        assert statuses[node_id].digest[:DIGEST_CHARS] in line
+    leader = next(n for n, s in statuses.items() if s.role == "leader")
     assert f"3 of 3 reachable · leader: node {leader}" in result.stdout
     assert "all 3 histories agree" in result.stdout
 
@@ -230,7 +230,7 @@ def test_append_then_read_round_trip(cluster: LocalCluster) -> None:
     ]
 
     # Any node will do: a follower's address alone reaches the whole log.
-    follower = next(n for n, s in cluster.statuses().items() if s["role"] == "follower")
+    follower = next(n for n, s in cluster.statuses().items() if s.role == "follower")
     page = eventraft(
         "read", "--cluster", cluster.nodes[follower].address, "--from", "3", "--limit", "2"
     )

@@ -51,7 +51,7 @@ def run_writers(
 
 def check_every_node(cluster: LocalCluster, history: History) -> None:
     statuses = cluster.wait_converged()
-    last = next(iter(statuses.values()))["last_position"]
+    last = next(iter(statuses.values())).last_position
     logs = []
     for node in cluster.nodes.values():
         if node.running:
@@ -106,9 +106,7 @@ def test_a_paused_leader_steps_down_and_acknowledges_nothing_it_could_not_commit
         finally:
             cluster.nodes[old].resume()
         stuck.join(timeout=60)
-        wait_for(
-            lambda: cluster.status(old)["role"] == "follower", 10, "the old leader to step down"
-        )
+        wait_for(lambda: cluster.status(old).role == "follower", 10, "the old leader to step down")
         check_every_node(cluster, history)
 
 
@@ -170,8 +168,8 @@ def test_restarting_the_whole_cluster_keeps_every_event(tmp_path: Path) -> None:
         # its indexes were persisted with applied_index, nothing is replayed.
         for node_id in cluster.nodes:
             status = wait_for(lambda n=node_id: cluster.status(n), 10, f"node {node_id} to serve")
-            assert status["applied_index"] >= before[node_id]["applied_index"]
-            assert status["last_position"] == before[node_id]["last_position"]
+            assert status.applied_index >= before[node_id].applied_index
+            assert status.last_position == before[node_id].last_position
         cluster.leader(timeout=20)
         check_every_node(cluster, history)
 
@@ -236,7 +234,7 @@ def test_sigterm_with_clients_connected_stops_every_node_cleanly(tmp_path: Path)
 PARENT = """
 import sys, time
 from pathlib import Path
-from eventlog.localcluster import local_cluster
+from eventraft.localcluster import local_cluster
 with local_cluster(Path(sys.argv[1])) as cluster:
     cluster.leader(timeout=20)
     print(" ".join(str(node.process.pid) for node in cluster.nodes.values()), flush=True)

@@ -23,7 +23,8 @@ import structlog
 from eventlog.errors import FrameError
 from eventlog.node.transport import READ_CHUNK, PeerTransport, backoff_delay
 from eventlog.protocol.frames import FRAME_VERSION, FrameDecoder, encode_frame
-from eventlog.protocol.hello import Hello, hello, read_hello
+from eventlog.protocol.hello import Hello, hello
+from eventlog.protocol.streams import read_hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import AppendEntries, Heartbeat, Message
 from eventlog.raft.records import Entry

@@ -1,5 +1,5 @@
 """Running workers for tests: in a thread of this process (over an embedded store), or as
-their own processes (``python -m projections.cli project``), always stopped by the time the
+their own processes (``python -m eventraft project``), always stopped by the time the
 ``with`` block ends, even when the test fails."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from eventlog import EmbeddedStore
-from eventlog.localcluster import wait_for
+from eventraft.localcluster import wait_for
 from projections import EmbeddedSource, Projection, Worker, WorkerConfig
 
 __all__ = ["InThreadWorker", "WorkerProcess", "in_thread", "wait_for"]
@@ -81,14 +81,14 @@ def in_thread(
 
 @attrs.define
 class WorkerProcess:
-    """``python -m projections.cli project`` as its own process, logging JSON to a file."""
+    """``python -m eventraft project`` as its own process, logging JSON to a file."""
 
     args: list[str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        command = [sys.executable, "-m", "projections.cli", "project", *self.args]
+        command = [sys.executable, "-m", "eventraft", "project", *self.args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         return self

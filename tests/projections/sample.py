@@ -1,5 +1,5 @@
 """Events and projections the projection tests run, in-process and in worker processes
-(``python -m projections.cli project tests.projections.sample:Totals ...``).
+(``python -m eventraft project tests.projections.sample:Totals ...``).
 
 The read model records every position it applies in a table keyed by position, so applying
 an event twice fails loudly (a primary-key violation) instead of passing unnoticed.

@@ -29,7 +29,7 @@ def test_balances_follow_deposits_transfers_and_closing(tmp_path: Path) -> None:
             bob.withdraw(200)
             bob.close()
             repository.save(bob)
-            last = int(store.status()["last_position"])
+            last = int(store.status().last_position)
             wait_for(lambda: sqlite_checkpoint(target) == last, 10, "the worker")
         assert worker.error is None
     assert balances(target) == [("alice", 300), ("bob", 0)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from eventlog import Client, EventLogError, LeaseGrant
-from eventlog.localcluster import LocalCluster, local_cluster
+from eventraft.localcluster import LocalCluster, local_cluster
 from projections import lease_name
 from tests.projections.harness import WorkerProcess, processes, wait_for
 from tests.projections.sample import (
@@ -288,7 +288,7 @@ def rebuild(cluster: LocalCluster, target: Path) -> subprocess.CompletedProcess[
         [
             sys.executable,
             "-m",
-            "projections.cli",
+            "eventraft",
             "rebuild",
             "--cluster",
             cluster.addresses,

@@ -53,7 +53,7 @@ def seed(store: EmbeddedStore, streams: int = 4, each: int = 50) -> None:
 
 
 def last(store: EmbeddedStore) -> int:
-    return int(store.status()["last_position"])
+    return int(store.status().last_position)
 
 
 def test_catches_up_then_follows_live_appends(store: EmbeddedStore, tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from eventlog.cli import main as eventraft
 from eventlog.sim.config import SimConfig
 from eventlog.sim.report import report_failure
 from eventlog.sim.run import first_failure
+from eventraft.cli import main as eventraft
 from tests.sim import broken
 
 

@@ -12,7 +12,7 @@ from eventlog import NewEvent, open_embedded
 with open_embedded(sys.argv[1]) as store:
     store.append("s", [NewEvent("T", b"x")])
 with open_embedded(sys.argv[1], sync=False) as store:
-    print(store.status()["last_position"])
+    print(store.status().last_position)
 """
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Sequence
 
-from eventlog.demo.load import Ack
 from eventlog.records import RecordedEvent
+from eventraft.demo.load import Ack
 
 
 def exactly_once(

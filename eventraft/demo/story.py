@@ -19,13 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from eventlog.demo.bank import append_accounts, read_back
-from eventlog.demo.failover import check_survivors, kill_leader_under_load
-from eventlog.demo.narration import Narrator
-from eventlog.demo.recovery import restart_and_catch_up
 from eventlog.errors import EventLogError
-from eventlog.localcluster import LocalCluster, NodeProcess, local_cluster, poll_until
-from eventlog.statustable import status_table
+from eventraft.demo.bank import append_accounts, read_back
+from eventraft.demo.failover import check_survivors, kill_leader_under_load
+from eventraft.demo.narration import Narrator
+from eventraft.demo.recovery import restart_and_catch_up
+from eventraft.localcluster import LocalCluster, NodeProcess, local_cluster, poll_until
+from eventraft.statustable import status_table
 
 STEPS = 8
 LOG_TAIL = 15
@@ -99,12 +99,12 @@ def _start(narrator: Narrator, cluster: LocalCluster, data: Path) -> None:
     narrator.show(table)
     leader = cluster.leader(timeout=20)
     elected = time.monotonic() - started
-    term = cluster.status(leader)["term"]
+    term = cluster.status(leader).term
 
     def everyone_follows() -> bool:
         statuses = cluster.statuses()
         return len(statuses) == len(cluster.nodes) and all(
-            (s["leader"], s["term"]) == (leader, term) for s in statuses.values()
+            (s.leader, s.term) == (leader, term) for s in statuses.values()
         )
 
     narrator.check(

@@ -3,6 +3,6 @@ a leader killed under load, a node recovering, and a check behind every claim.""
 
 from __future__ import annotations
 
-from eventlog.demo.story import run_cluster_demo
+from eventraft.demo.story import run_cluster_demo
 
 __all__ = ["run_cluster_demo"]

@@ -1,8 +1,4 @@
-"""The ``project`` and ``rebuild`` commands (added to ``eventraft`` by ``register``).
-
-``python -m projections.cli project ...`` runs them on their own, with the same logging as
-``eventraft``: structlog lines on standard error, JSON when it is not a terminal.
-"""
+"""``eventraft project`` (one projection worker process) and ``eventraft rebuild``."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ import attrs
 import click
 import structlog
 
-from eventlog import EventLogError, configure_logging
+from eventlog import EventLogError
 from projections.apply import PoisonPolicy
 from projections.errors import PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
@@ -25,12 +21,6 @@ from projections.source import ClientSource, EmbeddedSource, EventSource
 from projections.worker import WorkerConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def register(group: click.Group) -> None:
-    """Add ``project`` and ``rebuild`` to ``group``."""
-    group.add_command(project)
-    group.add_command(rebuild)
 
 
 def _common(command: F) -> F:
@@ -196,21 +186,3 @@ def rebuild(
         f"rebuilt {projection.name} to position {result.checkpoint} in {result.seconds:.1f}s "
         f"({result.rate:,.0f} events/s{parked}) -> {result.generation}"
     )
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
-def main(log_level: str) -> None:
-    """Projection workers and rebuilds."""
-    configure_logging(log_level)
-
-
-register(main)
-
-if __name__ == "__main__":
-    main()

@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from eventlog.client import Client
-from eventlog.demo.narration import Narrator
 from eventlog.errors import WrongExpectedVersion
-from eventlog.localcluster import LocalCluster
 from eventlog.records import NO_STREAM, AppendResult, NewEvent, RecordedEvent
+from eventraft.demo.narration import Narrator
+from eventraft.localcluster import LocalCluster
 
 ALICE, BOB = "account-alice", "account-bob"
 
@@ -99,7 +99,7 @@ def read_back(narrator: Narrator, cluster: LocalCluster, client: Client, last: i
     for node_id, node in cluster.nodes.items():
         with Client([node.address], timeout=10) as one:
             log = one.read_all(min_position=last)
-            role = one.status()["role"]
+            role = one.status().role
         same = log == everything
         agree = agree and same
         last_read = str(log[-1].position) if log else "-"

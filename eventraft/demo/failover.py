@@ -9,12 +9,12 @@ import attrs
 from rich.table import Table
 
 from eventlog.client import Client
-from eventlog.demo.load import Load
-from eventlog.demo.narration import Narrator
-from eventlog.demo.verify import exactly_once
-from eventlog.localcluster import LocalCluster, wait_for
 from eventlog.records import RecordedEvent
-from eventlog.statustable import DIGEST_CHARS
+from eventraft.demo.load import Load
+from eventraft.demo.narration import Narrator
+from eventraft.demo.verify import exactly_once
+from eventraft.localcluster import LocalCluster, wait_for
+from eventraft.statustable import DIGEST_CHARS
 
 WRITERS = 4
 LOAD_SECONDS = 1.0
@@ -43,21 +43,21 @@ def kill_leader_under_load(narrator: Narrator, cluster: LocalCluster) -> Failove
         narrator.say(f"{WRITERS} writers append one event at a time, each to its own stream")
         wait_for(lambda: load.acks(), 20, "the writers' first acknowledgement")
         time.sleep(LOAD_SECONDS)
-        position = cluster.status(old)["last_position"]
+        position = cluster.status(old).last_position
         victim = cluster.nodes[old]
         pid = victim.process.pid if victim.process else None
         victim.kill()
         killed_at = time.monotonic()
         acked_before = len(load.acks())
         narrator.say(
-            f"[bold]kill -9[/bold] node {old} (pid {pid}), leader of term {before['term']}, "
+            f"[bold]kill -9[/bold] node {old} (pid {pid}), leader of term {before.term}, "
             f"after {acked_before} acknowledged appends"
         )
         new = cluster.leader(timeout=10, among=survivors)
         elected = time.monotonic() - killed_at
-        term = cluster.status(new)["term"]
+        term = cluster.status(new).term
         narrator.check(
-            term > before["term"],
+            term > before.term,
             f"node {new} was elected leader of term {term}",
             f"{elected:.2f} s after the kill",
         )
@@ -87,7 +87,7 @@ def check_survivors(narrator: Narrator, cluster: LocalCluster, load: Load) -> li
     """Read the whole log from each survivor and hold it against what the writers were told;
     returns the first survivor's log."""
     statuses = cluster.wait_converged()
-    last = max(status["last_position"] for status in statuses.values())
+    last = max(status.last_position for status in statuses.values())
     acks = load.acks()
     table = Table(
         "node", "events", "acknowledged appends found", "problems", "digest", title="Survivors"
@@ -105,7 +105,7 @@ def check_survivors(narrator: Narrator, cluster: LocalCluster, load: Load) -> li
             str(len(logs[node_id])),
             f"{found} of {len(acks)}",
             f"[red]{len(problems[node_id])}[/red]" if problems[node_id] else "[green]none[/green]",
-            status["digest"][:DIGEST_CHARS],
+            status.digest[:DIGEST_CHARS],
         )
     narrator.show(table)
     for node_id, wrong in problems.items():

@@ -17,6 +17,8 @@ import attrs
 
 from eventlog.client import Client
 from eventlog.errors import EventLogError
+from eventlog.protocol.answers import pack_status
+from eventlog.records import NodeStatus
 
 T = TypeVar("T")
 
@@ -26,7 +28,7 @@ def node_command(node_id: int, cluster_map: str, data_dir: Path, *extra: str) ->
     return [
         sys.executable,
         "-m",
-        "eventlog.cli",
+        "eventraft",
         "node",
         "--id",
         str(node_id),
@@ -145,11 +147,11 @@ class LocalCluster:
     def client(self, timeout: float = 10.0) -> Client:
         return Client(self.addresses, timeout=timeout)
 
-    def status(self, node_id: int, timeout: float = 1.0) -> dict[str, Any]:
+    def status(self, node_id: int, timeout: float = 1.0) -> NodeStatus:
         with Client([self.nodes[node_id].address], timeout=timeout) as client:
             return client.status()
 
-    def statuses(self) -> dict[int, dict[str, Any]]:
+    def statuses(self) -> dict[int, NodeStatus]:
         result = {}
         for node_id, node in self.nodes.items():
             if node.running:
@@ -168,7 +170,7 @@ class LocalCluster:
                 rows.append({"address": node.address, "error": "not running"})
                 continue
             try:
-                rows.append({"address": node.address, **self.status(node_id)})
+                rows.append({"address": node.address, **pack_status(self.status(node_id))})
             except EventLogError as error:
                 rows.append({"address": node.address, "error": str(error)})
         return rows
@@ -179,23 +181,23 @@ class LocalCluster:
             leaders = [
                 node_id
                 for node_id, s in statuses.items()
-                if s["role"] == "leader" and (among is None or node_id in among)
+                if s.role == "leader" and (among is None or node_id in among)
             ]
             return leaders[0] if len(leaders) == 1 else None
 
         return wait_for(find, timeout, "a single leader")
 
-    def wait_converged(self, timeout: float = 20.0) -> dict[int, dict[str, Any]]:
+    def wait_converged(self, timeout: float = 20.0) -> dict[int, NodeStatus]:
         """Every running node applied the same history (same position and digest)."""
 
-        def converged() -> dict[int, dict[str, Any]] | None:
+        def converged() -> dict[int, NodeStatus] | None:
             statuses = self.statuses()
             running = [n for n, node in self.nodes.items() if node.running]
             if sorted(statuses) != sorted(running):
                 return None
-            keys = {(s["last_position"], s["digest"]) for s in statuses.values()}
-            commits = {s["commit_index"] for s in statuses.values()}
-            applied = {s["applied_index"] for s in statuses.values()}
+            keys = {(s.last_position, s.digest) for s in statuses.values()}
+            commits = {s.commit_index for s in statuses.values()}
+            applied = {s.applied_index for s in statuses.values()}
             return statuses if len(keys) == 1 and commits == applied and len(applied) == 1 else None
 
         return wait_for(converged, timeout, "all nodes to agree")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 from eventlog.client import Client
-from eventlog.demo.failover import Failover
-from eventlog.demo.narration import Narrator
-from eventlog.localcluster import LocalCluster, wait_for
 from eventlog.records import RecordedEvent
-from eventlog.statustable import status_table
+from eventraft.demo.failover import Failover
+from eventraft.demo.narration import Narrator
+from eventraft.localcluster import LocalCluster, wait_for
+from eventraft.statustable import status_table
 
 
 def restart_and_catch_up(
@@ -25,23 +25,23 @@ def restart_and_catch_up(
     serving = time.monotonic() - started
     before = failover.position_before_kill
     narrator.check(
-        reopened["last_position"] >= before,
+        reopened.last_position >= before,
         f"it serves again, with at least the {before} events it had applied before the kill",
-        f"at position {reopened['last_position']}, {serving:.2f} s after the restart",
+        f"at position {reopened.last_position}, {serving:.2f} s after the restart",
     )
     statuses = cluster.wait_converged()
     caught_up = time.monotonic() - started
     final = statuses[node.node_id]
     narrator.check(
-        len({(s["last_position"], s["digest"]) for s in statuses.values()}) == 1,
-        f"it caught up on the {final['last_position'] - before} events it missed: all "
-        f"{len(statuses)} nodes agree on position {final['last_position']} and its digest",
+        len({(s.last_position, s.digest) for s in statuses.values()}) == 1,
+        f"it caught up on the {final.last_position - before} events it missed: all "
+        f"{len(statuses)} nodes agree on position {final.last_position} and its digest",
         f"{caught_up:.2f} s after the restart",
     )
     cluster.leader()
     narrator.show(status_table(cluster.status_rows(), title="Status after the restart"))
     with Client([node.address], timeout=10) as restarted:
-        log = restarted.read_all(min_position=final["last_position"])
+        log = restarted.read_all(min_position=final.last_position)
     narrator.check(
         log == survivors,
         f"node {node.node_id}'s log is the survivors' log, event for event ({len(log)} events)",

@@ -1,0 +1,124 @@
+"""The store API, declared once: what ``Client``, ``AsyncClient`` and the embedded store offer,
+and what ``aggregates`` and ``projections`` type against.
+
+``EventLog`` is the blocking form (``Client``, ``open_embedded``), ``AsyncEventLog`` the
+coroutine form (``AsyncClient``). Reads take ``min_position`` to read their own writes from
+any node; a cluster client without it reads linearizably from the leader, and the embedded
+store, which is its own leader, ignores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Protocol
+
+from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
+
+Appends = Iterable[tuple[str, Iterable[NewEvent], int]]
+"""``(stream, events, expected_version)`` for each stream of one atomic append."""
+
+
+class EventLog(Protocol):
+    def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult: ...
+
+    def append_multi(self, appends: Appends, *, request_id: bytes | None = None) -> AppendResult:
+        """All or nothing, each stream with its own expected version."""
+        ...
+
+    def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]: ...
+
+    def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Newest first, from ``from_version`` (None: the stream's last event)."""
+        ...
+
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+        """Committed events from ``from_position`` on, live, until the iterator is closed."""
+        ...
+
+    def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant: ...
+
+    def release_lease(self, name: str, owner: str, token: int) -> None: ...
+
+    def leases(self) -> list[LeaseGrant]: ...
+
+    def status(self) -> NodeStatus: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncEventLog(Protocol):
+    async def append(
+        self,
+        stream: str,
+        events: Iterable[NewEvent],
+        expected_version: int = ANY,
+        *,
+        request_id: bytes | None = None,
+    ) -> AppendResult: ...
+
+    async def append_multi(
+        self, appends: Appends, *, request_id: bytes | None = None
+    ) -> AppendResult: ...
+
+    async def read_stream(
+        self,
+        stream: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]: ...
+
+    async def read_stream_backwards(
+        self,
+        stream: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        *,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]: ...
+
+    async def read_all(
+        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    def subscribe(self, from_position: int = 1) -> AsyncIterator[RecordedEvent]: ...
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
+    ) -> LeaseGrant: ...
+
+    async def release_lease(self, name: str, owner: str, token: int) -> None: ...
+
+    async def leases(self) -> list[LeaseGrant]: ...
+
+    async def status(self) -> NodeStatus: ...
+
+    async def close(self) -> None: ...

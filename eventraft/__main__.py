@@ -1,0 +1,5 @@
+"""``python -m eventraft``: the ``eventraft`` command."""
+
+from eventraft.cli import main
+
+main()
