@@ -3,7 +3,9 @@
 Everything random comes from ``random.Random`` streams derived from the run's seed, and events
 are ordered by (time, sequence number), so the same seed replays the same run exactly.
 Each node's host handles a Ready as the real node does: write, fsync, send what waited for the
-fsync, apply, advance.
+fsync, apply, advance. Clients propose real request batches (``workload``) and every node
+applies them through the real state machine on a ``MemoryState``, so the run checks the
+event store's decisions (``state_checks``) as well as Raft's.
 """
 
 from __future__ import annotations
@@ -29,10 +31,15 @@ from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
 from eventlog.sim.invariants import InvariantChecker, Violation
 from eventlog.sim.network import NetworkConditions, SimNetwork
+from eventlog.sim.state_checks import StateChecker
 from eventlog.sim.trace import TraceLogger, describe
+from eventlog.sim.workload import Workload
+from eventlog.state.memory import MemoryState
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
 CoreFactory = Callable[[RaftConfig, MemoryStorage, random.Random, Logger], RaftCore]
+StateFactory = Callable[[NodeId], MemoryState]
+"""The applied state a node starts (and restarts) with; tests swap in broken ones."""
 
 
 def open_core(
@@ -49,6 +56,8 @@ class SimNode:
     generation: int = 0
     pending: Ready | None = None
     applied: list[Entry] = attrs.field(factory=list)
+    state: MemoryState = attrs.field(factory=MemoryState)
+    """The applied state; lost at a crash and rebuilt from the log, as from index 1."""
     role: Role = Role.FOLLOWER
     term: Term = Term(0)
     reads: dict[bytes, LogIndex] = attrs.field(factory=dict)
@@ -75,8 +84,10 @@ class SimCluster:
         core_factory: CoreFactory = open_core,
         *,
         trace: bool = False,
+        state_factory: StateFactory = lambda _: MemoryState(),
     ) -> None:
         self.seed, self.config, self.core_factory = seed, config, core_factory
+        self.state_factory = state_factory
         master = random.Random(seed)
         self.fault_rng = random.Random(master.getrandbits(64))
         self.client_rng = random.Random(master.getrandbits(64))
@@ -89,6 +100,8 @@ class SimCluster:
         self.seq = 0
         self.trace: list[str] | None = [] if trace else None
         self.checker = InvariantChecker(now=lambda: self.now)
+        self.state_checker = StateChecker(fail=self.checker.fail)
+        self.workload = Workload(random.Random(master.getrandbits(64)))
         self.stats = Stats()
         self.voters = tuple(NodeId(i) for i in range(1, config.nodes + 1))
         disk_rng = random.Random(master.getrandbits(64))
@@ -178,6 +191,7 @@ class SimCluster:
         s = self.stats
         s.time_ms = self.now
         s.committed = len(self.checker.applied)
+        s.events, s.refusals = self.state_checker.events, self.state_checker.refusals
         s.messages, s.dropped = self.network.sent, self.network.dropped
         s.duplicated = self.network.duplicated
         s.fsyncs = sum(node.disk.fsyncs for node in self.nodes.values())
@@ -191,6 +205,7 @@ class SimCluster:
         rng = random.Random(self.core_rng.getrandbits(64))
         node.core = self.core_factory(config, node.disk.storage, rng, logger)
         node.applied, node.pending, node.reads = [], None, {}
+        node.state = self.state_factory(node.id)
         storage = node.disk.storage
         self.checker.reset_node_log(
             node.id, storage.entries(LogIndex(1), LogIndex(storage.last_index() + 1))
@@ -271,6 +286,8 @@ class SimCluster:
         node.applied.append(entry)
         if entry.kind is not EntryKind.NORMAL:
             return
+        [outcomes] = node.state.apply(entry.data, first_index=entry.index)
+        self.state_checker.applied(node.id, entry.index, outcomes, node.state)
         waiting = self.waiting.get(entry.data)
         if waiting is not None and waiting == (node.id, entry.term, entry.index):
             del self.waiting[entry.data]
@@ -339,10 +356,7 @@ class SimCluster:
         node = self.client_target()
         if node is None:
             return
-        data = []
-        for _ in range(count):
-            self.counter += 1
-            data.append(f"p{self.counter}".encode())
+        data = [self.workload.batch(self.now) for _ in range(count)]
         if self.submit(node, data) and not self.faulting:
             self.probe = data[0]
 

@@ -41,6 +41,8 @@ class Stats:
     acknowledged: int = 0
     reads: int = 0
     committed: int = 0
+    events: int = 0
+    refusals: int = 0
     messages: int = 0
     dropped: int = 0
     duplicated: int = 0

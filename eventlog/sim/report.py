@@ -28,6 +28,8 @@ _ROWS = (
     ("proposals accepted by a leader", "proposals", "{:,.0f}", 1),
     ("proposals acknowledged committed", "acknowledged", "{:,.0f}", 1),
     ("entries committed", "committed", "{:,.0f}", 1),
+    ("events appended by the state machine", "events", "{:,.0f}", 1),
+    ("requests refused alike on every node", "refusals", "{:,.0f}", 1),
     ("linearizable reads served", "reads", "{:,.0f}", 1),
 )
 

@@ -1,4 +1,5 @@
-"""Deliberately broken variants of the core. They live here, in test code, and nowhere else."""
+"""Deliberately broken variants of the core and of the state machine. They live here, in test
+code, and nowhere else."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from eventlog.raft.read_only import ReadState
 from eventlog.raft.ready import Role
 from eventlog.raft.records import HardState
 from eventlog.raft.storage import MemoryStorage
+from eventlog.state.memory import MemoryState
+from eventlog.state.outcomes import Outcome
 from eventlog.types import NO_NODE, LogIndex, Term
 
 
@@ -73,3 +76,18 @@ def reads_stale_commit(
     config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
 ) -> RaftCore:
     return ReadsStaleCommitCore.open(config, storage, rng, logger)
+
+
+class ForgetfulState(MemoryState):
+    """A state machine that forgets every request id: a retried append is appended again."""
+
+    def request_outcome(self, request_id: bytes) -> Outcome | None:
+        return None
+
+
+class SkewedClockState(MemoryState):
+    """A state machine that reads its node's own clock, two hours ahead: request ids and
+    leases expire on that node only."""
+
+    def clock_ms(self) -> int:
+        return self.clock + 7_200_000

@@ -5,14 +5,18 @@ The broken variants live in ``tests/sim/broken.py``; the core itself has no swit
 
 from __future__ import annotations
 
+import pytest
+
 from eventlog.raft.messages import AppendEntries, Message
 from eventlog.raft.ready import Role
 from eventlog.sim.cluster import CoreFactory, SimCluster, open_core
 from eventlog.sim.config import SimConfig
 from eventlog.sim.faults import CALM, STORM
 from eventlog.sim.run import first_failure
+from eventlog.state.memory import MemoryState
 from eventlog.types import LogIndex, NodeId
 from tests.sim import broken
+from tests.sim.broken import ForgetfulState, SkewedClockState
 
 
 def test_vote_without_log_check_is_caught_by_the_sweep() -> None:
@@ -82,7 +86,8 @@ def _figure_8(core_factory: CoreFactory) -> SimCluster:
 
     # (a) x reaches S2 only.
     sim.network.partition([1, 2], [3, 4, 5])
-    assert sim.submit(n[NodeId(1)], [b"x"])
+    x = sim.workload.batch(sim.now)
+    assert sim.submit(n[NodeId(1)], [x])
     assert sim.run_until(lambda: n[NodeId(2)].disk.storage.last_index() == 2, 500)
     sim.run_until(lambda: False, 20)
     sim.crash(n[NodeId(1)])
@@ -147,4 +152,18 @@ def test_figure_8_correct_core_keeps_safety() -> None:
     sim = _figure_8(open_core)
     assert sim.checker.violations == []
     assert NodeId(5) in sim.checker.leader_of_term.values()
-    assert all(entry.data != b"x" for entry in sim.checker.applied)
+    assert all((entry.index, entry.term) != (2, 1) for entry in sim.checker.applied), "x"
+
+
+@pytest.mark.parametrize("broken", [ForgetfulState, SkewedClockState])
+def test_a_state_machine_broken_on_one_node_is_caught_by_the_sweep(
+    broken: type[MemoryState],
+) -> None:
+    def states(node: NodeId) -> MemoryState:
+        return broken() if node == 1 else MemoryState()
+
+    for seed in range(20):
+        _, violations = SimCluster(seed, SimConfig(nodes=3, steps=1500), state_factory=states).run()
+        if violations:
+            break
+    assert {v.invariant for v in violations} & {"same_decisions", "exactly_once"}, violations

@@ -39,7 +39,7 @@ def test_replay_is_identical_across_processes_and_hash_seeds() -> None:
                 "--nodes",
                 "3",
                 "--steps",
-                "800",
+                "1200",
                 "--trace",
             ],
             capture_output=True,

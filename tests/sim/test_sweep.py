@@ -31,6 +31,9 @@ def _assert_clean_and_busy(totals: Totals, *, networked: bool = True) -> None:
         assert stats["dropped"] > 0 and stats["duplicated"] > 0
     assert stats["acknowledged"] > 20 * totals.seeds
     assert stats["reads"] > totals.seeds
+    # ... and the state machine decided real appends, refusals and retries on every node.
+    assert stats["events"] > 50 * totals.seeds
+    assert stats["refusals"] > totals.seeds
 
 
 @pytest.mark.parametrize("first", range(0, 1500, CHUNK))

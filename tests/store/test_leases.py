@@ -11,11 +11,11 @@ from eventlog.errors import InvalidRequest, LeaseHeld
 from eventlog.protocol import requests
 from eventlog.raft.records import Entry
 from eventlog.records import LeaseGrant
+from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
 from tests.store import TS, lease, one, release, rid, wire_batch
-from tests.store.test_statemachine import DictState
 
 
 def grant_of(outcome: Outcome) -> LeaseGrant:
@@ -24,7 +24,7 @@ def grant_of(outcome: Outcome) -> LeaseGrant:
 
 
 def test_a_lease_is_granted_renewed_and_refused_to_others_until_it_expires() -> None:
-    state = DictState()
+    state = MemoryState()
     [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
     assert grant_of(first) == LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000)
     [[other]] = state.apply(wire_batch(lease(2, "p", "b"), ts=TS + 999), first_index=2)
@@ -41,7 +41,7 @@ def test_a_lease_is_granted_renewed_and_refused_to_others_until_it_expires() -> 
 
 
 def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
-    state = DictState()
+    state = MemoryState()
     [[p, q]] = state.apply(wire_batch(lease(1, "p", "a"), lease(2, "q", "a")))
     assert (grant_of(p).token, grant_of(q).token) == (1, 2)
     [[_, held]] = state.apply(
@@ -57,7 +57,7 @@ def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
 
 
 def test_a_retried_lease_request_gets_its_first_grant() -> None:
-    state = DictState()
+    state = MemoryState()
     [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
     [[again]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS + 500), first_index=2)
     assert again == first and grant_of(again).expires_ms == TS + 1000

@@ -4,78 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-import attrs
 import pytest
 
 from eventlog.errors import CorruptRecord, WrongExpectedVersion
 from eventlog.protocol.requests import REQUEST_ID_BYTES, new_request_id
-from eventlog.records import ANY, NO_STREAM, AppendResult, LeaseGrant
+from eventlog.records import ANY, NO_STREAM, AppendResult
 from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
-    IndexedEvent,
-    WriteSet,
-    apply_entry,
     chain_digest,
     event_id,
 )
+from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
-from eventlog.types import LogIndex, Position
+from eventlog.types import Position
 from tests.store import TS, AppendRequest, batch, events, one, req, rid
-
-
-@attrs.define
-class DictState:
-    """A ``StateView`` in plain dicts, committing write sets as the LMDB storage does."""
-
-    versions: dict[str, int] = attrs.field(factory=dict)
-    outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
-    position: Position = Position(0)
-    chain: bytes = INITIAL_DIGEST
-    clock: int = 0
-    lease_counter: int = 0
-    granted: dict[str, LeaseGrant] = attrs.field(factory=dict)
-    log: list[IndexedEvent] = attrs.field(factory=list)
-
-    def stream_version(self, stream: str) -> int:
-        return self.versions.get(stream, 0)
-
-    def request_outcome(self, request_id: bytes) -> Outcome | None:
-        return self.outcomes.get(request_id)
-
-    def last_position(self) -> Position:
-        return self.position
-
-    def digest(self) -> bytes:
-        return self.chain
-
-    def clock_ms(self) -> int:
-        return self.clock
-
-    def lease(self, name: str) -> LeaseGrant | None:
-        return self.granted.get(name)
-
-    def lease_token(self) -> int:
-        return self.lease_counter
-
-    def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
-        """Apply entries in one write set, then commit it."""
-        writes = WriteSet.over(self)
-        result = [
-            apply_entry(self, writes, LogIndex(first_index + i), data)
-            for i, data in enumerate(entries)
-        ]
-        self.versions.update(writes.stream_versions)
-        self.outcomes.update(writes.outcomes)
-        self.position, self.chain, self.clock = writes.last_position, writes.digest, writes.clock_ms
-        self.log.extend(writes.events)
-        self.lease_counter = writes.lease_token
-        for name, grant in writes.leases.items():
-            if grant is None:
-                self.granted.pop(name, None)
-            else:
-                self.granted[name] = grant
-        return result
 
 
 def ok(first: int, last: int, version: int) -> AppendResult:
@@ -85,9 +28,9 @@ def ok(first: int, last: int, version: int) -> AppendResult:
 
 
 def test_positions_are_dense_and_versions_count_per_stream() -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(batch(one(1, "a", "A1", "A2"), one(2, "b", "B1")), batch(one(3, "a", "A3")))
-    assert [(p, s, v) for p, s, v, _, _ in state.log] == [
+    assert [(p, s, v) for p, s, v, _, _ in state.events] == [
         (1, "a", 1),
         (2, "a", 2),
         (3, "b", 1),
@@ -98,7 +41,7 @@ def test_positions_are_dense_and_versions_count_per_stream() -> None:
 
 
 def test_outcome_reports_positions_and_the_first_streams_version() -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(batch(one(1, "b", "B1")))
     [[outcome]] = state.apply(
         batch(req(2, ("a", ANY, events("A1", "A2")), ("b", 1, events("B2")))), first_index=2
@@ -111,7 +54,7 @@ def test_outcome_reports_positions_and_the_first_streams_version() -> None:
     [(ANY, True), (NO_STREAM, False), (2, True), (1, False), (3, False)],
 )
 def test_expected_version_of_an_existing_stream(expected: int, accepted: bool) -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(batch(one(1, "s", "E1", "E2")))
     [[outcome]] = state.apply(batch(one(2, "s", "E3", expected=expected)), first_index=2)
     assert (outcome.result is not None) is accepted
@@ -127,7 +70,7 @@ def test_expected_version_of_an_existing_stream(expected: int, accepted: bool) -
 
 @pytest.mark.parametrize(("expected", "accepted"), [(ANY, True), (NO_STREAM, True), (1, False)])
 def test_expected_version_of_a_new_stream(expected: int, accepted: bool) -> None:
-    [[outcome]] = DictState().apply(batch(one(1, "new", "E1", expected=expected)))
+    [[outcome]] = MemoryState().apply(batch(one(1, "new", "E1", expected=expected)))
     assert (outcome.error is None) is accepted
     if outcome.error is not None:
         assert isinstance(outcome.error, WrongExpectedVersion)
@@ -135,7 +78,7 @@ def test_expected_version_of_a_new_stream(expected: int, accepted: bool) -> None
 
 
 def test_a_conflict_on_any_stream_appends_nothing_of_the_request() -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(batch(one(1, "b", "B1")))
     request = req(2, ("a", NO_STREAM, events("A1")), ("b", NO_STREAM, events("B2")))
     [[outcome]] = state.apply(batch(request), first_index=2)
@@ -143,11 +86,11 @@ def test_a_conflict_on_any_stream_appends_nothing_of_the_request() -> None:
     assert (outcome.error.stream, outcome.error.expected, outcome.error.actual) == ("b", 0, 1)
     assert state.versions == {"b": 1}
     assert state.position == 1
-    assert len(state.log) == 1
+    assert len(state.events) == 1
 
 
 def test_a_retried_request_gets_its_first_outcome_and_appends_nothing() -> None:
-    state = DictState()
+    state = MemoryState()
     [[first]] = state.apply(batch(one(1, "s", "E1", expected=NO_STREAM)))
     digest = state.chain
     [[again, again_in_batch]] = state.apply(
@@ -158,7 +101,7 @@ def test_a_retried_request_gets_its_first_outcome_and_appends_nothing() -> None:
 
 
 def test_a_retried_conflict_gets_the_same_error_even_if_it_would_now_succeed() -> None:
-    state = DictState()
+    state = MemoryState()
     [[first]] = state.apply(batch(one(1, "s", "E1", expected=1)))
     state.apply(batch(one(2, "s", "E1")), first_index=2)
     [[again]] = state.apply(batch(one(1, "s", "E1", expected=1)), first_index=3)
@@ -168,7 +111,7 @@ def test_a_retried_conflict_gets_the_same_error_even_if_it_would_now_succeed() -
 
 
 def test_a_request_id_is_remembered_for_the_retention_and_then_forgotten() -> None:
-    state = DictState()
+    state = MemoryState()
     [[first]] = state.apply(batch(one(1, "s", "E1"), ts=TS))
     [[within]] = state.apply(batch(one(1, "s", "E1"), ts=TS + REQUEST_RETENTION_MS), first_index=2)
     assert within == first and state.position == 1
@@ -185,7 +128,7 @@ def test_the_clock_never_goes_back_so_an_expired_id_stays_expired() -> None:
         batch(one(2, "t", "T1"), ts=TS + REQUEST_RETENTION_MS + 1),
         batch(one(1, "s", "E1"), ts=TS),  # a new leader whose wall clock is behind
     )
-    together, apart = DictState(), DictState()
+    together, apart = MemoryState(), MemoryState()
     outcomes = together.apply(*entries)
     for n, data in enumerate(entries):
         apart.apply(data, first_index=n + 1)
@@ -195,14 +138,14 @@ def test_the_clock_never_goes_back_so_an_expired_id_stays_expired() -> None:
 
 
 def test_a_retry_within_one_apply_call_sees_the_write_set_overlay() -> None:
-    state = DictState()
+    state = MemoryState()
     outcomes = state.apply(batch(one(1, "s", "E1")), batch(one(1, "s", "E1"), one(2, "s", "E2")))
     assert outcomes[1][0] == outcomes[0][0]
     assert outcomes[1][1] == Outcome(request_id=rid(2), result=ok(2, 2, 2))
 
 
 def test_ordinals_count_every_event_of_the_batch_including_failed_and_repeated() -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(
         batch(
             one(1, "s", "E1", "E2"),
@@ -211,17 +154,17 @@ def test_ordinals_count_every_event_of_the_batch_including_failed_and_repeated()
             req(3, ("t", ANY, events("T1")), ("s", 2, events("E3"))),  # ordinals 7, 8
         )
     )
-    assert [(p, s, ordinal) for p, s, _, _, ordinal in state.log] == [
+    assert [(p, s, ordinal) for p, s, _, _, ordinal in state.events] == [
         (1, "s", 0),
         (2, "s", 1),
         (3, "t", 7),
         (4, "s", 8),
     ]
-    assert {index for _, _, _, index, _ in state.log} == {1}
+    assert {index for _, _, _, index, _ in state.events} == {1}
 
 
 def test_digest_is_the_chain_of_every_event_in_position_order() -> None:
-    state = DictState()
+    state = MemoryState()
     state.apply(batch(one(1, "a", "A1"), req(2, ("b", ANY, events("B1", "B2")))))
     expected = INITIAL_DIGEST
     for position, (stream, version, kind) in enumerate(
@@ -236,7 +179,7 @@ def test_digest_is_the_chain_of_every_event_in_position_order() -> None:
 
 
 def test_same_history_same_digest_however_it_was_batched() -> None:
-    one_batch, three_batches = DictState(), DictState()
+    one_batch, three_batches = MemoryState(), MemoryState()
     one_batch.apply(batch(one(1, "a", "A1"), one(2, "b", "B1"), one(3, "a", "A2")))
     for n, (stream, kind) in enumerate([("a", "A1"), ("b", "B1"), ("a", "A2")], start=1):
         three_batches.apply(batch(one(n + 10, stream, kind)), first_index=n)
@@ -253,7 +196,7 @@ def test_same_history_same_digest_however_it_was_batched() -> None:
     ],
 )
 def test_different_history_different_digest(other: list[AppendRequest]) -> None:
-    base, changed = DictState(), DictState()
+    base, changed = MemoryState(), MemoryState()
     base.apply(batch(one(1, "a", "A1"), one(2, "a", "A2")))
     changed.apply(batch(*other))
     assert base.chain != changed.chain
@@ -274,7 +217,7 @@ def test_two_independent_applies_agree_exactly() -> None:
         batch(one(3, "b", "B2", expected=5), req(4, ("a", 2, events("A3")), ("c", 0, events("C")))),
         batch(one(2, "b", "B1", expected=NO_STREAM), one(5, "c", "C2", expected=1)),
     ]
-    together, one_by_one = DictState(), DictState()
+    together, one_by_one = MemoryState(), MemoryState()
     outcomes_together = together.apply(*entries)
     outcomes_apart = [
         one_by_one.apply(data, first_index=i)[0] for i, data in enumerate(entries, start=1)
@@ -318,10 +261,10 @@ def test_an_outcome_has_exactly_one_of_result_and_error() -> None:
 
 
 def test_an_undecodable_entry_is_a_corrupt_record_and_writes_nothing() -> None:
-    state = DictState()
+    state = MemoryState()
     with pytest.raises(CorruptRecord):
         state.apply(batch(one(1, "s", "E")), b"\x93garbage")
-    assert state == DictState()
+    assert state == MemoryState()
 
 
 def test_new_request_ids_are_unique_and_sort_by_the_time_they_were_made() -> None:

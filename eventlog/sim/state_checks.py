@@ -1,0 +1,68 @@
+"""The event store's own safety properties, checked as each node applies each entry through
+the real state machine:
+    same decisions       every node decides each entry alike: the same outcome per request,
+                         the same last position and the same digest after it
+    dense positions      positions run 1, 2, 3, ... with no gap
+    exactly once         a request applied again (a client's retry) gets its first outcome
+                         back and appends nothing (request ids outlive any simulated run)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from eventlog.state.memory import MemoryState
+from eventlog.state.outcomes import Outcome
+from eventlog.types import LogIndex, NodeId, Position
+
+Decision = tuple[tuple[Outcome, ...], Position, bytes]
+
+
+@attrs.define
+class StateChecker:
+    fail: Callable[[str, str], None]
+    decided: dict[LogIndex, Decision] = attrs.field(factory=dict)
+    """What the first node to apply each entry decided."""
+    first_outcome: dict[bytes, Outcome] = attrs.field(factory=dict)
+    events: int = 0
+    """Events appended, over the cluster's one history."""
+    refusals: int = 0
+    """Requests refused (wrong expected version, lease held), over the one history."""
+
+    def applied(
+        self, node: NodeId, index: LogIndex, outcomes: Sequence[Outcome], state: MemoryState
+    ) -> None:
+        decision = (tuple(outcomes), state.position, state.chain)
+        known = self.decided.get(index)
+        if known is None:
+            self.decided[index] = decision
+            self._first_decision(node, index, outcomes, state)
+        elif known != decision:
+            self.fail(
+                "same_decisions",
+                f"node {node} decided entry {index} as position {state.position} digest "
+                f"{state.chain.hex()[:12]}, another node as position {known[1]} digest "
+                f"{known[2].hex()[:12]} (or their outcomes differ)",
+            )
+        if len(state.events) != state.position:
+            self.fail("dense_positions", f"node {node} holds {len(state.events)} events at "
+                      f"position {state.position}")  # fmt: skip
+
+    def _first_decision(
+        self, node: NodeId, index: LogIndex, outcomes: Sequence[Outcome], state: MemoryState
+    ) -> None:
+        for outcome in outcomes:
+            first = self.first_outcome.setdefault(outcome.request_id, outcome)
+            if first != outcome:
+                self.fail(
+                    "exactly_once",
+                    f"request {outcome.request_id.hex()[:12]} came to {outcome} at entry "
+                    f"{index} on node {node}, after {first}",
+                )
+            elif first is outcome:
+                self.refusals += outcome.error is not None
+        previous = self.decided.get(LogIndex(index - 1))
+        before = previous[1] if previous is not None else 0
+        self.events += max(0, state.position - before)

@@ -1,0 +1,91 @@
+"""What the simulated clients ask of the event store: real request batches, as a node's leader
+builds them, so every node applies the real state machine.
+
+Appends go to a few streams with any, no-stream or guessed expected versions (some guesses are
+wrong, and must be refused alike on every node), some span two streams atomically, some are
+retries of an earlier request with the same id (which must never append twice), and some take,
+renew or release leases. Everything is drawn from the run's seeded RNG.
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from eventlog.protocol.requests import (
+    KIND_APPEND,
+    KIND_LEASE,
+    LEASE_ACQUIRE,
+    LEASE_RELEASE,
+    REQUEST_ID_BYTES,
+)
+from eventlog.records import ANY, NO_STREAM
+from eventlog.state.batch import encode_batch
+
+STREAMS = ("account-1", "account-2", "account-3", "order-1")
+LEASES = ("projection:a", "projection:b")
+OWNERS = ("worker-1", "worker-2")
+EPOCH_MS = 1_700_000_000_000
+"""Virtual time 0 as a wall clock, so batch timestamps look like a leader's."""
+Request = list[object]
+
+
+@attrs.define
+class Workload:
+    rng: random.Random
+    sent: list[Request] = attrs.field(factory=list)
+    """Every request sent, so a later batch can retry one with its id."""
+    guesses: dict[str, int] = attrs.field(factory=dict)
+    """The version a client believes each stream has: right often, wrong sometimes."""
+
+    def batch(self, now_ms: float) -> bytes:
+        """One entry's data: one to three requests, stamped with the virtual clock. The first
+        is always new, so no two batches are the same bytes."""
+        requests = [self._fresh()]
+        requests += [self._request() for _ in range(self.rng.choice((0, 0, 1, 2)))]
+        return encode_batch(EPOCH_MS + int(now_ms), requests)
+
+    def _request(self) -> Request:
+        if self.sent and self.rng.random() < 0.15:
+            return self.rng.choice(self.sent)  # a retry: same id, same body
+        return self._fresh()
+
+    def _fresh(self) -> Request:
+        request = self._lease() if self.rng.random() < 0.1 else self._append()
+        self.sent.append(request)
+        return request
+
+    def _append(self) -> Request:
+        streams = self.rng.sample(STREAMS, self.rng.choice((1, 1, 1, 2)))
+        body = [
+            [stream, self._expected(stream), [["Happened", self._data(), b""]] * self._count()]
+            for stream in streams
+        ]
+        return [KIND_APPEND, self._id(), body]
+
+    def _expected(self, stream: str) -> int:
+        roll = self.rng.random()
+        if roll < 0.6:
+            return ANY
+        if roll < 0.7:
+            return NO_STREAM
+        guess = self.guesses.get(stream, 0) + self.rng.choice((0, 1, 1, 2))
+        self.guesses[stream] = guess
+        return guess
+
+    def _lease(self) -> Request:
+        name, owner = self.rng.choice(LEASES), self.rng.choice(OWNERS)
+        if self.rng.random() < 0.2:
+            return [KIND_LEASE, self._id(), [LEASE_RELEASE, name, owner, 1, self.rng.randint(0, 5)]]
+        ttl_ms = self.rng.choice((50, 200, 1000))
+        return [KIND_LEASE, self._id(), [LEASE_ACQUIRE, name, owner, ttl_ms, self._count()]]
+
+    def _count(self) -> int:
+        return self.rng.choice((1, 1, 2, 3))
+
+    def _data(self) -> bytes:
+        return self.rng.randbytes(self.rng.choice((0, 8, 40)))
+
+    def _id(self) -> bytes:
+        return self.rng.randbytes(REQUEST_ID_BYTES)
