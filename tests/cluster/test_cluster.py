@@ -232,13 +232,13 @@ def test_sigterm_with_clients_connected_stops_every_node_cleanly(tmp_path: Path)
 
 
 PARENT = """
-import sys, time
+import signal, sys
 from pathlib import Path
 from eventraft.localcluster import local_cluster
 with local_cluster(Path(sys.argv[1])) as cluster:
     cluster.leader(timeout=20)
     print(" ".join(str(node.process.pid) for node in cluster.nodes.values()), flush=True)
-    time.sleep(600)
+    signal.pause()  # until the test kills this process
 """
 
 

@@ -30,6 +30,7 @@ from eventlog.raft.messages import AppendEntries, Heartbeat, Message
 from eventlog.raft.records import Entry
 from eventlog.types import LogIndex, NodeId, Term
 from tests.net.helpers import encode_frames
+from tests.polling import eventually
 
 CLUSTER = "test-cluster"
 SERVER_MAX_FRAME = 64 * 1024
@@ -44,12 +45,6 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
             await main()
 
     asyncio.run(bounded())
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def heartbeat(src: int, dst: int, commit: int) -> Heartbeat:
@@ -473,9 +468,10 @@ def test_a_path_that_swallows_everything_is_dropped_and_redialled() -> None:
             assert nodes[2].received == []
             for commit in range(2, 40):  # Raft keeps sending: heartbeats, retries
                 transport(nodes[1]).send([heartbeat(1, 2, commit)])
+                with contextlib.suppress(TimeoutError):
+                    await eventually(lambda: bool(nodes[2].received), 0.05)
                 if nodes[2].received:
                     break
-                await asyncio.sleep(0.05)
             await eventually(lambda: bool(nodes[2].received) and bool(nodes[1].received))
             assert transport(nodes[1]).stats()[NodeId(2)]["reconnects"] >= 1
             answering.cancel()

@@ -13,6 +13,7 @@ import structlog
 from eventlog import EmbeddedStore, open_embedded
 from projections import EmbeddedSource, LeaseLost, lease_name
 from projections.lease import LeaseKeeper
+from tests.polling import eventually
 
 
 @pytest.fixture
@@ -51,8 +52,9 @@ def test_renewals_carry_the_checkpoint_and_release_hands_over(store: EmbeddedSto
         await holder.acquire(stop)
         holder.checkpoint = 42
         renewing = asyncio.ensure_future(holder.keep())
-        while [g.checkpoint for g in store.leases() if g.name == lease_name("p")] != [42]:
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: [g.checkpoint for g in store.leases() if g.name == lease_name("p")] == [42]
+        )
         renewing.cancel()
         await holder.release()
         assert [g for g in store.leases() if g.name == lease_name("p")] == []
