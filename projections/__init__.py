@@ -11,14 +11,16 @@ from __future__ import annotations
 from projections.apply import BatchResult, PoisonPolicy, apply_batch, claim
 from projections.errors import (
     CheckpointMoved,
+    FeedEnded,
     Fenced,
+    Interrupted,
     LeaseLost,
     PoisonEvent,
     ProjectionDefinitionError,
     ProjectionError,
     TargetError,
 )
-from projections.feed import Feed, FeedEnded
+from projections.feed import Feed
 from projections.lease import LEASE_PREFIX, lease_name
 from projections.lmdb_target import LmdbProjection, LmdbTarget, LmdbWriter
 from projections.projection import Projection, Router, handles, handles_raw
@@ -40,6 +42,7 @@ __all__ = [
     "Feed",
     "FeedEnded",
     "Fenced",
+    "Interrupted",
     "LeaseLost",
     "LmdbProjection",
     "LmdbTarget",

@@ -72,3 +72,12 @@ class LeaseLost(ProjectionError):
     def __init__(self, projection: str, reason: str) -> None:
         self.projection, self.reason = projection, reason
         super().__init__(f"projection {projection!r} lost its lease: {reason}")
+
+
+class FeedEnded(ProjectionError):
+    """The source closed the subscription (an embedded store was closed): nothing more will
+    come."""
+
+
+class Interrupted(ProjectionError):
+    """A rebuild was stopped by a signal before it switched the target; nothing switched."""

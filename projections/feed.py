@@ -25,16 +25,13 @@ import attrs
 import structlog
 
 from eventlog import RecordedEvent, Unavailable
+from projections.errors import FeedEnded
 from projections.source import EventSource
 
 RESUBSCRIBE_DELAY = 0.2
 """Seconds between a failed subscription and the next, so a failing one cannot spin."""
 _END = object()
 """Put in the live buffer when the subscription ends (an embedded store was closed)."""
-
-
-class FeedEnded(Exception):
-    """The source closed the subscription: nothing more will come."""
 
 
 @attrs.define

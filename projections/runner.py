@@ -14,6 +14,7 @@ from typing import TypeVar
 import structlog
 
 from projections.apply import PoisonPolicy
+from projections.errors import Interrupted
 from projections.projection import Projection
 from projections.rebuild import Progress, RebuildResult, rebuild
 from projections.source import EventSource
@@ -22,10 +23,6 @@ from projections.worker import Worker, WorkerConfig
 H = TypeVar("H")
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _log = structlog.get_logger(__name__)
-
-
-class Interrupted(Exception):
-    """A rebuild was stopped by a signal before it switched the target."""
 
 
 @contextlib.contextmanager

@@ -13,10 +13,10 @@ import structlog
 
 from eventlog import EventLogError
 from projections.apply import PoisonPolicy
-from projections.errors import PoisonEvent, ProjectionDefinitionError, ProjectionError
+from projections.errors import Interrupted, PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
 from projections.progress import RichProgress
-from projections.runner import Interrupted, run_rebuild, run_worker
+from projections.runner import run_rebuild, run_worker
 from projections.source import ClientSource, EmbeddedSource, EventSource
 from projections.worker import WorkerConfig
 
