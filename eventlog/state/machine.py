@@ -2,9 +2,10 @@
 
 Every node applies the same committed entries in the same order, so everything decided here
 must be a pure function of (state before, entry): no clock, no randomness, no dict/set order
-that could differ between nodes. The state is read through ``StateView`` (LMDB on a node, a
-dict in tests and the simulator) and every change goes into a ``WriteSet``, which the caller
-writes in one transaction together with the applied index. The ``WriteSet`` is also an
+that could differ between nodes. The state is read through ``StateView`` (``store.applied``
+over LMDB on a node, ``state.memory.MemoryState`` in the simulator and in tests, which apply
+these same functions) and every change goes into a ``WriteSet``, which the caller writes in
+one transaction together with the applied index. The ``WriteSet`` is also an
 overlay: later requests of the same entry, and later entries of the same apply call, see the
 effects of earlier ones before anything is written.
 """
