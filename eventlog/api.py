@@ -14,6 +14,12 @@ from typing import Protocol
 
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
+__all__ = [
+    "Appends",
+    "AsyncEventLog",
+    "EventLog",
+]
+
 Appends = Iterable[tuple[str, Iterable[NewEvent], int]]
 """``(stream, events, expected_version)`` for each stream of one atomic append."""
 

@@ -31,6 +31,11 @@ from eventlog.store.reads import Tail
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
 
+__all__ = [
+    "EmbeddedStore",
+    "open_embedded",
+]
+
 
 class EmbeddedStore:
     """The event log of one node in this process: the methods of ``eventlog.api.EventLog``."""

@@ -6,6 +6,22 @@ from pathlib import Path
 
 from eventlog.types import NodeId
 
+__all__ = [
+    "ConfigError",
+    "CorruptRecord",
+    "DataDirError",
+    "EventLogError",
+    "FrameError",
+    "InvalidRequest",
+    "InvariantViolation",
+    "LeaseHeld",
+    "NotLeader",
+    "ProposalDropped",
+    "StorageFull",
+    "Unavailable",
+    "WrongExpectedVersion",
+]
+
 
 class EventLogError(Exception):
     """Root of every error raised by :mod:`eventlog`."""

@@ -19,6 +19,13 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+__all__ = [
+    "add_node_term",
+    "bind_node",
+    "configure_logging",
+    "library_logger",
+]
+
 _term_source: ContextVar[Callable[[], int] | None] = ContextVar(
     "eventraft_term_source", default=None
 )

@@ -6,6 +6,19 @@ import attrs
 
 from eventlog.types import Position
 
+__all__ = [
+    "ANY",
+    "MAX_STREAM_NAME_BYTES",
+    "MAX_TYPE_BYTES",
+    "NO_STREAM",
+    "AppendResult",
+    "LeaseGrant",
+    "LeaseStatus",
+    "NewEvent",
+    "NodeStatus",
+    "RecordedEvent",
+]
+
 ANY = -1
 """``expected_version`` that accepts any current version of the stream."""
 NO_STREAM = 0

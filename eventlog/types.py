@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import NewType
 
+__all__ = [
+    "NO_NODE",
+    "LogIndex",
+    "NodeId",
+    "Position",
+    "Term",
+]
+
 NodeId = NewType("NodeId", int)
 Term = NewType("Term", int)
 LogIndex = NewType("LogIndex", int)

@@ -21,6 +21,11 @@ from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
+__all__ = [
+    "SUBSCRIPTION_BUFFER",
+    "AsyncClient",
+]
+
 SUBSCRIPTION_BUFFER = 8
 """Batches a subscription holds for its consumer before it stops reading the socket."""
 

@@ -17,6 +17,14 @@ from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import hello
 from eventlog.protocol.streams import FrameWriter
 
+__all__ = [
+    "DIAL_TIMEOUT",
+    "Connection",
+    "dial",
+    "parse_answer",
+    "spread",
+]
+
 DIAL_TIMEOUT = 2.0
 """Seconds one connection attempt may take, at most (the call's deadline may cut it shorter)."""
 

@@ -15,6 +15,14 @@ import attrs
 from eventlog.errors import FrameError, NotLeader, Unavailable
 from eventlog.protocol.answers import unpack_error
 
+__all__ = [
+    "SUBSCRIPTION_PAUSE",
+    "Backoff",
+    "Retry",
+    "answer",
+    "next_address",
+]
+
 SUBSCRIPTION_PAUSE = (0.05, 0.3)
 """Seconds (from, to) a failed subscription waits before it resumes at the next address."""
 

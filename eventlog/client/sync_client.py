@@ -12,6 +12,10 @@ from eventlog.client.async_client import AsyncClient
 from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
+__all__ = [
+    "Client",
+]
+
 T = TypeVar("T")
 
 

@@ -7,6 +7,11 @@ from collections.abc import Sequence
 
 from eventlog.errors import InvalidRequest
 
+__all__ = [
+    "parse_addresses",
+    "split_address",
+]
+
 
 def parse_addresses(addresses: str | Sequence[str]) -> list[str]:
     """The ``HOST:PORT`` items of ``addresses``, in order; ``InvalidRequest`` names a bad one."""

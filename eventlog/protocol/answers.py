@@ -25,6 +25,21 @@ from eventlog.errors import (
 from eventlog.records import AppendResult, LeaseGrant, NodeStatus, RecordedEvent
 from eventlog.types import Position
 
+__all__ = [
+    "ERROR_CODES",
+    "pack_error",
+    "pack_event",
+    "pack_lease",
+    "pack_outcome_result",
+    "pack_result",
+    "pack_status",
+    "unpack_error",
+    "unpack_event",
+    "unpack_lease",
+    "unpack_result",
+    "unpack_status",
+]
+
 
 def pack_event(e: RecordedEvent) -> list[Any]:
     return [e.position, e.stream, e.version, e.type, e.data, e.metadata, e.id, e.timestamp]

@@ -18,6 +18,15 @@ import msgpack
 
 from eventlog.errors import FrameError
 
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "FRAME_VERSION",
+    "HEADER_BYTES",
+    "MAX_FRAME_LENGTH",
+    "FrameDecoder",
+    "encode_frame",
+]
+
 FRAME_VERSION: Final = 1
 """The only frame version this code reads and writes."""
 DEFAULT_MAX_FRAME_BYTES: Final = 64 * 1024 * 1024

@@ -9,6 +9,17 @@ import attrs
 from eventlog.errors import FrameError
 from eventlog.types import NodeId
 
+__all__ = [
+    "DEFAULT_CLUSTER_ID",
+    "HELLO_VERSION",
+    "MAX_HELLO_BYTES",
+    "Hello",
+    "Role",
+    "check_cluster",
+    "hello",
+    "parse_hello",
+]
+
 DEFAULT_CLUSTER_ID: Final = "eventraft"
 """The cluster id of a cluster, a client and an embedded store unless told another."""
 HELLO_VERSION: Final = 1

@@ -23,6 +23,22 @@ import attrs
 from eventlog.errors import InvalidRequest
 from eventlog.records import ANY, MAX_STREAM_NAME_BYTES, MAX_TYPE_BYTES, NewEvent
 
+__all__ = [
+    "KIND_APPEND",
+    "KIND_LEASE",
+    "LEASE_ACQUIRE",
+    "LEASE_RELEASE",
+    "MAX_LEASE_NAME_BYTES",
+    "MAX_LEASE_TTL_MS",
+    "REQUEST_ID_BYTES",
+    "CheckedRequest",
+    "acquire_lease_request",
+    "check_request",
+    "new_request",
+    "new_request_id",
+    "release_lease_request",
+]
+
 KIND_APPEND = 1
 KIND_LEASE = 2
 LEASE_ACQUIRE = 1

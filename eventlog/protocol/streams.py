@@ -12,6 +12,11 @@ from eventlog.errors import FrameError
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import MAX_HELLO_BYTES, Hello, parse_hello
 
+__all__ = [
+    "FrameWriter",
+    "read_hello",
+]
+
 
 class FrameWriter:
     def __init__(self, writer: asyncio.StreamWriter) -> None:

@@ -33,6 +33,11 @@ from eventlog.raft.messages import (
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, Term
 
+__all__ = [
+    "pack_message",
+    "unpack_message",
+]
+
 _Check = Callable[[str, Any], Any]
 """Validates one decoded field and returns the value to construct the message with."""
 

@@ -7,6 +7,10 @@ import attrs
 from eventlog.errors import ConfigError
 from eventlog.types import NodeId
 
+__all__ = [
+    "RaftConfig",
+]
+
 
 def _check(config: RaftConfig) -> None:
     if config.node_id not in config.voters:

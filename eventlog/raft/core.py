@@ -36,6 +36,14 @@ from eventlog.raft.records import EntryKind, HardState
 from eventlog.raft.storage import LogStorage, StateStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
+__all__ = [
+    "Logger",
+    "NullLogger",
+    "Proposal",
+    "RaftCore",
+    "Storage",
+]
+
 
 class Logger(Protocol):
     def debug(self, event: str, **fields: Any) -> Any: ...

@@ -18,6 +18,10 @@ from eventlog.raft.records import Entry
 from eventlog.raft.storage import LogStorage, limit_size
 from eventlog.types import LogIndex, Term
 
+__all__ = [
+    "RaftLog",
+]
+
 
 @attrs.define
 class RaftLog:

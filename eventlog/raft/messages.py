@@ -13,6 +13,22 @@ import attrs
 from eventlog.raft.records import Entry
 from eventlog.types import LogIndex, NodeId, Term
 
+__all__ = [
+    "MESSAGE_TYPES",
+    "RESPONSES_AFTER_PERSIST",
+    "AppendEntries",
+    "AppendEntriesResponse",
+    "Heartbeat",
+    "HeartbeatResponse",
+    "Message",
+    "ReadIndexRequest",
+    "ReadIndexResponse",
+    "RequestVote",
+    "RequestVoteResponse",
+    "TimeoutNow",
+    "TransferLeadershipRequest",
+]
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class Message:

@@ -9,6 +9,12 @@ import attrs
 
 from eventlog.types import LogIndex
 
+__all__ = [
+    "Inflights",
+    "Progress",
+    "ProgressState",
+]
+
 
 class ProgressState(enum.Enum):
     PROBE = "probe"

@@ -7,6 +7,14 @@ from collections.abc import Iterable, Mapping
 
 from eventlog.types import LogIndex, NodeId
 
+__all__ = [
+    "VoteResult",
+    "committed_index",
+    "has_quorum",
+    "majority",
+    "vote_result",
+]
+
 
 class VoteResult(enum.Enum):
     PENDING = "pending"

@@ -15,6 +15,12 @@ import attrs
 from eventlog.raft.quorum import has_quorum
 from eventlog.types import LogIndex, NodeId
 
+__all__ = [
+    "PendingRead",
+    "ReadOnly",
+    "ReadState",
+]
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class ReadState:

@@ -12,6 +12,13 @@ from eventlog.raft.read_only import ReadState
 from eventlog.raft.records import Entry, HardState
 from eventlog.types import NodeId
 
+__all__ = [
+    "Ready",
+    "Role",
+    "SoftState",
+    "must_sync",
+]
+
 
 class Role(enum.Enum):
     FOLLOWER = "follower"

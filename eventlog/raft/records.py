@@ -8,6 +8,13 @@ import attrs
 
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
+__all__ = [
+    "EMPTY_HARD_STATE",
+    "Entry",
+    "EntryKind",
+    "HardState",
+]
+
 
 class EntryKind(enum.IntEnum):
     """What an entry carries; the host applies only ``NORMAL`` entries' data."""

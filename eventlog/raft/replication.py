@@ -25,6 +25,18 @@ from eventlog.types import NO_NODE, LogIndex, NodeId
 if TYPE_CHECKING:
     from eventlog.raft.core import RaftCore
 
+__all__ = [
+    "append_entries",
+    "broadcast_append",
+    "broadcast_heartbeat",
+    "handle_read_index",
+    "maybe_commit",
+    "send_append",
+    "start_transfer",
+    "step_leader",
+    "tick_heartbeat",
+]
+
 
 def tick_heartbeat(core: RaftCore) -> None:
     core.heartbeat_elapsed += 1

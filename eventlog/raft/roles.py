@@ -24,6 +24,19 @@ from eventlog.types import NO_NODE, LogIndex, Term
 if TYPE_CHECKING:
     from eventlog.raft.core import RaftCore
 
+__all__ = [
+    "answer_stale",
+    "campaign",
+    "handle_append",
+    "handle_heartbeat",
+    "handle_vote_request",
+    "hup",
+    "start_election",
+    "step_candidate",
+    "step_follower",
+    "tick_election",
+]
+
 
 # -- time ----------------------------------------------------------------------------------------
 def tick_election(core: RaftCore) -> None:

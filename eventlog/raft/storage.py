@@ -16,6 +16,15 @@ from eventlog.errors import EventLogError
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, HardState
 from eventlog.types import LogIndex, Term
 
+__all__ = [
+    "EntryUnavailable",
+    "LogStorage",
+    "MemoryStorage",
+    "StateStorage",
+    "StorageError",
+    "limit_size",
+]
+
 
 class StorageError(EventLogError):
     """Raised by a storage port asked for something it does not hold."""

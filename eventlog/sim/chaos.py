@@ -15,6 +15,12 @@ from eventlog.sim.network import NetworkConditions
 if TYPE_CHECKING:
     from eventlog.sim.cluster import SimCluster
 
+__all__ = [
+    "NEEDS_TWO_NODES",
+    "STRIKES",
+    "inject",
+]
+
 
 def inject(sim: SimCluster, fault: Fault) -> None:
     if len(sim.voters) > 1 or fault not in NEEDS_TWO_NODES:

@@ -37,6 +37,15 @@ from eventlog.sim.workload import Workload
 from eventlog.state.memory import MemoryState
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
+__all__ = [
+    "CoreFactory",
+    "SimCluster",
+    "SimNode",
+    "StateFactory",
+    "open_core",
+    "random_raft_tuning",
+]
+
 CoreFactory = Callable[[RaftConfig, MemoryStorage, random.Random, Logger], RaftCore]
 StateFactory = Callable[[NodeId], MemoryState]
 """The applied state a node starts (and restarts) with; tests swap in broken ones."""

@@ -8,6 +8,11 @@ import attrs
 
 from eventlog.sim.faults import FaultPlan
 
+__all__ = [
+    "SimConfig",
+    "Stats",
+]
+
 
 @attrs.frozen(kw_only=True)
 class SimConfig:

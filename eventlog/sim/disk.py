@@ -9,6 +9,10 @@ import attrs
 from eventlog.raft.records import Entry, HardState
 from eventlog.raft.storage import MemoryStorage
 
+__all__ = [
+    "SimDisk",
+]
+
 
 @attrs.define
 class SimDisk:

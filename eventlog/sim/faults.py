@@ -7,6 +7,13 @@ import random
 
 import attrs
 
+__all__ = [
+    "CALM",
+    "STORM",
+    "Fault",
+    "FaultPlan",
+]
+
 
 class Fault(enum.Enum):
     CRASH = "crash"

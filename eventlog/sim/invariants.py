@@ -19,6 +19,12 @@ import attrs
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, NodeId, Term
 
+__all__ = [
+    "InvariantChecker",
+    "Violation",
+    "prefix_hashes",
+]
+
 
 @attrs.frozen
 class Violation:

@@ -14,6 +14,11 @@ import attrs
 from eventlog.raft.messages import Message
 from eventlog.types import NodeId
 
+__all__ = [
+    "NetworkConditions",
+    "SimNetwork",
+]
+
 
 @attrs.define
 class NetworkConditions:

@@ -12,6 +12,13 @@ from eventlog.sim.cluster import CoreFactory, open_core
 from eventlog.sim.config import SimConfig
 from eventlog.sim.run import SeedResult, Totals, run_seed
 
+__all__ = [
+    "print_story",
+    "replay_command",
+    "report_failure",
+    "summary_table",
+]
+
 _ROWS = (
     ("virtual time simulated", "time_ms", "{:,.1f} s", 1 / 1000),
     ("steps (events handled)", "steps", "{:,.0f}", 1),

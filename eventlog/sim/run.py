@@ -11,6 +11,15 @@ from eventlog.sim.cluster import CoreFactory, SimCluster, open_core
 from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.invariants import Violation
 
+__all__ = [
+    "SeedResult",
+    "Totals",
+    "first_failure",
+    "run_seed",
+    "story_of",
+    "sweep",
+]
+
 
 @attrs.frozen
 class SeedResult:

@@ -17,6 +17,11 @@ from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, NodeId, Position
 
+__all__ = [
+    "Decision",
+    "StateChecker",
+]
+
 Decision = tuple[tuple[Outcome, ...], Position, bytes]
 
 

@@ -8,6 +8,11 @@ import attrs
 
 from eventlog.raft.messages import Message
 
+__all__ = [
+    "TraceLogger",
+    "describe",
+]
+
 
 def describe(m: Message) -> str:
     parts = [f"{m.TAG} {m.src}->{m.dst} t{m.term}"]

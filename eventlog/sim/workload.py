@@ -23,6 +23,15 @@ from eventlog.protocol.requests import (
 from eventlog.records import ANY, NO_STREAM
 from eventlog.state.batch import encode_batch
 
+__all__ = [
+    "EPOCH_MS",
+    "LEASES",
+    "OWNERS",
+    "STREAMS",
+    "Request",
+    "Workload",
+]
+
 STREAMS = ("account-1", "account-2", "account-3", "order-1")
 LEASES = ("projection:a", "projection:b")
 OWNERS = ("worker-1", "worker-2")

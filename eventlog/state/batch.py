@@ -15,6 +15,13 @@ import msgpack
 from eventlog.errors import CorruptRecord
 from eventlog.protocol.requests import KIND_APPEND
 
+__all__ = [
+    "FORMAT",
+    "decode_batch",
+    "encode_batch",
+    "events_in_order",
+]
+
 FORMAT = 1
 
 

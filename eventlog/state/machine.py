@@ -25,6 +25,18 @@ from eventlog.state.batch import decode_batch
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position
 
+__all__ = [
+    "DIGEST_BYTES",
+    "INITIAL_DIGEST",
+    "REQUEST_RETENTION_MS",
+    "IndexedEvent",
+    "StateView",
+    "WriteSet",
+    "apply_entry",
+    "chain_digest",
+    "event_id",
+]
+
 DIGEST_BYTES = 32
 INITIAL_DIGEST = bytes(DIGEST_BYTES)
 """The digest of an empty history; each applied event chains onto the previous digest."""

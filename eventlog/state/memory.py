@@ -11,6 +11,10 @@ from eventlog.state.machine import INITIAL_DIGEST, IndexedEvent, WriteSet, apply
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position
 
+__all__ = [
+    "MemoryState",
+]
+
 
 @attrs.define
 class MemoryState:

@@ -11,6 +11,12 @@ from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
 from eventlog.records import AppendResult, LeaseGrant
 from eventlog.types import Position
 
+__all__ = [
+    "Outcome",
+    "Refusal",
+    "Result",
+]
+
 Result = AppendResult | LeaseGrant
 Refusal = WrongExpectedVersion | LeaseHeld
 

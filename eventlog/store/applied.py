@@ -36,6 +36,16 @@ from eventlog.store.layout import (
 )
 from eventlog.types import LogIndex, Position, Term
 
+__all__ = [
+    "EXPIRE_PER_TXN",
+    "Cache",
+    "Staged",
+    "TxnView",
+    "check_apply",
+    "load_cache",
+    "write_staged",
+]
+
 EXPIRE_PER_TXN = 4096
 """Expired request rows dropped per apply transaction, at most: keeps each one short."""
 

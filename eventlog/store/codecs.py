@@ -17,6 +17,23 @@ from eventlog.records import LeaseGrant
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, NodeId, Term
 
+__all__ = [
+    "HEAD",
+    "POS",
+    "U64_MAX",
+    "Q",
+    "decode_entry",
+    "decode_hard_state",
+    "decode_lease",
+    "decode_outcome",
+    "encode_entry",
+    "encode_hard_state",
+    "encode_lease",
+    "encode_outcome",
+    "stream_key",
+    "u64",
+]
+
 Q = struct.Struct(">Q")
 U64_MAX = 2**64 - 1
 HEAD = struct.Struct(">QB")

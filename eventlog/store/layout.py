@@ -35,6 +35,29 @@ from eventlog.logs import library_logger
 from eventlog.raft.storage import StorageError
 from eventlog.store.codecs import Q, u64
 
+__all__ = [
+    "DB_NAMES",
+    "FORMAT_VERSION",
+    "HARD_STATE_KEY",
+    "MAX_MAP_SIZE",
+    "M_APPLIED",
+    "M_CLOCK",
+    "M_CLUSTER",
+    "M_DIGEST",
+    "M_FORMAT",
+    "M_LEASE_TOKEN",
+    "M_NODE",
+    "M_POSITION",
+    "M_STREAMS",
+    "Dbs",
+    "Gate",
+    "Txn",
+    "grow_map",
+    "init_or_check",
+    "prepare_dir",
+    "write_txn",
+]
+
 FORMAT_VERSION = 2
 MAX_MAP_SIZE = 1 << 40
 """The map doubles on demand up to this; past it a write raises ``StorageFull``."""

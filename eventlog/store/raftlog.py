@@ -12,6 +12,14 @@ from eventlog.store.codecs import Q, decode_entry, encode_entry
 from eventlog.store.layout import Dbs, Txn
 from eventlog.types import LogIndex
 
+__all__ = [
+    "check_append",
+    "check_unavailable",
+    "read_entries",
+    "read_entry",
+    "write_entries",
+]
+
 
 def read_entries(
     txn: Txn, dbs: Dbs, lo: LogIndex, hi: LogIndex, max_bytes: int | None

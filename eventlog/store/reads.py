@@ -20,6 +20,13 @@ from eventlog.store.codecs import POS, U64_MAX, Q, decode_entry, stream_key, u64
 from eventlog.store.layout import Dbs, Gate, Txn
 from eventlog.types import Position
 
+__all__ = [
+    "SUBSCRIPTION_BATCH",
+    "EventReader",
+    "Flat",
+    "Tail",
+]
+
 SUBSCRIPTION_BATCH = 1000
 """Events a subscription reads at a time, at most."""
 

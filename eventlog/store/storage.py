@@ -45,6 +45,11 @@ from eventlog.store.layout import (
 from eventlog.store.reads import EventReader
 from eventlog.types import LogIndex, Position, Term
 
+__all__ = [
+    "Applied",
+    "LmdbStorage",
+]
+
 Applied = list[tuple[LogIndex, list[Outcome]]]
 """The outcomes of each applied entry, by log index, in log order."""
 
