@@ -5,6 +5,10 @@ block), so while one Ready is being written the loop keeps stepping messages and
 proposals, and the next Ready carries all of them: group commit without a timer. The leader
 sends its AppendEntries before its own write finishes (thesis §10.2.1). A Ready that only
 applies is decided on the loop and written with the next one (``LmdbStorage.stage``).
+
+The peer transport, the source of ticks, the clock that stamps batches and the core's
+randomness are the node's to build by default and a caller's to inject, so that a test can run
+several nodes in one event loop, over an in-memory network, one tick at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import structlog
 from eventlog.errors import EventLogError, NotLeader, Unavailable
 from eventlog.logs import bind_node
 from eventlog.node.status import status_of
-from eventlog.node.transport import PeerTransport
+from eventlog.node.transport import PeerTransport, Transport
 from eventlog.protocol.requests import CheckedRequest
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
@@ -38,11 +42,22 @@ from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "STAGED_FLUSH_DELAY",
+    "Deliver",
+    "Node",
+    "NodeConfig",
+    "TransportFactory",
+    "peer_transport",
+    "wall_clock_ms",
+]
+
 MAX_BATCH_BYTES = 1 << 20
+"""Client requests packed into one Raft entry, at most (one request may exceed it alone)."""
 STAGED_FLUSH_DELAY = 0.005
 """Seconds an applied-only Ready may wait to be written with the next one; a reader that
 needs it sooner has it written at once."""
-"""Client requests packed into one Raft entry, at most (one request may exceed it alone)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -55,6 +70,24 @@ class NodeConfig:
     sync: bool = True
     election_tick: int = 15
     heartbeat_tick: int = 3
+    flush_delay: float = STAGED_FLUSH_DELAY
+
+
+Deliver = Callable[[Message], None]
+TransportFactory = Callable[[NodeConfig, Deliver], Transport]
+"""Builds a node's transport from its config and the callback that steps peers' messages."""
+
+
+def peer_transport(config: NodeConfig, deliver: Deliver) -> Transport:
+    """TCP to every other node of ``config.addresses``: what a node process uses."""
+    peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
+    return PeerTransport(
+        node_id=config.node_id, cluster_id=config.cluster_id, peers=peers, deliver=deliver
+    )
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @attrs.frozen
@@ -72,10 +105,24 @@ class _Pending:
 
 
 class Node:
-    """One Raft node serving the event store. ``start()`` it inside a running event loop."""
+    """One Raft node serving the event store. ``start()`` it inside a running event loop.
 
-    def __init__(self, config: NodeConfig) -> None:
+    By default it ticks itself every ``tick_ms``, talks TCP to its peers, stamps batches with
+    the wall clock and seeds its core from the OS. With ``tick_loop=False`` time moves only
+    when the owner calls ``tick()``."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        transport: TransportFactory = peer_transport,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        rng: random.Random | None = None,
+        tick_loop: bool = True,
+    ) -> None:
         self.config = config
+        self.clock_ms = clock_ms
+        self._tick_loop_enabled = tick_loop
         self.log = structlog.get_logger(__name__).bind(node_id=config.node_id)
         self.storage = LmdbStorage.open(
             config.data_dir,
@@ -83,27 +130,9 @@ class Node:
             node_id=config.node_id,
             sync=config.sync,
         )
-        raft_config = RaftConfig(
-            node_id=config.node_id,
-            voters=tuple(sorted(config.addresses)),
-            election_tick=config.election_tick,
-            heartbeat_tick=config.heartbeat_tick,
-        )
-        self.core = RaftCore.open(
-            raft_config,
-            self.storage,
-            random.Random(),
-            self.log,
-            applied=self.storage.applied_index(),
-        )
+        self.core = self._open_core(rng if rng is not None else random.Random())
         bind_node(config.node_id, lambda: self.core.term)
-        peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
-        self.transport = PeerTransport(
-            node_id=config.node_id,
-            cluster_id=config.cluster_id,
-            peers=peers,
-            deliver=self.step,
-        )
+        self.transport = transport(config, self.step)
         self._wakeup = asyncio.Event()
         self._applied = asyncio.Condition()
         self._queued: list[_Queued] = []
@@ -116,19 +145,34 @@ class Node:
         self._role = self.core.role
         self._leader = self.core.leader
         self._flush_at: float | None = None
+        self._readers = 0
+        """Readers waiting for applied state (``wait_applied``, ``wait_position``)."""
+        self._busy = False  # the Ready loop has a Ready in hand, or a write in the writer
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
+
+    def _open_core(self, rng: random.Random) -> RaftCore:
+        config = self.config
+        raft_config = RaftConfig(
+            node_id=config.node_id,
+            voters=tuple(sorted(config.addresses)),
+            election_tick=config.election_tick,
+            heartbeat_tick=config.heartbeat_tick,
+        )
+        applied = self.storage.applied_index()
+        return RaftCore.open(raft_config, self.storage, rng, self.log, applied=applied)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         await self.transport.start()
-        self._tasks = [
-            asyncio.create_task(self._tick_loop(), name="tick"),
-            asyncio.create_task(self._ready_loop(), name="ready"),
-        ]
+        self._tasks = [asyncio.create_task(self._ready_loop(), name="ready")]
+        if self._tick_loop_enabled:
+            self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
         self.log.info("node_started", applied_index=self.storage.applied_index())
 
-    async def stop(self) -> None:
+    async def stop(self, *, flush: bool = True) -> None:
+        """Stop serving and close the storage. ``flush=False`` leaves staged applies unwritten,
+        as a crash would: the restarted node applies those entries again from its log."""
         if self.stopped:
             return
         self.stopped = True
@@ -140,14 +184,25 @@ class Node:
         # A cancelled Ready loop may have left a write running in the writer thread: let it
         # finish before anything else touches the environment, and before closing it.
         await asyncio.to_thread(self._writer.shutdown, True)
-        with contextlib.suppress(EventLogError):
-            self.storage.flush()  # not needed for safety: saves a restart some re-applying
+        if flush:
+            with contextlib.suppress(EventLogError):
+                self.storage.flush()  # not needed for safety: saves a restart some re-applying
         self.storage.close()
 
     # -- inputs --------------------------------------------------------------------------------
     def step(self, m: Message) -> None:
         self.core.step(m)
         self._wakeup.set()
+
+    def tick(self) -> None:
+        """One tick of logical time, as the tick loop gives every ``tick_ms``."""
+        self.core.tick()
+        self._wakeup.set()
+
+    def idle(self) -> bool:
+        """Nothing for the Ready loop to do now: no Ready in hand or due, no proposal queued.
+        Who drives the ticks may wait for this, so that no tick outruns a write."""
+        return not (self._busy or self._wakeup.is_set() or self.core.has_ready())
 
     async def _tick_loop(self) -> None:
         interval = self.config.tick_ms / 1000
@@ -161,8 +216,7 @@ class Node:
                 # burst, which would age every peer at once before their answers are read.
                 next_tick, delay = loop.time(), 0.0
             await asyncio.sleep(delay)
-            self.core.tick()
-            self._wakeup.set()
+            self.tick()
 
     def append(self, request: CheckedRequest) -> asyncio.Future[Outcome]:
         """Queue a checked append for the next batch; the future resolves once it is applied
@@ -196,14 +250,20 @@ class Node:
         return index
 
     async def wait_applied(self, index: LogIndex) -> None:
-        async with self._applied:
-            await self._applied.wait_for(lambda: self._reached(self.storage.applied_index, index))
+        await self._wait_until(self.storage.applied_index, index)
 
     async def wait_position(self, position: int) -> None:
-        async with self._applied:
-            await self._applied.wait_for(
-                lambda: self._reached(self.storage.last_position, position)
-            )
+        await self._wait_until(self.storage.last_position, position)
+
+    async def _wait_until(self, current: Callable[[], int], target: int) -> None:
+        """Until what is written reaches ``target``; while this waits, whatever is staged is
+        written at once rather than after the flush delay."""
+        self._readers += 1
+        try:
+            async with self._applied:
+                await self._applied.wait_for(lambda: self._reached(current, target))
+        finally:
+            self._readers -= 1
 
     def _reached(self, current: Callable[[], int], target: int) -> bool:
         if current() >= target:
@@ -215,9 +275,11 @@ class Node:
     async def _ready_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            self._busy = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(self._flush_at):
                     await self._wakeup.wait()
+            self._busy = True
             self._wakeup.clear()
             self._propose_queued()
             while self.core.has_ready():
@@ -265,8 +327,10 @@ class Node:
                 self.storage.stage(
                     rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
                 )
-                if self._flush_at is None:
-                    self._flush_at = loop.time() + STAGED_FLUSH_DELAY
+                if self._readers:  # someone waits for applied state: write it now
+                    self._flush_at = loop.time()
+                elif self._flush_at is None:
+                    self._flush_at = loop.time() + self.config.flush_delay
         else:
             await self._in_writer(
                 functools.partial(
@@ -302,7 +366,7 @@ class Node:
             self._propose(batch)
 
     def _propose(self, batch: list[_Queued]) -> None:
-        data = encode_batch(int(time.time() * 1000), [item.fields for item in batch])
+        data = encode_batch(self.clock_ms(), [item.fields for item in batch])
         try:
             proposal = self.core.propose(data)
         except EventLogError as error:
@@ -372,4 +436,4 @@ class Node:
         return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
 
     def status(self) -> NodeStatus:
-        return status_of(self.core, self.storage)
+        return status_of(self.core, self.storage, self.clock_ms())

@@ -9,6 +9,13 @@ import signal
 from eventlog.node.node import Node, NodeConfig
 from eventlog.node.server import Server
 
+__all__ = [
+    "PARENT_POLL_SECONDS",
+    "parse_cluster_map",
+    "run",
+    "serve",
+]
+
 
 def parse_cluster_map(text: str) -> dict[int, tuple[str, int]]:
     """``1=HOST:PORT,...`` into ``{1: (HOST, PORT), ...}``; ValueError names the bad item."""

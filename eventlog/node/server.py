@@ -24,6 +24,15 @@ from eventlog.protocol.streams import FrameWriter, read_hello
 from eventlog.state.outcomes import Outcome
 from eventlog.store.reads import Tail
 
+__all__ = [
+    "HANDLERS",
+    "HELLO_TIMEOUT",
+    "MAX_APPENDS_PER_FRAME",
+    "ClientSession",
+    "Handler",
+    "Server",
+]
+
 HELLO_TIMEOUT = 5.0
 MAX_APPENDS_PER_FRAME = 10_000
 

@@ -8,8 +8,15 @@ from eventlog.raft.core import RaftCore
 from eventlog.records import LeaseStatus, NodeStatus
 from eventlog.store.storage import LmdbStorage
 
+__all__ = [
+    "leases_of",
+    "status_of",
+]
 
-def status_of(core: RaftCore, storage: LmdbStorage) -> NodeStatus:
+
+def status_of(core: RaftCore, storage: LmdbStorage, now_ms: int | None = None) -> NodeStatus:
+    """``now_ms`` is the clock that stamps this node's batches (the wall clock if None), so a
+    lag is measured on the clock its events carry."""
     return NodeStatus(
         id=int(core.id),
         role=core.role.value,
@@ -20,15 +27,16 @@ def status_of(core: RaftCore, storage: LmdbStorage) -> NodeStatus:
         applied_index=int(storage.applied_index()),
         last_position=int(storage.last_position()),
         digest=storage.digest().hex(),
-        leases=leases_of(storage),
+        leases=leases_of(storage, now_ms),
     )
 
 
-def leases_of(storage: LmdbStorage) -> tuple[LeaseStatus, ...]:
+def leases_of(storage: LmdbStorage, now_ms: int | None = None) -> tuple[LeaseStatus, ...]:
     """Each lease (a projection worker's, usually) with how far its holder lags: in events
     behind this node's last position, and in seconds since the first event it has not
     reported (0 when it is caught up)."""
-    now_ms = int(time.time() * 1000)
+    if now_ms is None:
+        now_ms = int(time.time() * 1000)
     last = storage.last_position()
     result = []
     for grant in storage.leases():

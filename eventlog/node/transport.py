@@ -20,7 +20,7 @@ import collections
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 import structlog
@@ -36,6 +36,16 @@ from eventlog.protocol.hello import Hello, check_cluster, hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
 from eventlog.types import NodeId
+
+__all__ = [
+    "ANSWER_TIMEOUT",
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "READ_CHUNK",
+    "PeerTransport",
+    "Transport",
+    "backoff_delay",
+]
 
 BACKOFF_BASE: Final = 0.05
 """First reconnect delay bound, in seconds; it doubles per failed attempt."""
@@ -79,6 +89,27 @@ class _Peer:
     unanswered_since: float | None = None
     """Loop time of our first write since we last heard from this peer; None once heard."""
     task: asyncio.Task[None] | None = None
+
+
+class Transport(Protocol):
+    """What a node needs of its link to its peers. ``PeerTransport`` is the TCP one; a test
+    may give the node a twin that keeps the messages in memory."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def send(self, messages: Iterable[Message]) -> None:
+        """Queue messages for their peers; never blocks, and may lose them (Raft retries)."""
+
+    async def serve_peer(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hello: Hello,
+        decoder: FrameDecoder,
+    ) -> None:
+        """Take over an inbound peer connection the server accepted, until it ends."""
 
 
 class PeerTransport:
