@@ -42,10 +42,10 @@ class EmbeddedStore:
 
     def __init__(self, path: str | Path, *, sync: bool = True) -> None:
         self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
-        self.log = library_logger(__name__).bind(node_id=1)
+        self.logger = library_logger(__name__).bind(node_id=1)
         config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
         self.core = RaftCore.open(
-            config, self.storage, random.Random(), self.log, applied=self.storage.applied_index()
+            config, self.storage, random.Random(), self.logger, applied=self.storage.applied_index()
         )
         self._lock = threading.Lock()
         self._appended = threading.Condition(self._lock)

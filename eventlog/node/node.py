@@ -123,7 +123,7 @@ class Node:
         self.config = config
         self.clock_ms = clock_ms
         self._tick_loop_enabled = tick_loop
-        self.log = structlog.get_logger(__name__).bind(node_id=config.node_id)
+        self.logger = structlog.get_logger(__name__).bind(node_id=config.node_id)
         self.storage = LmdbStorage.open(
             config.data_dir,
             cluster_id=config.cluster_id,
@@ -160,7 +160,7 @@ class Node:
             heartbeat_tick=config.heartbeat_tick,
         )
         applied = self.storage.applied_index()
-        return RaftCore.open(raft_config, self.storage, rng, self.log, applied=applied)
+        return RaftCore.open(raft_config, self.storage, rng, self.logger, applied=applied)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -168,7 +168,7 @@ class Node:
         self._tasks = [asyncio.create_task(self._ready_loop(), name="ready")]
         if self._tick_loop_enabled:
             self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
-        self.log.info("node_started", applied_index=self.storage.applied_index())
+        self.logger.info("node_started", applied_index=self.storage.applied_index())
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop serving and close the storage. ``flush=False`` leaves staged applies unwritten,
@@ -401,7 +401,7 @@ class Node:
             self._leader = leader
         if role is self._role:
             return
-        self.log.info(
+        self.logger.info(
             "role_changed", role=role.value, term=self.core.term, leader=rd.soft_state.leader
         )
         if self._role is Role.LEADER:

@@ -50,7 +50,7 @@ async def serve(config: NodeConfig, *, exit_with_parent: bool = False) -> None:
         await server.start()
         await node.start()
         await stop.wait()
-        node.log.info("stopping")
+        node.logger.info("stopping")
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -65,7 +65,7 @@ async def _watch_parent(stop: asyncio.Event, node: Node) -> None:
     while not stop.is_set():
         await asyncio.sleep(PARENT_POLL_SECONDS)
         if os.getppid() != parent:
-            node.log.warning("parent_exited", parent=parent)
+            node.logger.warning("parent_exited", parent=parent)
             stop.set()
 
 

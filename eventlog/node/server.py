@@ -42,7 +42,7 @@ Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
 class Server:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.log = structlog.get_logger(__name__).bind(node_id=node.config.node_id)
+        self.logger = structlog.get_logger(__name__).bind(node_id=node.config.node_id)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._closing = False
@@ -50,7 +50,7 @@ class Server:
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
         self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
-        self.log.info("listening", host=host, port=port)
+        self.logger.info("listening", host=host, port=port)
 
     async def close(self) -> None:
         """Stop accepting, then end every connection by closing its socket, so each handler
@@ -83,7 +83,7 @@ class Server:
                 await ClientSession(self.node, reader, writer, decoder).run()
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
             if not self._closing:
-                self.log.warning("connection_closed", peer=str(peer), reason=str(error))
+                self.logger.warning("connection_closed", peer=str(peer), reason=str(error))
         finally:
             self._connections.pop(task, None)
             writer.close()
