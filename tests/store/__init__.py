@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -86,7 +87,7 @@ def release(n: int, name: str, owner: str, token: int) -> list[Any]:
     return [KIND_LEASE, rid(n), [LEASE_RELEASE, name, owner, 1, token]]
 
 
-def wire_batch(*requests: list[Any], ts: int = TS) -> bytes:
+def raw_batch(*requests: list[Any], ts: int = TS) -> bytes:
     """A batch of requests already as it travels (leases, or appends built by hand)."""
     return encode_batch(ts, list(requests))
 
@@ -99,3 +100,39 @@ def persist(storage: LmdbStorage, state: HardState | None, entries: Sequence[Ent
 def apply(storage: LmdbStorage, entries: Sequence[Entry]) -> list[tuple[LogIndex, list[Outcome]]]:
     """Apply committed entries that are already persisted (a Ready that only applies)."""
     return storage.write_ready(None, (), entries, must_sync=False)
+
+
+def raw_entries(*terms: int, start: int = 1, size: int = 10) -> list[Entry]:
+    """Entries with opaque data (the log does not look inside) of ``size`` bytes."""
+    return [
+        Entry(term=Term(t), index=LogIndex(start + i), data=bytes([i % 256]) * size)
+        for i, t in enumerate(terms)
+    ]
+
+
+def open_store(
+    path: Path,
+    *,
+    cluster_id: str = "test",
+    node_id: int = 1,
+    sync: bool = True,
+    map_size: int = 1 << 30,
+) -> LmdbStorage:
+    return LmdbStorage.open(
+        path, cluster_id=cluster_id, node_id=node_id, sync=sync, map_size=map_size
+    )
+
+
+def persist_and_apply(store: LmdbStorage, *entries: Entry) -> list[tuple[LogIndex, list[Outcome]]]:
+    persist(store, None, entries)
+    return apply(store, entries)
+
+
+def history(store: LmdbStorage) -> list[Entry]:
+    entries = [
+        entry(1, one(1, "a", "A1", "A2"), one(2, "b", "B1"), ts=TS),
+        noop(2),
+        entry(3, one(3, "b", "B2", expected=5), one(4, "a", "A3"), ts=TS + 7),
+    ]
+    persist_and_apply(store, *entries)
+    return entries

@@ -15,7 +15,7 @@ from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
-from tests.store import TS, lease, one, release, rid, wire_batch
+from tests.store import TS, lease, one, raw_batch, release, rid
 
 
 def grant_of(outcome: Outcome) -> LeaseGrant:
@@ -25,31 +25,31 @@ def grant_of(outcome: Outcome) -> LeaseGrant:
 
 def test_a_lease_is_granted_renewed_and_refused_to_others_until_it_expires() -> None:
     state = MemoryState()
-    [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
+    [[first]] = state.apply(raw_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
     assert grant_of(first) == LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000)
-    [[other]] = state.apply(wire_batch(lease(2, "p", "b"), ts=TS + 999), first_index=2)
+    [[other]] = state.apply(raw_batch(lease(2, "p", "b"), ts=TS + 999), first_index=2)
     assert isinstance(other.error, LeaseHeld)
     assert (other.error.name, other.error.owner, other.error.expires_ms) == ("p", "a", TS + 1000)
-    [[renewed]] = state.apply(wire_batch(lease(3, "p", "a", value=42), ts=TS + 999), first_index=3)
+    [[renewed]] = state.apply(raw_batch(lease(3, "p", "a", value=42), ts=TS + 999), first_index=3)
     assert grant_of(renewed) == LeaseGrant(
         name="p", owner="a", token=1, expires_ms=TS + 1999, checkpoint=42
     )
-    [[taken]] = state.apply(wire_batch(lease(4, "p", "b"), ts=TS + 1999), first_index=4)
+    [[taken]] = state.apply(raw_batch(lease(4, "p", "b"), ts=TS + 1999), first_index=4)
     assert (grant_of(taken).owner, grant_of(taken).token) == ("b", 2)
-    [[late]] = state.apply(wire_batch(lease(5, "p", "a"), ts=TS + 2000), first_index=5)
+    [[late]] = state.apply(raw_batch(lease(5, "p", "a"), ts=TS + 2000), first_index=5)
     assert isinstance(late.error, LeaseHeld) and late.error.owner == "b"
 
 
 def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
     state = MemoryState()
-    [[p, q]] = state.apply(wire_batch(lease(1, "p", "a"), lease(2, "q", "a")))
+    [[p, q]] = state.apply(raw_batch(lease(1, "p", "a"), lease(2, "q", "a")))
     assert (grant_of(p).token, grant_of(q).token) == (1, 2)
     [[_, held]] = state.apply(
-        wire_batch(release(3, "p", "a", token=2), lease(4, "p", "b")), first_index=2
+        raw_batch(release(3, "p", "a", token=2), lease(4, "p", "b")), first_index=2
     )
     assert isinstance(held.error, LeaseHeld), "a release with another token changes nothing"
     [[released, taken]] = state.apply(
-        wire_batch(release(5, "p", "a", token=1), lease(6, "p", "b")), first_index=3
+        raw_batch(release(5, "p", "a", token=1), lease(6, "p", "b")), first_index=3
     )
     assert grant_of(released).expires_ms == TS
     assert (grant_of(taken).owner, grant_of(taken).token) == ("b", 3)
@@ -58,8 +58,8 @@ def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
 
 def test_a_retried_lease_request_gets_its_first_grant() -> None:
     state = MemoryState()
-    [[first]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
-    [[again]] = state.apply(wire_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS + 500), first_index=2)
+    [[first]] = state.apply(raw_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS))
+    [[again]] = state.apply(raw_batch(lease(1, "p", "a", ttl_ms=1000), ts=TS + 500), first_index=2)
     assert again == first and grant_of(again).expires_ms == TS + 1000
 
 
@@ -93,7 +93,7 @@ def test_a_malformed_lease_request_is_refused_by_name(body: list[object], reason
 
 def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
     def write(store: LmdbStorage, index: int, *requests: list[object], ts: int) -> list[Outcome]:
-        entry = Entry(term=Term(1), index=LogIndex(index), data=wire_batch(*requests, ts=ts))
+        entry = Entry(term=Term(1), index=LogIndex(index), data=raw_batch(*requests, ts=ts))
         [(_, outcomes)] = store.write_ready(None, [entry], [entry], must_sync=True)
         return outcomes
 
@@ -112,7 +112,7 @@ def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_events_batched_with_lease_requests_read_back(tmp_path: Path) -> None:
-    data = wire_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").fields(), lease(3, "q", "b"))
+    data = raw_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").fields(), lease(3, "q", "b"))
     entry = Entry(term=Term(1), index=LogIndex(1), data=data)
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
         store.write_ready(None, [entry], [entry], must_sync=True)

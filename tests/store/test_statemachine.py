@@ -237,7 +237,7 @@ def test_event_ids_are_uuid7_unique_and_time_ordered() -> None:
     assert event_id(5, 1) == event_id(5, 1)
 
 
-def test_outcomes_round_trip_through_their_wire_form() -> None:
+def test_outcomes_round_trip_through_their_record_form() -> None:
     for outcome in [
         Outcome(request_id=rid(1), result=ok(1, 3, 3)),
         Outcome(request_id=rid(2), error=WrongExpectedVersion("s", 4, 2)),
