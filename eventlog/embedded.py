@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from eventlog.errors import InvariantViolation
+from eventlog.errors import InvalidRequest, InvariantViolation
 from eventlog.logs import library_logger
-from eventlog.node.status import status_of
+from eventlog.node.status import reader_status, status_of
 from eventlog.protocol import requests
 from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.raft.config import RaftConfig
@@ -36,37 +36,47 @@ __all__ = [
     "open_embedded",
 ]
 
+READONLY_POLL_SECONDS = 0.02
+"""How often a read-only subscription looks for what another process appended."""
+
 
 class EmbeddedStore:
     """The event log of one node in this process: the methods of ``eventlog.api.EventLog``."""
 
-    def __init__(self, path: str | Path, *, sync: bool = True) -> None:
-        self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
+    def __init__(self, path: str | Path, *, sync: bool = True, readonly: bool = False) -> None:
         self.logger = library_logger(__name__).bind(node_id=1)
-        config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
-        self.core = RaftCore.open(
-            config, self.storage, random.Random(), self.logger, applied=self.storage.applied_index()
-        )
         self._lock = threading.Lock()
         self._appended = threading.Condition(self._lock)
         self._closed = False
-        with self._lock:
-            self.core.campaign()
-            self._drive()
-            if self.core.role is not Role.LEADER:
-                raise InvariantViolation("a single-node store failed to elect itself")
+        self.core: RaftCore | None = None
+        if readonly:
+            self.storage = LmdbStorage.open_readonly(path)
+            return
+        self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
+        config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
+        applied = self.storage.applied_index()
+        try:
+            self.core = RaftCore.open(config, self.storage, random.Random(), self.logger, applied)
+            with self._lock:
+                self.core.campaign()
+                self._drive(self.core)
+                if self.core.role is not Role.LEADER:
+                    raise InvariantViolation("a single-node store failed to elect itself")
+        except BaseException:
+            self.storage.close()
+            raise
 
-    def _drive(self) -> dict[LogIndex, list[Outcome]]:
+    def _drive(self, core: RaftCore) -> dict[LogIndex, list[Outcome]]:
         """The Ready loop, synchronously: persist and apply, advance, until nothing is left."""
         outcomes: dict[LogIndex, list[Outcome]] = {}
-        while self.core.has_ready():
-            rd = self.core.ready()
+        while core.has_ready():
+            rd = core.ready()
             outcomes.update(
                 self.storage.write_ready(
                     rd.hard_state, rd.entries, rd.committed, must_sync=rd.must_sync
                 )
             )
-            self.core.advance(rd)
+            core.advance(rd)
         return outcomes
 
     # -- the contract --------------------------------------------------------------------------
@@ -113,9 +123,10 @@ class EmbeddedStore:
         """Propose one request as its own batch, apply it, and return what it came to."""
         with self._lock:
             self._check_open()
+            core = self._writable()
             data = encode_batch(_now_ms(), [request_fields])
-            proposal = self.core.propose(data)
-            outcome = self._drive()[proposal.last_index][0]
+            proposal = core.propose(data)
+            outcome = self._drive(core)[proposal.last_index][0]
             self._appended.notify_all()
         if outcome.error is not None:
             raise outcome.error
@@ -160,12 +171,20 @@ class EmbeddedStore:
                 self._wait_for_position(tail.position)
 
     def _wait_for_position(self, position: int) -> None:
+        if self.core is None:  # another process appends: look again after a while
+            with self._lock:
+                self._appended.wait(READONLY_POLL_SECONDS)
+            return
         with self._lock:
             self._appended.wait_for(
                 lambda: self._closed or self.storage.last_position() >= position
             )
 
     def status(self) -> NodeStatus:
+        self._check_open()
+        if self.core is None:
+            self.storage.refresh()
+            return reader_status(self.storage)
         return status_of(self.core, self.storage)
 
     def close(self) -> None:
@@ -180,6 +199,11 @@ class EmbeddedStore:
         if self._closed:
             raise InvariantViolation("the embedded store is closed")
 
+    def _writable(self) -> RaftCore:
+        if self.core is None:
+            raise InvalidRequest(f"the store at {str(self.storage.path)!r} is open read-only")
+        return self.core
+
     def __enter__(self) -> EmbeddedStore:
         return self
 
@@ -191,5 +215,8 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def open_embedded(path: str | Path, *, sync: bool = True) -> EmbeddedStore:
-    return EmbeddedStore(path, sync=sync)
+def open_embedded(path: str | Path, *, sync: bool = True, readonly: bool = False) -> EmbeddedStore:
+    """The store in ``path``, created if need be, for this process alone (``DataDirError``
+    names the process that holds it). With ``readonly`` it reads beside whoever holds it (a
+    live node) and never writes a byte; appends and leases then raise ``InvalidRequest``."""
+    return EmbeddedStore(path, sync=sync, readonly=readonly)

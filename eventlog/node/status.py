@@ -10,6 +10,7 @@ from eventlog.store.storage import LmdbStorage
 
 __all__ = [
     "leases_of",
+    "reader_status",
     "status_of",
 ]
 
@@ -28,6 +29,23 @@ def status_of(core: RaftCore, storage: LmdbStorage, now_ms: int | None = None) -
         last_position=int(storage.last_position()),
         digest=storage.digest().hex(),
         leases=leases_of(storage, now_ms),
+    )
+
+
+def reader_status(storage: LmdbStorage) -> NodeStatus:
+    """A store read beside its writer: what is on disk, with no Raft role of its own."""
+    hard_state = storage.hard_state()
+    return NodeStatus(
+        id=0,
+        role="reader",
+        term=int(hard_state.term),
+        leader=0,
+        commit_index=int(hard_state.commit),
+        last_index=int(storage.last_index()),
+        applied_index=int(storage.applied_index()),
+        last_position=int(storage.last_position()),
+        digest=storage.digest().hex(),
+        leases=leases_of(storage),
     )
 
 

@@ -34,6 +34,7 @@ from eventlog.errors import DataDirError, StorageFull
 from eventlog.logs import library_logger
 from eventlog.raft.storage import StorageError
 from eventlog.store.codecs import Q, u64
+from eventlog.store.ownership import LOCK_FILE
 
 __all__ = [
     "DB_NAMES",
@@ -52,8 +53,11 @@ __all__ = [
     "Dbs",
     "Gate",
     "Txn",
+    "check_format",
+    "check_readable",
     "grow_map",
     "init_or_check",
+    "open_existing",
     "prepare_dir",
     "write_txn",
 ]
@@ -65,7 +69,7 @@ MAX_MAP_SIZE = 1 << 40
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
 
-_LMDB_FILES = frozenset({"data.mdb", "lock.mdb"})
+_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE})
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
@@ -108,24 +112,43 @@ class Gate:
 
     @contextmanager
     def txn(self, env: Any, write: bool = False) -> Iterator[Txn]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._growing)
-            self._active += 1
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: not self._growing)
+                self._active += 1
+            try:
+                begun = env.begin(write=write)
+            except lmdb.MapResizedError:
+                # A reader beside the writing process: the writer grew the map; take its size.
+                self._leave()
+                self._alone(env, lambda: env.set_mapsize(0))
+                continue
+            except BaseException:
+                self._leave()
+                raise
+            break
         try:
-            with env.begin(write=write) as txn:
+            with begun as txn:
                 yield txn
         finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
+            self._leave()
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
 
     def grow(self, env: Any) -> None:
+        self._alone(env, lambda: grow_map(env))
+
+    def _alone(self, env: Any, change: Callable[[], None]) -> None:
+        """Run ``change`` to the map while no transaction of this process is active."""
         with self._cond:
             self._cond.wait_for(lambda: not self._growing)
             self._growing = True
             self._cond.wait_for(lambda: self._active == 0)
         try:
-            grow_map(env)
+            change()
         finally:
             with self._cond:
                 self._growing = False
@@ -139,7 +162,7 @@ def prepare_dir(path: Path) -> Path:
         raise DataDirError(path, "exists and is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        foreign = sorted(set(os.listdir(path)) - _LMDB_FILES)
+        foreign = sorted(set(os.listdir(path)) - _STORE_FILES)
     except OSError as error:
         raise DataDirError(path, f"cannot create or list it: {error.strerror}") from error
     if foreign:
@@ -147,6 +170,28 @@ def prepare_dir(path: Path) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise DataDirError(path, "is not writable")
     return path
+
+
+def check_readable(path: Path) -> Path:
+    """A directory to read beside its writer: it must already hold a store."""
+    if not (path / "data.mdb").is_file():
+        raise DataDirError(path, "holds no eventraft store to read")
+    return path
+
+
+def open_existing(env: Any, path: Path) -> Dbs:
+    """The named databases of a store that exists, for reading only (opened outside any
+    transaction: handles opened in a read transaction close with it)."""
+    try:
+        return Dbs(*(env.open_db(name.encode(), create=False) for name in DB_NAMES))
+    except lmdb.Error as error:
+        raise DataDirError(path, f"not an eventraft store: {error}") from error
+
+
+def check_format(txn: Txn, dbs: Dbs, path: Path) -> None:
+    stored_format = u64(txn.get(M_FORMAT, db=dbs.meta), "meta", M_FORMAT)
+    if stored_format != FORMAT_VERSION:
+        raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
 
 
 def init_or_check(env: Any, txn: Txn, path: Path, cluster_id: str, node_id: int) -> Dbs:

@@ -38,10 +38,14 @@ from eventlog.store.layout import (
     Dbs,
     Gate,
     Txn,
+    check_format,
+    check_readable,
     init_or_check,
+    open_existing,
     prepare_dir,
     write_txn,
 )
+from eventlog.store.ownership import DirLock
 from eventlog.store.reads import EventReader
 from eventlog.types import LogIndex, Position, Term
 
@@ -64,6 +68,8 @@ class LmdbStorage:
     _gate: Gate
     _dbs: Dbs
     _cache: Cache
+    _lock: DirLock | None
+    """Held by a writable open for its whole life; None when opened read-only."""
     _reader: EventReader = attrs.field(init=False)
     _staged: Staged | None = attrs.field(default=None, init=False)
 
@@ -81,41 +87,65 @@ class LmdbStorage:
         sync: bool = True,
         map_size: int = 1 << 30,
     ) -> LmdbStorage:
-        """Create the store, or reopen it after checking it belongs to this cluster and node.
+        """Create the store, or reopen it after checking it belongs to this cluster and node,
+        holding the directory's lock until ``close`` (``DataDirError`` if another holds it).
 
         ``sync=False`` skips fsync on commit: fast, and unsafe (a power loss can lose
         acknowledged entries); for tests and benchmarks only."""
         directory = prepare_dir(Path(path))
+        lock = DirLock.take(directory)
         try:
-            env = lmdb.open(
-                str(directory),
-                map_size=map_size,
-                max_dbs=len(DB_NAMES),
-                sync=sync,
-                # Every commit fsyncs its pages, but the meta page is flushed only by
-                # ``env.sync`` (or the next commit): ACI on every commit, D where needed.
-                metasync=False,
-            )
-        except lmdb.Error as error:
-            raise DataDirError(directory, f"cannot open the LMDB environment: {error}") from error
-        gate = Gate(durable=sync)
-        try:
-            dbs = write_txn(
-                gate, env, lambda txn: init_or_check(env, txn, directory, cluster_id, node_id)
-            )
-            with gate.txn(env) as txn:
-                cache = load_cache(txn, dbs)
+            env = _open_env(directory, map_size=map_size, sync=sync, readonly=False)
+            gate = Gate(durable=sync)
+            try:
+                dbs = write_txn(
+                    gate, env, lambda txn: init_or_check(env, txn, directory, cluster_id, node_id)
+                )
+                with gate.txn(env) as txn:
+                    cache = load_cache(txn, dbs)
+            except BaseException:
+                env.close()
+                raise
         except BaseException:
-            env.close()
+            lock.release()
             raise
         if not sync:
             library_logger(__name__).warning(
                 "unsafe_no_fsync", path=str(directory), node_id=node_id
             )
-        return cls(directory, env, gate, dbs, cache)
+        return cls(directory, env, gate, dbs, cache, lock)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> LmdbStorage:
+        """Read a store beside the process that writes it (a live node): committed events
+        only, and never a byte written, so no lock is taken. ``refresh`` catches up with
+        what its writer has applied since."""
+        directory = check_readable(Path(path))
+        env = _open_env(directory, map_size=0, sync=False, readonly=True)
+        gate = Gate(durable=False)
+        try:
+            dbs = open_existing(env, directory)
+            with gate.txn(env) as txn:
+                check_format(txn, dbs, directory)
+                cache = load_cache(txn, dbs)
+        except BaseException:
+            env.close()
+            raise
+        return cls(directory, env, gate, dbs, cache, None)
+
+    @property
+    def readonly(self) -> bool:
+        return self._lock is None
+
+    def refresh(self) -> None:
+        """Reload what the writer's last commit left (for a read-only open)."""
+        with self._gate.txn(self._env) as txn:
+            self._cache = load_cache(txn, self._dbs)
 
     def close(self) -> None:
         self._env.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def map_size(self) -> int:
         """Bytes LMDB may map now; it doubles whenever a write finds the map full."""
@@ -301,3 +331,19 @@ class LmdbStorage:
     ) -> list[RecordedEvent]:
         """Events of ``stream`` newest first from ``from_version`` (None: its last event)."""
         return self._reader.read_stream_backwards(stream, from_version, limit)
+
+
+def _open_env(directory: Path, *, map_size: int, sync: bool, readonly: bool) -> Any:
+    try:
+        return lmdb.open(
+            str(directory),
+            map_size=map_size,
+            max_dbs=len(DB_NAMES),
+            sync=sync,
+            readonly=readonly,
+            # Every commit fsyncs its pages, but the meta page is flushed only by
+            # ``env.sync`` (or the next commit): ACI on every commit, D where needed.
+            metasync=False,
+        )
+    except lmdb.Error as error:
+        raise DataDirError(directory, f"cannot open the LMDB environment: {error}") from error
