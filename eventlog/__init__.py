@@ -9,6 +9,7 @@ from eventlog.errors import (
     CorruptRecord,
     DataDirError,
     EventLogError,
+    EventTooLarge,
     FrameError,
     InvalidRequest,
     InvariantViolation,
@@ -17,6 +18,7 @@ from eventlog.errors import (
     ProposalDropped,
     StorageFull,
     Unavailable,
+    WrongCluster,
     WrongExpectedVersion,
 )
 from eventlog.logs import configure_logging
@@ -44,6 +46,7 @@ __all__ = [
     "EmbeddedStore",
     "EventLog",
     "EventLogError",
+    "EventTooLarge",
     "FrameError",
     "InvalidRequest",
     "InvariantViolation",
@@ -57,6 +60,7 @@ __all__ = [
     "RecordedEvent",
     "StorageFull",
     "Unavailable",
+    "WrongCluster",
     "WrongExpectedVersion",
     "configure_logging",
     "open_embedded",

@@ -20,13 +20,13 @@ from eventlog.errors import InvalidRequest, InvariantViolation
 from eventlog.logs import library_logger
 from eventlog.node.status import reader_status, status_of
 from eventlog.protocol import requests
-from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
+from eventlog.protocol.hello import new_cluster_id
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 from eventlog.state.batch import encode_batch
-from eventlog.state.outcomes import Outcome
+from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
@@ -52,7 +52,9 @@ class EmbeddedStore:
         if readonly:
             self.storage = LmdbStorage.open_readonly(path)
             return
-        self.storage = LmdbStorage.open(path, cluster_id=DEFAULT_CLUSTER_ID, node_id=1, sync=sync)
+        self.storage = LmdbStorage.open(
+            path, cluster_id=None, node_id=1, sync=sync, fresh_cluster_id=new_cluster_id()
+        )
         config = RaftConfig(node_id=NodeId(1), voters=(NodeId(1),))
         applied = self.storage.applied_index()
         try:
@@ -97,6 +99,7 @@ class EmbeddedStore:
         request_id: bytes | None = None,
     ) -> AppendResult:
         request = requests.new_request(appends, request_id)
+        requests.check_size(request, requests.DEFAULT_MAX_APPEND_BYTES)
         result = self._execute(request.fields)
         assert isinstance(result, AppendResult)
         return result
@@ -130,8 +133,9 @@ class EmbeddedStore:
             self._appended.notify_all()
         if outcome.error is not None:
             raise outcome.error
-        assert outcome.result is not None
-        return outcome.result
+        result = outcome.result
+        assert result is not None and not isinstance(result, ClusterNamed), "a caller's request"
+        return result
 
     def read_stream(
         self,

@@ -11,6 +11,7 @@ __all__ = [
     "CorruptRecord",
     "DataDirError",
     "EventLogError",
+    "EventTooLarge",
     "FrameError",
     "InvalidRequest",
     "InvariantViolation",
@@ -19,6 +20,7 @@ __all__ = [
     "ProposalDropped",
     "StorageFull",
     "Unavailable",
+    "WrongCluster",
     "WrongExpectedVersion",
 ]
 
@@ -87,12 +89,30 @@ class InvalidRequest(EventLogError):
         super().__init__(message)
 
 
+class EventTooLarge(InvalidRequest):
+    """An append larger than the cluster takes (``size`` and ``limit`` in bytes: its events'
+    data and metadata, plus 32 per event); nothing was sent or written."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+        super().__init__(f"an append of {size:,} bytes exceeds the limit of {limit:,} bytes")
+
+
 class CorruptRecord(EventLogError):
     """Bytes read from disk or from a peer do not decode; names where they came from."""
 
     def __init__(self, where: str, key: object, reason: str) -> None:
         self.where, self.key, self.reason = where, key, reason
         super().__init__(f"corrupt record in {where} at {key!r}: {reason}")
+
+
+class WrongCluster(EventLogError):
+    """The node reached belongs to another cluster than the caller's: a wrong address or a
+    wrong ``cluster_id``; retrying cannot help."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        self.expected, self.actual = expected, actual
+        super().__init__(f"the node belongs to cluster {actual!r}, not {expected!r}")
 
 
 class DataDirError(EventLogError):

@@ -106,3 +106,5 @@ class NodeStatus:
     digest: str
     """Hex of the digest after the event at ``last_position``."""
     leases: tuple[LeaseStatus, ...] = ()
+    cluster_id: str = ""
+    """The cluster the node belongs to."""

@@ -18,13 +18,17 @@ import attrs
 from eventlog.client import Client
 from eventlog.errors import EventLogError
 from eventlog.protocol.answers import pack_status
+from eventlog.protocol.hello import new_cluster_id
 from eventlog.records import NodeStatus
 
 T = TypeVar("T")
 
 
-def node_command(node_id: int, cluster_map: str, data_dir: Path, *extra: str) -> list[str]:
+def node_command(
+    node_id: int, cluster_map: str, data_dir: Path, *extra: str, log_level: str | None = None
+) -> list[str]:
     """The command line of one node process that stops when the process starting it does."""
+    level = ("--log-level", log_level) if log_level is not None else ()
     return [
         sys.executable,
         "-m",
@@ -37,6 +41,7 @@ def node_command(node_id: int, cluster_map: str, data_dir: Path, *extra: str) ->
         "--data-dir",
         str(data_dir),
         "--exit-with-parent",
+        *level,
         *extra,
     ]
 
@@ -92,16 +97,27 @@ class NodeProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     extra_args: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    log_level: str | None = None
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self) -> None:
-        command = node_command(self.node_id, self.cluster_map, self.data_dir, *self.extra_args)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        """Start the node, logging to ``log_path``, in a process group of its own: a Ctrl-C at
+        the terminal reaches only the process that started it, which decides how it stops."""
+        command = node_command(
+            self.node_id,
+            self.cluster_map,
+            self.data_dir,
+            *self.extra_args,
+            log_level=self.log_level,
+        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, process_group=0
+            )
 
     @property
     def running(self) -> bool:
@@ -215,9 +231,17 @@ def local_cluster(
     extra_args: tuple[str, ...] = (),
     ports: list[int] | None = None,
     dial_ports: list[int] | None = None,
+    cluster_id: str | None = "",
 ) -> Iterator[LocalCluster]:
-    """Start ``size`` node processes; ``dial_ports`` lets each node dial peers through proxies."""
+    """Start ``size`` node processes; ``dial_ports`` lets each node dial peers through proxies.
+    Like ``eventraft cluster``, it names the cluster with a fresh random id (``cluster_id``
+    pins one; None starts the nodes unnamed, for their first leader to name)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     listen = ports or free_ports(size)
+    if cluster_id == "":
+        cluster_id = new_cluster_id()
+    if cluster_id is not None:
+        extra_args = ("--cluster-id", cluster_id, *extra_args)
     nodes = {}
     for i in range(1, size + 1):
         targets = dial_ports[(i - 1) * size : i * size] if dial_ports else listen

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 from rich import box
-from rich.console import Group, JustifyMethod, RenderableType
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +21,7 @@ DIGEST_CHARS = 10
 
 _ROLE_STYLES = {"leader": "bold green", "candidate": "yellow", "pre_candidate": "yellow"}
 _COLUMNS = (
-    # (header, status field), most telling first: a terminal too narrow for the table cuts
+    # (header, status field), most telling first: a console too narrow for the table drops
     # the columns on the right, so who leads and whether histories agree come before indexes.
     ("node", "id"),
     ("role", "role"),
@@ -32,6 +34,8 @@ _COLUMNS = (
     ("last", "last_index"),
 )
 _TEXT = ("role", "digest")
+_UNBOUNDED = 10_000
+"""A width no table reaches, to measure the width a table wants."""
 
 Row = Mapping[str, Any]
 
@@ -39,26 +43,53 @@ Row = Mapping[str, Any]
 def status_table(rows: Sequence[Row], title: str | None = None) -> RenderableType:
     """One row per node, then why each unreachable one could not be asked: an error is too
     long for a table cell, so its row says "unreachable" and the reason follows the table."""
-    table = Table(
-        title=title,
-        box=box.SIMPLE_HEAD,
-        caption=agreement(rows),
-        caption_justify="left",
-        collapse_padding=True,
-        pad_edge=False,
-    )
-    table.add_column("address", no_wrap=True, overflow="ellipsis")
-    for header, _ in _COLUMNS:
-        justify: JustifyMethod = "left" if header in _TEXT else "right"
-        table.add_column(header, justify=justify, no_wrap=True, min_width=len(header))
-    for row in rows:
-        table.add_row(*_cells(row))
     errors = [
         Text.assemble((f"{row['address']}: ", "bold"), (str(row["error"]), "red"))
         for row in rows
         if "error" in row
     ]
+    table = _FittedTable(rows=tuple(rows), title=title)
     return Group(table, *errors) if errors else table
+
+
+@attrs.frozen
+class _FittedTable:
+    """The table with as many columns as the console's width holds whole, counted from the
+    left: rich would otherwise shorten every column, cutting addresses and roles."""
+
+    rows: tuple[Row, ...]
+    title: str | None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update_width(_UNBOUNDED)
+        shown = len(_COLUMNS)
+        table = self._table(shown)
+        while shown > 2 and Measurement.get(console, unbounded, table).maximum > options.max_width:
+            shown -= 1
+            table = self._table(shown)
+        yield table
+
+    def _table(self, shown: int) -> Table:
+        columns = _COLUMNS[:shown]
+        hidden = [header for header, _ in _COLUMNS[shown:]]
+        caption = agreement(self.rows)
+        if hidden:
+            caption += f" · [dim]too narrow to show {', '.join(hidden)} (see --json)[/dim]"
+        table = Table(
+            title=self.title,
+            box=box.SIMPLE_HEAD,
+            caption=caption,
+            caption_justify="left",
+            collapse_padding=True,
+            pad_edge=False,
+        )
+        table.add_column("address", no_wrap=True)
+        for header, _ in columns:
+            justify: JustifyMethod = "left" if header in _TEXT else "right"
+            table.add_column(header, justify=justify, no_wrap=True, min_width=len(header))
+        for row in self.rows:
+            table.add_row(*_cells(row)[: shown + 1])
+        return table
 
 
 def _cells(row: Row) -> list[str]:
@@ -83,9 +114,20 @@ def agreement(rows: Sequence[Row]) -> str:
         term, node = leaders[-1]
         parts.append(f"leader: node {node} (term {term})")
     elif up:
-        parts.append("[yellow]no leader[/yellow]")
+        parts.append(_reported_leader(up))
     parts.extend(_histories(up))
     return " · ".join(parts)
+
+
+def _reported_leader(up: Sequence[Row]) -> str:
+    """No leader answered: the one the nodes asked know of, from the latest term, if any."""
+    reports = sorted((row["term"], row["leader"], row["id"]) for row in up if row["leader"])
+    if not reports:
+        return "[yellow]no leader[/yellow]"
+    term, leader, _ = reports[-1]
+    reporters = [str(r[2]) for r in reports if r[:2] == (term, leader)]
+    who = "node {} reports" if len(reporters) == 1 else "nodes {} report"
+    return f"leader: node {leader} (term {term}, as {who.format(', '.join(reporters))})"
 
 
 def _histories(up: Sequence[Row]) -> list[str]:

@@ -25,7 +25,11 @@ def load_projection(spec: str) -> Projection[Any]:
         raise ProjectionDefinitionError(
             f"{spec!r}: cannot import {module_name}: {error}"
         ) from error
-    cls = getattr(module, class_name, None)
+    if not hasattr(module, class_name):
+        raise ProjectionDefinitionError(
+            f"{spec!r}: module {module_name!r} has no attribute {class_name!r}"
+        )
+    cls = getattr(module, class_name)
     if not (isinstance(cls, type) and issubclass(cls, Projection)):
         raise ProjectionDefinitionError(f"{spec!r}: {class_name} is not a Projection class")
     projection: Projection[Any] = cls()

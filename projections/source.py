@@ -67,24 +67,29 @@ class ClientSource:
         lease_timeout: float = 2.0,
         cluster_id: str | None = None,
     ) -> None:
-        self.addresses = parse_addresses(addresses)
+        given = parse_addresses(addresses)
         self.timeout, self.cluster_id = timeout, cluster_id
-        self._reads = self._client(self.addresses, timeout)
-        self._leases = self._client(self.addresses, lease_timeout)
+        self._reads = self._client(given, timeout)
+        self._leases = self._client(given, lease_timeout)
         self._subscriptions = 0
 
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses given, then the members the nodes named (the reads' client learns
+        them), so a worker given one address outlives that node."""
+        return list(self._reads.addresses)
+
     def _client(self, addresses: list[str], timeout: float) -> AsyncClient:
-        if self.cluster_id is None:
-            return AsyncClient(addresses, timeout)
         return AsyncClient(addresses, timeout, cluster_id=self.cluster_id)
 
     async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._reads.read_all(from_position, limit)
 
     async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
-        first = self._subscriptions % max(1, len(self.addresses))
+        addresses = self.addresses
+        first = self._subscriptions % max(1, len(addresses))
         self._subscriptions += 1
-        client = self._client(self.addresses[first:] + self.addresses[:first], self.timeout)
+        client = self._client(addresses[first:] + addresses[:first], self.timeout)
         subscription = client.subscribe(from_position)
         try:
             async with contextlib.aclosing(subscription) as events:

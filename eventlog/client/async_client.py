@@ -14,11 +14,19 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
 from eventlog.client.connection import Connection, dial
-from eventlog.client.policy import SUBSCRIPTION_PAUSE, Backoff, Retry, answer, next_address
-from eventlog.errors import Unavailable
+from eventlog.client.policy import (
+    SUBSCRIPTION_PAUSE,
+    Backoff,
+    Retry,
+    answer,
+    attempt_timeout,
+    known_addresses,
+    next_address,
+)
+from eventlog.errors import Unavailable, WrongCluster
 from eventlog.protocol import answers, requests
 from eventlog.protocol.addresses import parse_addresses
-from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
+from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
 __all__ = [
@@ -39,10 +47,17 @@ class AsyncClient:
         addresses: str | Sequence[str],
         timeout: float = 10.0,
         *,
-        cluster_id: str = DEFAULT_CLUSTER_ID,
+        cluster_id: str | None = None,
     ) -> None:
-        self.addresses = parse_addresses(addresses)
-        self.timeout, self.cluster_id = timeout, cluster_id
+        self._given = parse_addresses(addresses)
+        self.addresses = list(self._given)
+        """Where to call: the addresses given, then the members the nodes name."""
+        self.timeout = timeout
+        self.max_append_bytes = DEFAULT_MAX_APPEND_BYTES
+        """The largest append to send; the nodes say the cluster's own."""
+        self.cluster_id = cluster_id
+        """The cluster this client serves: pinned, or learnt from the first node it reaches;
+        a node of another cluster then raises ``WrongCluster``."""
         self._target = self.addresses[0]
         self._connection: Connection | None = None
         self._rng = random.Random()
@@ -77,6 +92,7 @@ class AsyncClient:
     ) -> AppendResult:
         """Append to several streams atomically, each with its own expected version."""
         request = requests.new_request(appends, request_id)
+        requests.check_size(request, self.max_append_bytes)
         payload = await self._call("append", {"request": request.fields})
         return answers.unpack_result(payload)
 
@@ -122,7 +138,8 @@ class AsyncClient:
                 queue = connection.open_stream("subscribe", args, SUBSCRIPTION_BUFFER)
                 while True:
                     item = await queue.get()
-                    if isinstance(item, Retry):
+                    self._learn(connection)
+                    if isinstance(item, Exception):
                         raise item
                     if isinstance(item, tuple):  # an answer instead of events: an error
                         kind, payload = item
@@ -178,9 +195,13 @@ class AsyncClient:
         while loop.time() < deadline:
             try:
                 connection = await self._connect(deadline - loop.time())
-                kind, payload = await asyncio.wait_for(
-                    connection.call(op, args), max(0.001, deadline - loop.time())
-                )
+                # asyncio.timeout, not wait_for: a Ctrl-C (a cancellation) that lands as the
+                # answer does must still cancel, never be taken for an answer.
+                async with asyncio.timeout(
+                    attempt_timeout(deadline - loop.time(), len(self.addresses))
+                ):
+                    kind, payload = await connection.call(op, args)
+                self._learn(connection)
                 return answer(kind, payload, follow_leader=follow_leader)
             except Retry as retry:
                 last = retry.reason
@@ -193,6 +214,20 @@ class AsyncClient:
                 await self._drop_connection(rotate=True)
             await asyncio.sleep(backoff.pause(deadline - loop.time()))
         raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
+
+    def _learn(self, connection: Connection) -> None:
+        """Take in what the node's hello said: its cluster, and where the members listen."""
+        node = connection.node
+        if node is None:
+            return
+        self.addresses = known_addresses(self._given, node.members)
+        self.max_append_bytes = node.max_append_bytes
+        if not node.hello.cluster_id:
+            return
+        if self.cluster_id is None:
+            self.cluster_id = node.hello.cluster_id
+        elif node.hello.cluster_id != self.cluster_id:
+            raise WrongCluster(self.cluster_id, node.hello.cluster_id)
 
     async def _connect(self, timeout: float) -> Connection:
         if self._connection is not None and not self._connection.reader_task.done():

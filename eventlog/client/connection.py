@@ -11,10 +11,11 @@ import itertools
 from typing import Any
 
 from eventlog.client.policy import Retry
-from eventlog.errors import FrameError
+from eventlog.errors import FrameError, WrongCluster
 from eventlog.protocol.addresses import split_address
+from eventlog.protocol.answers import unpack_error
 from eventlog.protocol.frames import FrameDecoder, encode_frame
-from eventlog.protocol.hello import hello
+from eventlog.protocol.hello import NodeHello, hello, parse_node_hello
 from eventlog.protocol.streams import FrameWriter
 
 __all__ = [
@@ -29,13 +30,13 @@ DIAL_TIMEOUT = 2.0
 """Seconds one connection attempt may take, at most (the call's deadline may cut it shorter)."""
 
 
-async def dial(address: str, cluster_id: str, timeout: float) -> Connection:
-    """Connect to ``address`` and say hello as a client of ``cluster_id``."""
+async def dial(address: str, cluster_id: str | None, timeout: float) -> Connection:
+    """Connect to ``address`` and say hello as a client of ``cluster_id`` (None: of whatever
+    cluster the node belongs to, which its answering hello tells)."""
     host, port = split_address(address)
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port), max(0.001, min(DIAL_TIMEOUT, timeout))
-    )
-    writer.write(encode_frame(hello(cluster_id, "client", 0)))
+    async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
+        reader, writer = await asyncio.open_connection(host, port)
+    writer.write(encode_frame(hello(cluster_id or "", "client", 0)))
     return Connection(address, reader, writer)
 
 
@@ -49,32 +50,45 @@ class Connection:
         self.ids = itertools.count(1)
         self.appends: list[tuple[Any, asyncio.Future[Any]]] = []
         self.frames = FrameWriter(writer)
+        self.node: NodeHello | None = None
+        """The node's answering hello, once it came: its cluster, its members, its limit."""
         self.reader_task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         decoder = FrameDecoder()
-        error: Exception = ConnectionError("connection closed")
+        failure: Exception = Retry("connection closed")
         try:
             while data := await self.reader.read(1 << 16):
                 for frame in decoder.feed(data):
-                    call_id, kind, payload = parse_answer(frame)
-                    stream = self.streams.get(call_id)
-                    if kind == "events" and stream is not None:
-                        # Waits while the subscriber is behind: we stop reading, the socket
-                        # fills, and the node's pushes wait on TCP (flow control).
-                        await stream.put(payload)
-                    else:
-                        self._dispatch(call_id, kind, payload)
-        except (ConnectionError, FrameError, OSError) as exc:
-            error = exc
+                    await self._receive(frame)
+        except (ConnectionError, FrameError, OSError) as error:
+            failure = Retry(str(error))
+        except WrongCluster as refused:  # the node will not serve us: no retry can help
+            failure = refused
         finally:
             for future in self.calls.values():
                 if not future.done():
-                    future.set_exception(Retry(str(error)))
+                    future.set_exception(failure)
             for queue in self.streams.values():
                 while queue.full():  # the consumer must see the failure after what it has
                     queue.get_nowait()
-                queue.put_nowait(Retry(str(error)))
+                queue.put_nowait(failure)
+
+    async def _receive(self, frame: Any) -> None:
+        if self.node is None and isinstance(frame, list) and frame[:1] == ["hello"]:
+            self.node = parse_node_hello(frame)
+            return
+        call_id, kind, payload = parse_answer(frame)
+        if call_id == 0 and kind == "error":  # about the connection itself
+            refused = unpack_error(payload)
+            raise refused if isinstance(refused, WrongCluster) else Retry(str(refused))
+        stream = self.streams.get(call_id)
+        if kind == "events" and stream is not None:
+            # Waits while the subscriber is behind: we stop reading, the socket fills, and
+            # the node's pushes wait on TCP (flow control).
+            await stream.put(payload)
+        else:
+            self._dispatch(call_id, kind, payload)
 
     def _dispatch(self, call_id: Any, kind: Any, payload: Any) -> None:
         future = self.calls.pop(call_id, None)

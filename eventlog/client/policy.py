@@ -55,6 +55,30 @@ def answer(kind: str, payload: Any, *, follow_leader: bool) -> Any:
     raise error
 
 
+def known_addresses(given: Sequence[str], members: Sequence[str]) -> list[str]:
+    """The addresses to try: those the caller gave, then the members a node named that the
+    caller did not give (a node that died then leaves the others to try)."""
+    valid = [m for m in members if _is_address(m)]
+    return [*given, *[m for m in valid if m not in given]]
+
+
+def _is_address(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+
+
+MIN_ATTEMPT_SECONDS = 1.0
+"""The least one attempt gets before a client with other addresses tries the next."""
+
+
+def attempt_timeout(remaining: float, addresses: int) -> float:
+    """How long one attempt may wait for its answer: the whole deadline when there is one
+    address, else a share of it, so a node that takes calls and never answers (paused,
+    cut off) costs one share and the next address gets the rest."""
+    share = remaining if addresses <= 1 else max(MIN_ATTEMPT_SECONDS, remaining / addresses)
+    return max(0.001, min(remaining, share))
+
+
 def next_address(addresses: Sequence[str], current: str) -> str:
     """The address after ``current`` in the list, round and round (the first if it is not
     in the list, as after a redirect to a node the caller did not name)."""

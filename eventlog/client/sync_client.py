@@ -9,7 +9,6 @@ from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from eventlog.client.async_client import AsyncClient
-from eventlog.protocol.hello import DEFAULT_CLUSTER_ID
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
 __all__ = [
@@ -27,7 +26,7 @@ class Client:
         addresses: str | Sequence[str],
         timeout: float = 10.0,
         *,
-        cluster_id: str = DEFAULT_CLUSTER_ID,
+        cluster_id: str | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

@@ -30,7 +30,13 @@ from eventlog.errors import EventLogError, NotLeader, Unavailable
 from eventlog.logs import bind_node
 from eventlog.node.status import status_of
 from eventlog.node.transport import PeerTransport, Transport
-from eventlog.protocol.requests import CheckedRequest
+from eventlog.protocol.hello import new_cluster_id
+from eventlog.protocol.requests import (
+    DEFAULT_MAX_APPEND_BYTES,
+    CheckedRequest,
+    check_size,
+    cluster_id_request,
+)
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
@@ -63,7 +69,9 @@ needs it sooner has it written at once."""
 @attrs.frozen(kw_only=True)
 class NodeConfig:
     node_id: NodeId
-    cluster_id: str
+    cluster_id: str | None
+    """The cluster to serve; None takes the one stored in ``data_dir``. A fresh set of
+    nodes started with none is named by its first leader, through the log."""
     addresses: Mapping[NodeId, tuple[str, int]]
     data_dir: str
     tick_ms: float = 10.0
@@ -71,6 +79,8 @@ class NodeConfig:
     election_tick: int = 15
     heartbeat_tick: int = 3
     flush_delay: float = STAGED_FLUSH_DELAY
+    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
+    """The largest append this node takes as leader; the same on every node of a cluster."""
 
 
 Deliver = Callable[[Message], None]
@@ -82,7 +92,7 @@ def peer_transport(config: NodeConfig, deliver: Deliver) -> Transport:
     """TCP to every other node of ``config.addresses``: what a node process uses."""
     peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
     return PeerTransport(
-        node_id=config.node_id, cluster_id=config.cluster_id, peers=peers, deliver=deliver
+        node_id=config.node_id, cluster_id=config.cluster_id or "", peers=peers, deliver=deliver
     )
 
 
@@ -120,7 +130,6 @@ class Node:
         rng: random.Random | None = None,
         tick_loop: bool = True,
     ) -> None:
-        self.config = config
         self.clock_ms = clock_ms
         self._tick_loop_enabled = tick_loop
         self.logger = structlog.get_logger(__name__).bind(node_id=config.node_id)
@@ -130,9 +139,11 @@ class Node:
             node_id=config.node_id,
             sync=config.sync,
         )
+        self.config = config
         self.core = self._open_core(rng if rng is not None else random.Random())
         bind_node(config.node_id, lambda: self.core.term)
         self.transport = transport(config, self.step)
+        self.transport.cluster_id = self.storage.cluster_id
         self._wakeup = asyncio.Event()
         self._applied = asyncio.Condition()
         self._queued: list[_Queued] = []
@@ -221,6 +232,7 @@ class Node:
     def append(self, request: CheckedRequest) -> asyncio.Future[Outcome]:
         """Queue a checked append for the next batch; the future resolves once it is applied
         here. Raises ``NotLeader`` at once on a follower."""
+        check_size(request, self.config.max_append_bytes)
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -301,6 +313,7 @@ class Node:
     async def _written(self) -> None:
         """After a write: nothing is staged any more, and waiting readers may go on."""
         self._flush_at = None
+        self.transport.cluster_id = self.storage.cluster_id  # named by the entry just applied
         async with self._applied:
             self._applied.notify_all()
 
@@ -409,6 +422,20 @@ class Node:
             # same request id, which the state machine answers without appending twice.
             self._fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
         self._role = role
+        if role is Role.LEADER and not self.cluster_id:
+            self._name_cluster()
+
+    @property
+    def cluster_id(self) -> str:
+        """The cluster this node serves; empty until a cluster started without an id is named
+        (its first leader proposes a random one; the first applied names it)."""
+        return self.storage.cluster_id
+
+    def _name_cluster(self) -> None:
+        named = new_cluster_id()
+        self.logger.info("naming_cluster", cluster_id=named)
+        future = self.append(cluster_id_request(named))
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     def _fail(self, pending: _Pending, error: Exception) -> None:
         for _, future in pending.futures:

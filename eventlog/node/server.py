@@ -15,13 +15,20 @@ from typing import Any
 
 import structlog
 
-from eventlog.errors import EventLogError, FrameError, InvalidRequest, NotLeader, Unavailable
+from eventlog.errors import (
+    EventLogError,
+    FrameError,
+    InvalidRequest,
+    NotLeader,
+    Unavailable,
+    WrongCluster,
+)
 from eventlog.node.node import Node
 from eventlog.protocol import answers, requests
-from eventlog.protocol.frames import FrameDecoder
-from eventlog.protocol.hello import check_cluster
+from eventlog.protocol.frames import FrameDecoder, encode_frame
+from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.streams import FrameWriter, read_hello
-from eventlog.state.outcomes import Outcome
+from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 
 __all__ = [
@@ -75,11 +82,12 @@ class Server:
         peer = writer.get_extra_info("peername")
         decoder = FrameDecoder()
         try:
-            hello = await read_hello(reader, decoder, HELLO_TIMEOUT)
-            check_cluster(hello, self.node.config.cluster_id)
-            if hello.role == "peer":
-                await self.node.transport.serve_peer(reader, writer, hello, decoder)
-            else:
+            caller = await read_hello(reader, decoder, HELLO_TIMEOUT)
+            ours = self.node.cluster_id
+            if caller.role == "peer":
+                check_peer(caller, ours)
+                await self.node.transport.serve_peer(reader, writer, caller, decoder)
+            elif self._welcome(caller, ours, writer):
                 await ClientSession(self.node, reader, writer, decoder).run()
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
             if not self._closing:
@@ -89,6 +97,22 @@ class Server:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _welcome(self, caller: Hello, ours: str, writer: asyncio.StreamWriter) -> bool:
+        """Answer a client's hello with ours, so it learns (or checks) its cluster; or tell
+        a client of another cluster so (on call id 0) before closing."""
+        try:
+            check_client(caller, ours)
+        except WrongCluster as wrong:
+            writer.write(encode_frame([0, "error", answers.pack_error(wrong)]))
+            self.logger.warning("client_of_another_cluster", cluster_id=caller.cluster_id[:40])
+            return False
+        members = [
+            f"{host}:{port}" for _, (host, port) in sorted(self.node.config.addresses.items())
+        ]
+        limit = self.node.config.max_append_bytes
+        writer.write(encode_frame(node_hello(ours, self.node.config.node_id, members, limit)))
+        return True
 
 
 class ClientSession:
@@ -158,7 +182,7 @@ class ClientSession:
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
-            future = self.node.append(requests.check_request(raw))
+            future = self.node.append(requests.check_client_request(raw))
         except EventLogError as error:
             reply(["error", self._error_body(error)])
             return
@@ -175,8 +199,9 @@ class ClientSession:
         outcome = future.result()
         if outcome.error is not None:
             return ["error", self._error_body(outcome.error)]
-        assert outcome.result is not None
-        return ["ok", answers.pack_outcome_result(outcome.result)]
+        result = outcome.result
+        assert result is not None and not isinstance(result, ClusterNamed), "a client's request"
+        return ["ok", answers.pack_outcome_result(result)]
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
         handler = HANDLERS.get(op)

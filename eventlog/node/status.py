@@ -29,6 +29,7 @@ def status_of(core: RaftCore, storage: LmdbStorage, now_ms: int | None = None) -
         last_position=int(storage.last_position()),
         digest=storage.digest().hex(),
         leases=leases_of(storage, now_ms),
+        cluster_id=storage.cluster_id,
     )
 
 
@@ -46,6 +47,7 @@ def reader_status(storage: LmdbStorage) -> NodeStatus:
         last_position=int(storage.last_position()),
         digest=storage.digest().hex(),
         leases=leases_of(storage),
+        cluster_id=storage.cluster_id,
     )
 
 

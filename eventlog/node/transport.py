@@ -32,7 +32,7 @@ from eventlog.protocol.frames import (
     FrameDecoder,
     encode_frame,
 )
-from eventlog.protocol.hello import Hello, check_cluster, hello
+from eventlog.protocol.hello import Hello, check_peer, hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
 from eventlog.types import NodeId
@@ -94,6 +94,9 @@ class _Peer:
 class Transport(Protocol):
     """What a node needs of its link to its peers. ``PeerTransport`` is the TCP one; a test
     may give the node a twin that keeps the messages in memory."""
+
+    cluster_id: str
+    """Said in the hello and asked of peers; empty while the cluster is not named yet."""
 
     async def start(self) -> None: ...
 
@@ -356,7 +359,7 @@ class PeerTransport:
             raise FrameError("transport is closed")
         if hello.role != "peer":
             raise FrameError(f"expected a peer hello, got role {hello.role!r}")
-        check_cluster(hello, self.cluster_id)
+        check_peer(hello, self.cluster_id)
         if hello.node_id not in self._peers:
             raise FrameError(f"node {hello.node_id} is not a peer of this cluster")
 

@@ -15,11 +15,13 @@ import cattrs
 from eventlog.errors import (
     CorruptRecord,
     EventLogError,
+    EventTooLarge,
     FrameError,
     InvalidRequest,
     LeaseHeld,
     NotLeader,
     Unavailable,
+    WrongCluster,
     WrongExpectedVersion,
 )
 from eventlog.records import AppendResult, LeaseGrant, NodeStatus, RecordedEvent
@@ -134,7 +136,9 @@ ERROR_CODES: Final[tuple[_Code, ...]] = (
     _Code("wrong_expected_version", WrongExpectedVersion, ("stream", "expected", "actual")),
     _Code("lease_held", LeaseHeld, ("name", "owner", "expires_ms")),
     _Code("invalid", InvalidRequest, ("message",)),
+    _Code("too_large", EventTooLarge, ("size", "limit")),
     _Code("unavailable", Unavailable, ("reason",)),
+    _Code("wrong_cluster", WrongCluster, ("expected", "actual")),
 )
 """The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
 node could not serve the call now, and the client may try again (elsewhere)."""

@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Final, Literal
 
 import attrs
 
-from eventlog.errors import FrameError
+from eventlog.errors import FrameError, WrongCluster
 from eventlog.types import NodeId
 
 __all__ = [
-    "DEFAULT_CLUSTER_ID",
     "HELLO_VERSION",
+    "MAX_CLUSTER_ID_CHARS",
     "MAX_HELLO_BYTES",
     "Hello",
+    "NodeHello",
     "Role",
-    "check_cluster",
+    "check_client",
+    "check_peer",
     "hello",
+    "new_cluster_id",
+    "node_hello",
     "parse_hello",
+    "parse_node_hello",
 ]
 
-DEFAULT_CLUSTER_ID: Final = "eventraft"
-"""The cluster id of a cluster, a client and an embedded store unless told another."""
 HELLO_VERSION: Final = 1
 """Version of the handshake body, separate from the frame version."""
+MAX_CLUSTER_ID_CHARS: Final = 128
+MAX_ADDRESS_CHARS: Final = 260
 MAX_HELLO_BYTES: Final = 4096
 """A hello is tiny; an unauthenticated caller must not make us buffer a 64 MiB 'hello'."""
 
-Role = Literal["peer", "client"]
+Role = Literal["peer", "client", "node"]
+"""A peer dials a peer; a client dials a node; a node answers a client with its own hello."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -35,14 +42,47 @@ class Hello:
     """The first frame on every connection: which cluster, who is calling, and as what."""
 
     cluster_id: str
+    """Empty from a client that has not learnt its cluster yet, or from a node of a cluster
+    that is not named yet."""
     role: Role
     node_id: NodeId
-    """The caller's node id for a peer (1 or more); always 0 for a client."""
+    """The sender's node id for a peer or a node (1 or more); always 0 for a client."""
 
 
 def hello(cluster_id: str, role: Role, node_id: int) -> list[Any]:
     """The handshake body ``["hello", 1, cluster_id, role, node_id]``."""
     return ["hello", HELLO_VERSION, cluster_id, role, node_id]
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class NodeHello:
+    """A node's answer to a client's hello: its cluster and itself, where every member
+    listens (so a client given one address keeps working when that node dies), and the
+    largest append the cluster takes (so the client refuses a larger one before sending)."""
+
+    hello: Hello
+    members: tuple[str, ...]
+    max_append_bytes: int
+
+
+def node_hello(
+    cluster_id: str, node_id: int, members: list[str], max_append_bytes: int
+) -> list[Any]:
+    about = {"members": members, "max_append_bytes": max_append_bytes}
+    return [*hello(cluster_id, "node", node_id), about]
+
+
+def parse_node_hello(raw: object) -> NodeHello:
+    """FrameError unless ``raw`` is a node's hello as ``node_hello`` makes it."""
+    if type(raw) is not list or len(raw) != 6 or type(raw[5]) is not dict:
+        raise FrameError("expected a node's hello with what it knows of its cluster")
+    answered, about = parse_hello(raw[:5]), raw[5]
+    members, limit = about.get("members"), about.get("max_append_bytes")
+    if answered.role != "node" or type(members) is not list or type(limit) is not int:
+        raise FrameError("a node's hello lists its members and its append limit")
+    if not all(type(m) is str and 0 < len(m) <= MAX_ADDRESS_CHARS for m in members):
+        raise FrameError("a member is a HOST:PORT string")
+    return NodeHello(hello=answered, members=tuple(members), max_append_bytes=max(1, limit))
 
 
 def parse_hello(raw: object) -> Hello:
@@ -52,22 +92,35 @@ def parse_hello(raw: object) -> Hello:
     _, version, cluster_id, role, node_id = raw
     if type(version) is not int or version != HELLO_VERSION:
         raise FrameError(f"unsupported hello version {version!r:.40}")
-    if type(cluster_id) is not str or not cluster_id:
-        raise FrameError("hello cluster_id must be a non-empty string")
+    if type(cluster_id) is not str or len(cluster_id) > MAX_CLUSTER_ID_CHARS:
+        raise FrameError(f"hello cluster_id must be a string of 0..{MAX_CLUSTER_ID_CHARS}")
     if type(node_id) is not int:
         raise FrameError("hello node_id must be an integer")
-    if role == "peer":
-        if node_id < 1:
-            raise FrameError(f"a peer hello needs a node id of 1 or more, not {node_id}")
-        return Hello(cluster_id=cluster_id, role="peer", node_id=NodeId(node_id))
     if role == "client":
         if node_id != 0:
             raise FrameError(f"a client hello must carry node id 0, not {node_id}")
         return Hello(cluster_id=cluster_id, role="client", node_id=NodeId(0))
+    if role in ("peer", "node"):
+        if node_id < 1:
+            raise FrameError(f"a {role} hello needs a node id of 1 or more, not {node_id}")
+        return Hello(cluster_id=cluster_id, role=role, node_id=NodeId(node_id))
     raise FrameError(f"unknown hello role {role!r:.40}")
 
 
-def check_cluster(hello: Hello, cluster_id: str) -> None:
-    """A node serves only callers of its own cluster; FrameError names the stranger."""
-    if hello.cluster_id != cluster_id:
+def check_peer(hello: Hello, cluster_id: str) -> None:
+    """A node hears only peers of its own cluster (one that is not named yet may be any);
+    FrameError names the stranger."""
+    if hello.cluster_id and cluster_id and hello.cluster_id != cluster_id:
         raise FrameError(f"cluster id {hello.cluster_id!r} is not ours ({cluster_id!r})")
+
+
+def check_client(hello: Hello, cluster_id: str) -> None:
+    """A client that names its cluster must have reached it (one that names none learns it
+    from the node's answering hello); ``WrongCluster`` otherwise, told to the client."""
+    if hello.cluster_id and cluster_id and hello.cluster_id != cluster_id:
+        raise WrongCluster(hello.cluster_id, cluster_id)
+
+
+def new_cluster_id() -> str:
+    """A fresh cluster's id: 16 random hex digits (etcd's cluster ids have as many)."""
+    return secrets.token_hex(8)

@@ -6,6 +6,7 @@ and batched into an entry as it came (``eventlog.state.batch``):
     request = [KIND_APPEND, request_id(16 bytes), [[stream, expected_version,
                [[type, data, metadata], ...]], ...]]
             | [KIND_LEASE, request_id, [op, name, owner, ttl_ms, value]]
+            | [KIND_CLUSTER, request_id, [cluster_id]]
 
 A lease request acquires or renews (``LEASE_ACQUIRE``, value = the holder's checkpoint) or
 releases (``LEASE_RELEASE``, value = the token) a named lease; see ``eventlog.state.machine``.
@@ -20,11 +21,14 @@ from typing import Any
 
 import attrs
 
-from eventlog.errors import InvalidRequest
+from eventlog.errors import EventTooLarge, InvalidRequest
+from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
 from eventlog.records import ANY, MAX_STREAM_NAME_BYTES, MAX_TYPE_BYTES, NewEvent
 
 __all__ = [
+    "DEFAULT_MAX_APPEND_BYTES",
     "KIND_APPEND",
+    "KIND_CLUSTER",
     "KIND_LEASE",
     "LEASE_ACQUIRE",
     "LEASE_RELEASE",
@@ -33,7 +37,10 @@ __all__ = [
     "REQUEST_ID_BYTES",
     "CheckedRequest",
     "acquire_lease_request",
+    "check_client_request",
     "check_request",
+    "check_size",
+    "cluster_id_request",
     "new_request",
     "new_request_id",
     "release_lease_request",
@@ -41,11 +48,18 @@ __all__ = [
 
 KIND_APPEND = 1
 KIND_LEASE = 2
+KIND_CLUSTER = 3
+"""Names a cluster that was started without an id; only its first leader proposes one."""
 LEASE_ACQUIRE = 1
 LEASE_RELEASE = 2
 REQUEST_ID_BYTES = 16
 MAX_LEASE_NAME_BYTES = 256
 MAX_LEASE_TTL_MS = 86_400_000
+DEFAULT_MAX_APPEND_BYTES = 1 << 20
+"""The largest append a cluster takes unless configured otherwise (KurrentDB's limit too).
+Raft replicates an entry whole, so a large one holds up the heartbeats and acknowledgements
+queued behind it; 1 MiB crosses a 100 Mbit/s link in a tenth of the shortest election
+timeout, and an event store's events are far smaller (store blobs beside it, not in it)."""
 
 
 def new_request_id() -> bytes:
@@ -101,6 +115,12 @@ class CheckedRequest:
     size: int
 
 
+def check_size(request: CheckedRequest, limit: int) -> None:
+    """``EventTooLarge`` if ``request`` is larger than ``limit`` bytes."""
+    if request.size > limit:
+        raise EventTooLarge(request.size, limit)
+
+
 def check_request(raw: Any) -> CheckedRequest:
     """Check a request as it travels (what a client sent, or a request of a stored batch)
     without building objects per event; raises ``InvalidRequest`` naming what is wrong."""
@@ -109,6 +129,9 @@ def check_request(raw: Any) -> CheckedRequest:
     kind, request_id, body = raw
     if not isinstance(request_id, bytes) or len(request_id) != REQUEST_ID_BYTES:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
+    if kind == KIND_CLUSTER:
+        _check_cluster(body)
+        return CheckedRequest(request_id, raw, 64)
     if kind == KIND_LEASE:
         _check_lease(body)
         return CheckedRequest(request_id, raw, 64)
@@ -148,6 +171,28 @@ def check_request(raw: Any) -> CheckedRequest:
                 raise InvalidRequest(f"event data and metadata must be bytes ({event_type})")
             size += len(data) + len(metadata) + 32
     return CheckedRequest(request_id, raw, size)
+
+
+def check_client_request(raw: Any) -> CheckedRequest:
+    """A request as a client may send it: an append or a lease (naming the cluster is the
+    nodes' own business)."""
+    request = check_request(raw)
+    if request.fields[0] == KIND_CLUSTER:
+        raise InvalidRequest("clients may not name the cluster")
+    return request
+
+
+def cluster_id_request(cluster_id: str) -> CheckedRequest:
+    """The request that names the cluster (the first one applied wins)."""
+    return check_request([KIND_CLUSTER, new_request_id(), [cluster_id]])
+
+
+def _check_cluster(body: Any) -> None:
+    if not isinstance(body, list) or len(body) != 1:
+        raise InvalidRequest("a cluster request is [cluster_id]")
+    (cluster_id,) = body
+    if not isinstance(cluster_id, str) or not 0 < len(cluster_id) <= MAX_CLUSTER_ID_CHARS:
+        raise InvalidRequest(f"a cluster id is 1..{MAX_CLUSTER_ID_CHARS} characters")
 
 
 def _check_lease(body: Any) -> None:

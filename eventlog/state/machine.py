@@ -19,10 +19,10 @@ from typing import Any, Protocol
 import attrs
 
 from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
-from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_RELEASE
+from eventlog.protocol.requests import KIND_APPEND, KIND_CLUSTER, KIND_LEASE, LEASE_RELEASE
 from eventlog.records import ANY, AppendResult, LeaseGrant
 from eventlog.state.batch import decode_batch
-from eventlog.state.outcomes import Outcome
+from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.types import LogIndex, Position
 
 __all__ = [
@@ -48,6 +48,7 @@ _RAND_B_MASK = (1 << 62) - 1
 _UUID_FIXED = (0x7 << 76) | (0b10 << 62)
 """Version nibble 7 and variant bits 0b10 of a UUIDv7, in place in the 128-bit integer."""
 
+_KINDS = (KIND_APPEND, KIND_LEASE, KIND_CLUSTER)
 REQUEST_RETENTION_MS = 3_600_000
 """How long a request id is remembered: a retry within an hour (of the cluster's clock, the
 highest batch timestamp applied so far) gets the first outcome back. Part of the state
@@ -87,6 +88,10 @@ class StateView(Protocol):
         """The highest fencing token granted so far (0 before the first)."""
         ...
 
+    def cluster_id(self) -> str:
+        """The cluster's id; empty until a cluster started without one is named."""
+        ...
+
 
 @attrs.define
 class WriteSet:
@@ -100,6 +105,7 @@ class WriteSet:
     digest: bytes
     clock_ms: int = 0
     lease_token: int = 0
+    cluster_id: str = ""
     events: list[IndexedEvent] = attrs.field(factory=list)
     stream_versions: dict[str, int] = attrs.field(factory=dict)
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
@@ -114,6 +120,7 @@ class WriteSet:
             digest=view.digest(),
             clock_ms=view.clock_ms(),
             lease_token=view.lease_token(),
+            cluster_id=view.cluster_id(),
         )
 
     def stream_version(self, view: StateView, stream: str) -> int:
@@ -149,12 +156,14 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     for raw in requests:
         try:
             kind, request_id, body = raw
-            if kind not in (KIND_APPEND, KIND_LEASE) or not isinstance(request_id, bytes):
+            if kind not in _KINDS or not isinstance(request_id, bytes):
                 raise ValueError(f"unknown request kind {kind!r}")
             outcome = writes.request_outcome(view, request_id)
             if outcome is None:
                 if kind == KIND_LEASE:
                     outcome = _apply_lease(view, writes, request_id, body)
+                elif kind == KIND_CLUSTER:
+                    outcome = _name_cluster(writes, request_id, body)
                 else:
                     outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
@@ -164,6 +173,14 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
         outcomes.append(outcome)
     return outcomes
+
+
+def _name_cluster(writes: WriteSet, request_id: bytes, body: list[Any]) -> Outcome:
+    """The first request to name the cluster names it, on every node alike."""
+    if not writes.cluster_id:
+        writes.cluster_id = body[0]
+    named = ClusterNamed(cluster_id=writes.cluster_id)
+    return Outcome(request_id=request_id, result=named, applied_ms=writes.clock_ms)
 
 
 def _apply_request(

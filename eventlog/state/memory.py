@@ -30,6 +30,7 @@ class MemoryState:
     granted: dict[str, LeaseGrant] = attrs.field(factory=dict)
     events: list[IndexedEvent] = attrs.field(factory=list)
     applied: LogIndex = LogIndex(0)
+    cluster: str = ""
 
     # -- StateView -----------------------------------------------------------------------------
     def stream_version(self, stream: str) -> int:
@@ -53,6 +54,9 @@ class MemoryState:
     def lease_token(self) -> int:
         return self.lease_counter
 
+    def cluster_id(self) -> str:
+        return self.cluster
+
     # -- applying ------------------------------------------------------------------------------
     def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
         """Apply the batches of consecutive entries in one write set, then commit it; the
@@ -72,7 +76,7 @@ class MemoryState:
         self.outcomes.update(writes.outcomes)
         self.position, self.chain, self.clock = writes.last_position, writes.digest, writes.clock_ms
         self.events.extend(writes.events)
-        self.lease_counter = writes.lease_token
+        self.lease_counter, self.cluster = writes.lease_token, writes.cluster_id
         for name, grant in writes.leases.items():
             if grant is None:
                 self.granted.pop(name, None)

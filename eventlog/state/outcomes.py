@@ -12,12 +12,22 @@ from eventlog.records import AppendResult, LeaseGrant
 from eventlog.types import Position
 
 __all__ = [
+    "ClusterNamed",
     "Outcome",
     "Refusal",
     "Result",
 ]
 
-Result = AppendResult | LeaseGrant
+
+@attrs.frozen(kw_only=True, slots=True)
+class ClusterNamed:
+    """What a request naming the cluster came to: the id in force after it (the first
+    such request applied names the cluster; later ones change nothing)."""
+
+    cluster_id: str
+
+
+Result = AppendResult | LeaseGrant | ClusterNamed
 Refusal = WrongExpectedVersion | LeaseHeld
 
 
@@ -47,11 +57,13 @@ class Outcome:
 
     def to_record(self) -> list[object]:
         """``[request_id, tag, a, b, c, applied_ms]``, a msgpack-friendly list; ``tag`` is
-        0 appended, 1 wrong expected version, 2 lease granted, 3 lease held."""
+        0 appended, 1 wrong expected version, 2 lease granted, 3 lease held, 4 cluster named."""
         rid, at = self.request_id, self.applied_ms
         match self.result, self.error:
             case AppendResult() as r, None:
                 return [rid, 0, r.first_position, r.last_position, r.stream_version, at]
+            case ClusterNamed() as n, None:
+                return [rid, 4, n.cluster_id, 0, 0, at]
             case LeaseGrant() as g, None:
                 return [rid, 2, [g.name, g.owner, g.token], g.expires_ms, g.checkpoint, at]
             case None, WrongExpectedVersion() as e:
@@ -79,6 +91,8 @@ class Outcome:
             case 2, [str() as name, str() as owner, int() as token]:
                 grant = LeaseGrant(name=name, owner=owner, token=token, expires_ms=b, checkpoint=c)
                 return cls(request_id=rid, result=grant, applied_ms=at)
+            case 4, str():
+                return cls(request_id=rid, result=ClusterNamed(cluster_id=a), applied_ms=at)
             case 3, [str() as name, str() as owner]:
                 return cls(request_id=rid, error=LeaseHeld(name, owner, b), applied_ms=at)
         raise CorruptRecord("requests", rid, f"unknown outcome {raw!r}")

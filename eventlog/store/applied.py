@@ -27,6 +27,7 @@ from eventlog.store.layout import (
     HARD_STATE_KEY,
     M_APPLIED,
     M_CLOCK,
+    M_CLUSTER,
     M_DIGEST,
     M_LEASE_TOKEN,
     M_POSITION,
@@ -66,6 +67,7 @@ class Cache:
     stream_count: int = 0
     clock_ms: int = 0
     lease_token: int = 0
+    cluster_id: str = ""
 
 
 @attrs.define
@@ -105,6 +107,9 @@ class TxnView:
     def lease_token(self) -> int:
         return self.cache.lease_token
 
+    def cluster_id(self) -> str:
+        return self.cache.cluster_id
+
 
 @attrs.define
 class Staged:
@@ -124,6 +129,7 @@ class Staged:
         cache.applied_index, cache.stream_count = self.applied, stream_count
         cache.last_position, cache.digest = writes.last_position, writes.digest
         cache.clock_ms, cache.lease_token = writes.clock_ms, writes.lease_token
+        cache.cluster_id = writes.cluster_id
 
 
 def check_apply(todo: list[Entry], through: LogIndex, last_index: LogIndex) -> None:
@@ -148,6 +154,7 @@ def write_staged(txn: Txn, dbs: Dbs, staged: Staged, stream_count: int) -> int:
     txn.put(M_STREAMS, Q.pack(stream_count), db=meta)
     txn.put(M_CLOCK, Q.pack(writes.clock_ms), db=meta)
     txn.put(M_LEASE_TOKEN, Q.pack(writes.lease_token), db=meta)
+    txn.put(M_CLUSTER, writes.cluster_id.encode(), db=meta)
     return stream_count
 
 
@@ -225,6 +232,7 @@ def load_cache(txn: Txn, dbs: Dbs) -> Cache:
     cache.stream_count = meta_u64(M_STREAMS)
     cache.clock_ms = meta_u64(M_CLOCK)
     cache.lease_token = meta_u64(M_LEASE_TOKEN)
+    cache.cluster_id = (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
     cache.digest = txn.get(M_DIGEST, db=dbs.meta) or INITIAL_DIGEST
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", M_DIGEST, "digest is not 32 bytes")

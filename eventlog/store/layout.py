@@ -59,6 +59,7 @@ __all__ = [
     "init_or_check",
     "open_existing",
     "prepare_dir",
+    "stored_cluster_id",
     "write_txn",
 ]
 
@@ -194,9 +195,12 @@ def check_format(txn: Txn, dbs: Dbs, path: Path) -> None:
         raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
 
 
-def init_or_check(env: Any, txn: Txn, path: Path, cluster_id: str, node_id: int) -> Dbs:
-    """Open the named databases; initialise meta in the same transaction on a fresh store,
-    else check the store's format, cluster and node against ours."""
+def init_or_check(
+    env: Any, txn: Txn, path: Path, cluster_id: str | None, node_id: int, fresh_id: str
+) -> Dbs:
+    """Open the named databases; initialise meta in the same transaction on a fresh store
+    (as cluster ``cluster_id``, or ``fresh_id`` if none is pinned; empty: to be named by the
+    log), else check the store's format, node and (if one is pinned) cluster against ours."""
     fresh = txn.get(b"meta") is None
     if fresh and txn.cursor().first():
         raise DataDirError(path, "holds an LMDB environment that is not an eventraft store")
@@ -206,19 +210,25 @@ def init_or_check(env: Any, txn: Txn, path: Path, cluster_id: str, node_id: int)
         raise DataDirError(path, f"not an eventraft store: {error}") from error
     if fresh:
         txn.put(M_FORMAT, Q.pack(FORMAT_VERSION), db=dbs.meta)
-        txn.put(M_CLUSTER, cluster_id.encode(), db=dbs.meta)
+        txn.put(M_CLUSTER, (cluster_id or fresh_id).encode(), db=dbs.meta)
         txn.put(M_NODE, Q.pack(node_id), db=dbs.meta)
         return dbs
     stored_format = u64(txn.get(M_FORMAT, db=dbs.meta), "meta", M_FORMAT)
     if stored_format != FORMAT_VERSION:
         raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
-    stored_cluster = (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
-    if stored_cluster != cluster_id:
+    stored_cluster = stored_cluster_id(txn, dbs)
+    if cluster_id is not None and not stored_cluster:  # named now, by whoever started it
+        txn.put(M_CLUSTER, cluster_id.encode(), db=dbs.meta)
+    elif cluster_id is not None and stored_cluster != cluster_id:
         raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
     stored_node = u64(txn.get(M_NODE, db=dbs.meta), "meta", M_NODE)
     if stored_node != node_id:
         raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
     return dbs
+
+
+def stored_cluster_id(txn: Txn, dbs: Dbs) -> str:
+    return (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
 
 
 # -- writing with map growth -------------------------------------------------------------------

@@ -82,13 +82,17 @@ class LmdbStorage:
         cls,
         path: str | Path,
         *,
-        cluster_id: str,
+        cluster_id: str | None,
         node_id: int,
         sync: bool = True,
         map_size: int = 1 << 30,
+        fresh_cluster_id: str = "",
     ) -> LmdbStorage:
-        """Create the store, or reopen it after checking it belongs to this cluster and node,
-        holding the directory's lock until ``close`` (``DataDirError`` if another holds it).
+        """Create the store, or reopen it after checking it belongs to this node and (if
+        ``cluster_id`` pins one) this cluster, holding the directory's lock until ``close``
+        (``DataDirError`` if another holds it). A fresh store belongs to ``cluster_id``, else
+        to ``fresh_cluster_id``; if that is empty too, the cluster is named later, by the
+        first request naming it that the store applies.
 
         ``sync=False`` skips fsync on commit: fast, and unsafe (a power loss can lose
         acknowledged entries); for tests and benchmarks only."""
@@ -99,7 +103,11 @@ class LmdbStorage:
             gate = Gate(durable=sync)
             try:
                 dbs = write_txn(
-                    gate, env, lambda txn: init_or_check(env, txn, directory, cluster_id, node_id)
+                    gate,
+                    env,
+                    lambda txn: init_or_check(
+                        env, txn, directory, cluster_id, node_id, fresh_cluster_id
+                    ),
                 )
                 with gate.txn(env) as txn:
                     cache = load_cache(txn, dbs)
@@ -132,6 +140,12 @@ class LmdbStorage:
             env.close()
             raise
         return cls(directory, env, gate, dbs, cache, None)
+
+    @property
+    def cluster_id(self) -> str:
+        """The cluster this store belongs to; empty until a cluster started without an id is
+        named by its first leader (through the log)."""
+        return self._cache.cluster_id
 
     @property
     def readonly(self) -> bool:

@@ -8,21 +8,19 @@ from eventlog.logs import configure_logging
 from eventraft.cli.bench import bench
 from eventraft.cli.cluster import cluster, node
 from eventraft.cli.demo import demo
+from eventraft.cli.errors import Group
 from eventraft.cli.log import append, read, status
+from eventraft.cli.options import log_level, log_level_option
 from eventraft.cli.projections import project, rebuild
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
-def main(log_level: str) -> None:
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eventraft", message="eventraft %(version)s")
+@log_level_option
+def main() -> None:
     """eventraft: event sourcing on a Raft-replicated, LMDB-backed event log."""
-    configure_logging(log_level)
+    configure_logging(log_level())
 
 
 for command in (node, cluster, status, append, read, project, rebuild, demo, bench):
-    main.add_command(command)
+    main.add_command(log_level_option(command))

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
 from eventlog.errors import EventLogError
 from eventlog.logs import bind_node
 from eventlog.node.node import NodeConfig
+from eventlog.protocol.hello import new_cluster_id
+from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
+from eventlog.store.storage import LmdbStorage
 from eventlog.types import NodeId
-from eventraft.cli.options import cluster_id_option
-from eventraft.localcluster import node_command
+from eventraft.cli.errors import fail, os_error_message
+from eventraft.cli.options import cluster_id_option, log_level
+from eventraft.localcluster import NodeProcess
+from eventraft.supervisor import Supervisor, listen_problem
 
 
 @click.command()
-@click.option("--id", "node_id", type=click.IntRange(min=1), required=True, help="This node's id.")
+@click.option(
+    "--id",
+    "node_id",
+    type=click.IntRange(min=1),
+    required=True,
+    help="This node's id in --cluster.",
+)
 @click.option(
     "--cluster",
     "cluster_map",
@@ -27,13 +37,32 @@ from eventraft.localcluster import node_command
     metavar="ID=HOST:PORT,...",
     help="Every node's id and address; this node listens on its own entry, dials the others.",
 )
-@click.option("--data-dir", required=True, type=click.Path(path_type=Path), help="LMDB data.")
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The directory of this node's LMDB environment; created if missing.",
+)
 @cluster_id_option
-@click.option("--tick-ms", default=10.0, show_default=True, help="Raft tick interval.")
+@click.option(
+    "--tick-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Milliseconds between Raft ticks; election timeouts and heartbeats count in ticks.",
+)
 @click.option(
     "--unsafe-no-fsync",
     is_flag=True,
     help="UNSAFE, for tests and benchmarks only: acknowledge without fsync.",
+)
+@click.option(
+    "--max-append-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_APPEND_BYTES,
+    show_default=True,
+    help="Bytes of the largest append this node takes (events' data and metadata, plus 32 "
+    "per event); give every node of a cluster the same.",
 )
 @click.option(
     "--exit-with-parent",
@@ -45,12 +74,13 @@ def node(
     node_id: int,
     cluster_map: str,
     data_dir: Path,
-    cluster_id: str,
+    cluster_id: str | None,
     tick_ms: float,
     unsafe_no_fsync: bool,
+    max_append_bytes: int,
     exit_with_parent: bool,
 ) -> None:
-    """Run one node of a cluster until SIGTERM or SIGINT."""
+    """Run one node of a cluster until SIGTERM or SIGINT (then exit 0)."""
     from eventlog.node.process import parse_cluster_map, run
 
     try:
@@ -67,45 +97,134 @@ def node(
         data_dir=str(data_dir),
         tick_ms=tick_ms,
         sync=not unsafe_no_fsync,
+        max_append_bytes=max_append_bytes,
     )
     try:
         run(config, exit_with_parent=exit_with_parent)
     except EventLogError as error:
-        raise click.ClickException(str(error)) from error
+        fail(error)
+    except OSError as error:
+        host, port = addresses[node_id]
+        fail(os_error_message(error, address=f"{host}:{port}"))
 
 
 @click.command()
-@click.option("--nodes", type=click.IntRange(1, 9), default=3, show_default=True)
-@click.option("--data-dir", required=True, type=click.Path(path_type=Path))
-@click.option("--base-port", default=7001, show_default=True, help="Node N listens on P+N-1.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="How many node processes to run.",
+)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Node N keeps its LMDB environment in DATA_DIR/node-N and logs to "
+    "DATA_DIR/node-N.log; created if missing.",
+)
+@click.option(
+    "--base-port",
+    type=click.IntRange(1, 65535),
+    default=7001,
+    show_default=True,
+    help="Node 1's TCP port; node N listens on BASE_PORT+N-1.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address every node listens on, and is dialled at by the others and by clients.",
+)
 @cluster_id_option
-def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: str) -> None:
-    """Run a local cluster of node processes until interrupted."""
-    cluster_map = ",".join(f"{i}={host}:{base_port + i - 1}" for i in range(1, nodes + 1))
-    children = []
+def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: str | None) -> None:
+    """Run a local cluster of NODES node processes until Ctrl-C or SIGTERM, which stop them all.
+
+    Node N logs to DATA_DIR/node-N.log. A node that exits on its own is reported (its exit
+    code or signal and the last lines of its log) while the others keep running; the command
+    then exits 1 once stopped, instead of 0."""
+    if base_port + nodes - 1 > 65535:
+        raise click.BadParameter(
+            f"node {nodes} would listen past port 65535", param_hint="--base-port"
+        )
+    if cluster_id is None:  # every node gets the same: the stored one, or a fresh one
+        cluster_id = _stored_cluster_id(data_dir, nodes) or new_cluster_id()
+    processes = _node_processes(nodes, data_dir, base_port, host, cluster_id)
+    _check_can_start(data_dir, processes)
+    supervisor = Supervisor(processes, report=lambda text: click.echo(text, err=True))
+    addresses = ",".join(process.address for process in processes)
+    click.echo(
+        f"cluster of {nodes} starting; clients: --cluster {addresses}; node N logs to "
+        f"{data_dir}/node-N.log; Ctrl-C stops every node",
+        err=True,
+    )
+    with _signals_to(supervisor):
+        code = supervisor.run()
+    click.echo("every node stopped" + ("; a node failed" if code else ""), err=True)
+    click.get_current_context().exit(code)
+
+
+def _stored_cluster_id(data_dir: Path, nodes: int) -> str | None:
+    """The id a node directory of ``data_dir`` already holds, if any does."""
     for i in range(1, nodes + 1):
-        command = node_command(i, cluster_map, data_dir / f"node-{i}", "--cluster-id", cluster_id)
-        children.append(subprocess.Popen(command))
-    addresses = ",".join(f"{host}:{base_port + i - 1}" for i in range(1, nodes + 1))
-    click.echo(f"cluster of {nodes} running; clients: --cluster {addresses}", err=True)
-    stopping = False
+        directory = data_dir / f"node-{i}"
+        if not (directory / "data.mdb").is_file():
+            continue
+        try:
+            storage = LmdbStorage.open_readonly(directory)
+        except EventLogError:
+            continue
+        try:
+            if storage.cluster_id:
+                return storage.cluster_id
+        finally:
+            storage.close()
+    return None
 
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+def _node_processes(
+    nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: str | None
+) -> list[NodeProcess]:
+    cluster_map = ",".join(f"{i}={host}:{base_port + i - 1}" for i in range(1, nodes + 1))
+    return [
+        NodeProcess(
+            node_id=i,
+            port=base_port + i - 1,
+            data_dir=data_dir / f"node-{i}",
+            cluster_map=cluster_map,
+            log_path=data_dir / f"node-{i}.log",
+            extra_args=("--cluster-id", cluster_id) if cluster_id is not None else (),
+            host=host,
+            log_level=log_level(),
+        )
+        for i in range(1, nodes + 1)
+    ]
+
+
+def _check_can_start(data_dir: Path, processes: list[NodeProcess]) -> None:
+    """What would make a node fail at once, said before any starts, in one line."""
+    for path in (data_dir, *(process.data_dir for process in processes)):
+        if path.exists() and not path.is_dir():
+            fail(f"data dir {str(path)!r}: exists and is not a directory")
+    for process in processes:
+        problem = listen_problem(process.host, process.port)
+        if problem is not None:
+            fail(f"node {process.node_id} cannot start: {problem}; choose another --base-port")
     try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"data dir {str(data_dir)!r}: {error.strerror or error}")
+
+
+@contextmanager
+def _signals_to(supervisor: Supervisor) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the supervisor to stop every node, then the handlers before."""
+    previous = {
+        signum: signal.signal(signum, supervisor.request_stop)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -20,10 +20,20 @@ from eventraft.console import output_console
     "--nodes",
     type=click.IntRange(3, 9),
     default=None,
-    help="Cluster size.  [default: 3, or 5 with --sim]",
+    help="How many nodes the cluster has.  [default: 3, or 5 with --sim]",
 )
-@click.option("--seeds", type=click.IntRange(min=1), default=None, help="--sim: seeds to sweep.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="--sim: processes.")
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --sim: how many seeds the sweep runs.  [default: 300]",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --sim: processes the sweep runs in.  [default: one per core]",
+)
 def demo(sim: bool, nodes: int | None, seeds: int | None, jobs: int | None) -> None:
     """Start a real local cluster, write and read events, kill -9 its leader under load and
     bring the node back, checking every claim. With --sim: a cluster through crashes and

@@ -1,30 +1,37 @@
-"""The log from the command line: ``status``, ``append`` and ``read``."""
+"""The log from the command line: ``status``, ``append`` and ``read``.
+
+Each runs one ``AsyncClient`` under ``asyncio.run``, so a Ctrl-C cancels what is in flight and
+closes the connections before the process exits, quietly, with exit code 130.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import sys
+from collections.abc import AsyncGenerator, Callable, Iterable
+from contextlib import aclosing
 from typing import Any
 
 import click
 
-from eventlog import ANY, AsyncClient, Client, EventLogError, NewEvent, RecordedEvent
+from eventlog import ANY, AsyncClient, EventLogError, NewEvent, RecordedEvent
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.answers import pack_status
-from eventraft.cli.options import cluster_id_option, cluster_option
+from eventraft.cli.errors import fail, message
+from eventraft.cli.options import cluster_id_option, cluster_option, timeout_option
+from eventraft.cli.payloads import check_stream, metadata, payloads
 from eventraft.console import output_console
+from eventraft.eventjson import event_line
 from eventraft.statustable import projections_table, status_table
 
 
-async def _status_of(address: str, cluster_id: str, timeout: float) -> dict[str, Any]:
+async def _status_of(address: str, cluster_id: str | None, timeout: float) -> dict[str, Any]:
     client = AsyncClient([address], timeout=timeout, cluster_id=cluster_id)
     try:
         return {"address": address, **pack_status(await client.status())}
     except EventLogError as error:
-        return {"address": address, "error": str(error)}
+        return {"address": address, "error": message(error)}
     finally:
         await client.close()
 
@@ -32,9 +39,14 @@ async def _status_of(address: str, cluster_id: str, timeout: float) -> dict[str,
 @click.command()
 @cluster_option
 @cluster_id_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per address.")
-@click.option("--timeout", default=2.0, show_default=True)
-def status(addresses: str, cluster_id: str, as_json: bool, timeout: float) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line, per address, instead of a table.  [default: a table]",
+)
+@timeout_option(2.0, "asking each node")
+def status(addresses: str, cluster_id: str | None, as_json: bool, timeout: float) -> None:
     """Show each node's role, term, indexes, position and history digest; exit 1 if any
     address is unreachable."""
     try:
@@ -63,104 +75,181 @@ def status(addresses: str, cluster_id: str, as_json: bool, timeout: float) -> No
 @cluster_option
 @cluster_id_option
 @click.argument("stream")
-@click.option("--type", "event_type", default="Event", show_default=True)
-@click.option("--data", "data", multiple=True, help="An event's data; repeat for more events.")
+@click.option(
+    "--type", "event_type", default="Event", show_default=True, help="The events' type name."
+)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    help="An event's data, JSON unless --raw; repeat for more events.  "
+    "[default: one event per line of standard input]",
+)
+@click.option(
+    "--metadata",
+    "given_metadata",
+    default=None,
+    help="The metadata of every event appended, JSON unless --raw.  [default: none]",
+)
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Append data and metadata as given, JSON or not; lines of standard input may then "
+    "be any bytes.",
+)
 @click.option(
     "--expected-version",
     type=click.IntRange(min=ANY),
     default=ANY,
-    help="-1 any, 0 no stream, N exact.",
+    show_default=True,
+    help="The version STREAM must be at for the append to happen: -1 any, 0 no stream yet, "
+    "N exactly N events.",
 )
-@click.option("--timeout", default=10.0, show_default=True)
+@timeout_option(10.0, "the append")
 def append(
     addresses: str,
-    cluster_id: str,
+    cluster_id: str | None,
     stream: str,
     event_type: str,
     data: tuple[str, ...],
+    given_metadata: str | None,
+    raw: bool,
     expected_version: int,
     timeout: float,
 ) -> None:
-    """Append events to STREAM (one per --data, or one per line of standard input)."""
-    payloads = list(data) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
-    events = [NewEvent(event_type, payload.encode()) for payload in payloads]
-    try:
-        with Client(addresses, timeout=timeout, cluster_id=cluster_id) as client:
-            result = client.append(stream, events, expected_version)
-    except EventLogError as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(
-        json.dumps(
-            {
-                "first_position": result.first_position,
-                "last_position": result.last_position,
-                "stream_version": result.stream_version,
-            }
-        )
-    )
+    """Append events to STREAM, all or none: one per --data, or one per line of standard
+    input. Prints the positions written, as JSON. Streams starting with $ are the system's."""
+    check_stream(stream, appending=True)
+    meta = metadata(given_metadata, raw=raw)
+    lines: Iterable[bytes] = [] if data else sys.stdin.buffer
+    events = [NewEvent(event_type, payload, meta) for payload in payloads(data, lines, raw=raw)]
 
-
-def event_json(event: RecordedEvent) -> str:
-    def text(raw: bytes) -> str:
-        try:
-            return raw.decode()
-        except UnicodeDecodeError:
-            return "base64:" + base64.b64encode(raw).decode()
-
-    return json.dumps(
-        {
-            "position": event.position,
-            "stream": event.stream,
-            "version": event.version,
-            "type": event.type,
-            "data": text(event.data),
-            "metadata": text(event.metadata),
-            "id": event.id.hex(),
-            "timestamp": event.timestamp,
+    async def send() -> dict[str, int]:
+        async with AsyncClient(addresses, timeout=timeout, cluster_id=cluster_id) as client:
+            result = await client.append(stream, events, expected_version)
+        return {
+            "first_position": result.first_position,
+            "last_position": result.last_position,
+            "stream_version": result.stream_version,
         }
-    )
+
+    try:
+        click.echo(json.dumps(asyncio.run(send())))
+    except EventLogError as error:
+        fail(error, names=(stream,))
 
 
 @click.command()
 @cluster_option
 @cluster_id_option
-@click.option("--stream", default=None, help="Read one stream instead of the whole log.")
+@click.option(
+    "--stream",
+    default=None,
+    help="Read this one stream.  [default: the whole log]",
+)
 @click.option(
     "--from",
     "start",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="First position (or version, with --stream).",
+    help="The first position to print, or the first version with --stream.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None)
-@click.option("--follow", is_flag=True, help="Keep printing new events as they commit.")
-@click.option("--timeout", default=10.0, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Print at most this many events, then stop (with --follow too).  [default: no limit]",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Then keep printing events as they commit, until Ctrl-C.",
+)
+@click.option(
+    "--decode",
+    is_flag=True,
+    help="Show msgpack data and metadata (how the aggregates layer writes by default) as JSON.",
+)
+@timeout_option(10.0, "each read")
 def read(
     addresses: str,
-    cluster_id: str,
+    cluster_id: str | None,
     stream: str | None,
     start: int,
     limit: int | None,
     follow: bool,
+    decode: bool,
     timeout: float,
 ) -> None:
-    """Print committed events as JSON lines."""
+    """Print committed events, one JSON object per line: data and metadata that are JSON as
+    JSON, other text as a string, other bytes as "base64:..."; timestamps in ISO 8601, UTC."""
+    if stream is not None:
+        check_stream(stream, appending=False)
+
+    async def run() -> None:
+        async with AsyncClient(addresses, timeout=timeout, cluster_id=cluster_id) as client:
+            events = _events(client, stream, start, limit, follow)
+            await _print(events, limit, lambda event: click.echo(event_line(event, decode=decode)))
+
     try:
-        with Client(addresses, timeout=timeout, cluster_id=cluster_id) as client:
-            if follow:
-                # One stream is followed by filtering the whole log: positions are global.
-                for event in client.subscribe(1 if stream else start):
-                    if stream is None or (event.stream == stream and event.version >= start):
-                        click.echo(event_json(event))
-                return
-            if stream is not None:
-                events = client.read_stream(stream, start, limit)
-            else:
-                events = client.read_all(start, limit)
-            for event in events:
-                click.echo(event_json(event))
+        asyncio.run(run())
     except EventLogError as error:
-        raise click.ClickException(str(error)) from error
-    except KeyboardInterrupt:
-        os._exit(130)
+        fail(error, names=(stream,) if stream else ())
+
+
+def _events(
+    client: AsyncClient, stream: str | None, start: int, limit: int | None, follow: bool
+) -> AsyncGenerator[RecordedEvent, None]:
+    if follow:
+        return follow_stream(client, stream, start) if stream else client.subscribe(start)
+    return _read_once(client, stream, start, limit)
+
+
+async def _read_once(
+    client: AsyncClient, stream: str | None, start: int, limit: int | None
+) -> AsyncGenerator[RecordedEvent, None]:
+    if stream is not None:
+        events = await client.read_stream(stream, start, limit)
+    else:
+        events = await client.read_all(start, limit)
+    for event in events:
+        yield event
+
+
+async def _print(
+    events: AsyncGenerator[RecordedEvent, None],
+    limit: int | None,
+    emit: Callable[[RecordedEvent], None],
+) -> None:
+    printed = 0
+    async with aclosing(events):
+        async for event in events:
+            emit(event)
+            printed += 1
+            if printed == limit:
+                return
+
+
+async def follow_stream(
+    client: AsyncClient, stream: str, from_version: int
+) -> AsyncGenerator[RecordedEvent, None]:
+    """``stream``'s events from ``from_version``, then new ones as they commit. Positions are
+    global, so new events of the stream come after its last event, and after the log's end
+    (read first) if it has none yet: the subscription starts there, never at position 1."""
+    known_end = (await client.status()).last_position
+    events = await client.read_stream(stream, from_version)
+    for event in events:
+        yield event
+    last = events[-1] if events else _first(await client.read_stream_backwards(stream, None, 1))
+    after = max(known_end, last.position if last else 0)
+    seen = max(from_version - 1, last.version if last else 0)
+    async with aclosing(client.subscribe(after + 1)) as live:
+        async for event in live:
+            if event.stream == stream and event.version > seen:
+                seen = event.version
+                yield event
+
+
+def _first(events: list[RecordedEvent]) -> RecordedEvent | None:
+    return events[0] if events else None

@@ -12,6 +12,7 @@ import click
 import structlog
 
 from eventlog import EventLogError
+from eventraft.cli.options import cluster_id_option
 from projections.apply import PoisonPolicy
 from projections.errors import Interrupted, PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
@@ -25,20 +26,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _common(command: F) -> F:
     """Options shared by both commands: where events come from, which projection, where to."""
-    options = [
+    options: list[Callable[[Any], Any]] = [
         click.option(
             "--cluster",
             "addresses",
             metavar="ADDRS",
-            help="Comma-separated HOST:PORT of one or more nodes; any node will do.",
+            help="Comma-separated HOST:PORT of one or more nodes; any node will do.  "
+            "[required: this or --from-embedded]",
         ),
         click.option(
             "--from-embedded",
             "embedded",
             type=click.Path(path_type=Path, file_okay=False),
-            help="Read an embedded store's directory instead (no other process may have it open).",
+            help="Read an embedded store's directory instead (no other process may have it "
+            "open).  [required: this or --cluster]",
         ),
-        click.option("--cluster-id", default=None, help="The cluster's id, if not the default."),
+        cluster_id_option,
         click.argument("spec", metavar="MODULE:CLASS"),
         click.option(
             "--target",
@@ -96,7 +99,11 @@ def _load(spec: str) -> Any:
     show_default=True,
     help="Seconds: a standby takes over this long after the active worker stops renewing.",
 )
-@click.option("--owner", default=None, help="This worker's name in the lease (unique).")
+@click.option(
+    "--owner",
+    default=None,
+    help="This worker's name in the lease, unique to it.  [default: HOST:PID:RANDOM]",
+)
 @click.option(
     "--report-every",
     type=click.FloatRange(min=0.1),

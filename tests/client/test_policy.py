@@ -7,15 +7,17 @@ import random
 
 import pytest
 
-from eventlog.client.policy import Backoff, Retry, answer, next_address
+from eventlog.client.policy import Backoff, Retry, answer, attempt_timeout, next_address
 from eventlog.errors import (
     CorruptRecord,
     EventLogError,
+    EventTooLarge,
     InvalidRequest,
     LeaseHeld,
     NotLeader,
     StorageFull,
     Unavailable,
+    WrongCluster,
     WrongExpectedVersion,
 )
 from eventlog.protocol.answers import (
@@ -39,6 +41,7 @@ def test_an_ok_answer_is_its_payload() -> None:
         WrongExpectedVersion("s", 1, 2),
         LeaseHeld("p", "worker-1", 1234),
         InvalidRequest("stream name must be 1..1024 bytes"),
+        WrongCluster("mine", "theirs"),
     ],
 )
 def test_a_callers_error_reaches_the_caller_typed_with_its_fields(error: EventLogError) -> None:
@@ -83,7 +86,9 @@ def test_every_code_of_the_table_round_trips() -> None:
         WrongExpectedVersion: WrongExpectedVersion("s", 0, 4),
         LeaseHeld: LeaseHeld("p", "o", 9),
         InvalidRequest: InvalidRequest("bad"),
+        EventTooLarge: EventTooLarge(2_000_000, 1_048_576),
         Unavailable: Unavailable("later"),
+        WrongCluster: WrongCluster("mine", "theirs"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():
@@ -141,3 +146,11 @@ def test_backoff_doubles_to_its_cap_and_never_passes_the_deadline() -> None:
     assert bounds[:3] == [0.02, 0.04, 0.08] and bounds[-1] == 0.5
     assert backoff.pause(remaining=0.001) <= 0.001
     assert backoff.pause(remaining=-1.0) == 0.0
+
+
+def test_an_attempt_gets_a_share_of_the_deadline_when_other_addresses_wait() -> None:
+    assert attempt_timeout(9.0, 1) == 9.0
+    assert attempt_timeout(9.0, 3) == 3.0
+    assert attempt_timeout(2.0, 4) == 1.0  # never less than a second...
+    assert attempt_timeout(0.5, 4) == 0.5  # ...nor past the deadline
+    assert attempt_timeout(-1.0, 2) == 0.001

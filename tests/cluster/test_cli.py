@@ -205,26 +205,26 @@ def test_append_then_read_round_trip(cluster: LocalCluster) -> None:
     }
 
     stale = eventraft(
-        "append", "--cluster", addresses, "order-1", "--data", "late", "--expected-version", "0"
+        "append", "--cluster", addresses, "order-1", "--data", '"late"', "--expected-version", "0"
     )
     assert stale.returncode == 1
     assert "stream 'order-1' is at version 2, expected 0" in stale.stderr
 
     shipped = eventraft(
-        "append", "--cluster", addresses, "order-1", "--type", "OrderShipped",
+        "append", "--cluster", addresses, "order-1", "--type", "OrderShipped", "--raw",
         "--expected-version", "2", stdin="parcel 1\n\nparcel 2\n",
     )  # fmt: skip
     assert shipped.returncode == 0, shipped.stderr
     assert json.loads(shipped.stdout)["stream_version"] == 4
-    other = eventraft("append", "--cluster", addresses, "order-2", "--data", "x")
+    other = eventraft("append", "--cluster", addresses, "order-2", "--data", '"x"')
     assert json.loads(other.stdout)["first_position"] == 5
 
     stream = eventraft("read", "--cluster", addresses, "--stream", "order-1")
     assert stream.returncode == 0, stream.stderr
     events = [json.loads(line) for line in stream.stdout.splitlines()]
     assert [(e["position"], e["version"], e["type"], e["data"]) for e in events] == [
-        (1, 1, "OrderPlaced", '{"sku": "A"}'),
-        (2, 2, "OrderPlaced", '{"sku": "B"}'),
+        (1, 1, "OrderPlaced", {"sku": "A"}),
+        (2, 2, "OrderPlaced", {"sku": "B"}),
         (3, 3, "OrderShipped", "parcel 1"),
         (4, 4, "OrderShipped", "parcel 2"),
     ]

@@ -3,13 +3,15 @@ nothing when it does, and can be read beside the node without a byte written."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from eventlog import DataDirError, NewEvent, open_embedded
-from tests.cluster.harness import LocalCluster, local_cluster, wait_for
+from tests.cluster.harness import LocalCluster, free_ports, local_cluster, wait_for
 
 
 @pytest.fixture
@@ -71,3 +73,31 @@ def test_a_read_only_open_beside_a_live_node_reads_what_it_committed(
         )
     statuses = cluster.wait_converged()
     assert len({(s.last_index, s.digest) for s in statuses.values()}) == 1
+
+
+def test_a_second_cluster_on_the_same_data_dir_exits_non_zero_naming_the_holder(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    data_dir = tmp_path
+    base_port = free_ports(1)[0]
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eventraft",
+            "cluster",
+            "--nodes",
+            "3",
+            "--data-dir",
+            str(data_dir),
+            "--base-port",
+            str(base_port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert "in use by another process" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert cluster.leader(timeout=10) in cluster.nodes  # the first cluster serves on

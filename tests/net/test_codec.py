@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventlog.errors import EventLogError, FrameError
+from eventlog.errors import EventLogError, FrameError, WrongCluster
 from eventlog.protocol.frames import FRAME_VERSION, FrameDecoder, encode_frame
-from eventlog.protocol.hello import Hello, hello, parse_hello
+from eventlog.protocol.hello import Hello, check_client, check_peer, hello, parse_hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import (
     MESSAGE_TYPES,
@@ -239,6 +239,9 @@ def test_hello_round_trips() -> None:
     for body, expected in [
         (hello("c1", "peer", 3), Hello(cluster_id="c1", role="peer", node_id=NodeId(3))),
         (hello("c1", "client", 0), Hello(cluster_id="c1", role="client", node_id=NodeId(0))),
+        (hello("", "client", 0), Hello(cluster_id="", role="client", node_id=NodeId(0))),
+        (hello("c1", "node", 2), Hello(cluster_id="c1", role="node", node_id=NodeId(2))),
+        (hello("", "peer", 2), Hello(cluster_id="", role="peer", node_id=NodeId(2))),
     ]:
         (decoded,) = FrameDecoder().feed(encode_frame(body))
         assert parse_hello(decoded) == expected
@@ -254,7 +257,8 @@ BAD_HELLOS: list[object] = [
     ["hello", 2, "c1", "peer", 3],
     ["hello", True, "c1", "peer", 3],
     ["hello", 1, b"c1", "peer", 3],
-    ["hello", 1, "", "peer", 3],
+    ["hello", 1, "c" * 129, "peer", 3],
+    ["hello", 1, "c1", "node", 0],
     ["hello", 1, "c1", "admin", 3],
     ["hello", 1, "c1", "peer", 0],
     ["hello", 1, "c1", "peer", "3"],
@@ -390,3 +394,22 @@ def test_corrupted_append_frame_raises_only_frame_error(
             unpack_message(body)
     except FrameError:
         pass
+
+
+def test_a_cluster_that_is_named_hears_only_its_own_peers_and_clients() -> None:
+    def peer(cluster_id: str) -> Hello:
+        return Hello(cluster_id=cluster_id, role="peer", node_id=NodeId(2))
+
+    def client(cluster_id: str) -> Hello:
+        return Hello(cluster_id=cluster_id, role="client", node_id=NodeId(0))
+
+    check_peer(peer("b"), "b")
+    check_peer(peer(""), "b")  # a fresh node, to be named by the log
+    check_peer(peer("c"), "")  # this node is not named yet
+    with pytest.raises(FrameError, match="'c' is not ours"):
+        check_peer(peer("c"), "b")
+    check_client(client(""), "b")  # it learns the id from the node's hello
+    check_client(client("b"), "b")
+    with pytest.raises(WrongCluster) as wrong:
+        check_client(client("c"), "b")
+    assert (wrong.value.expected, wrong.value.actual) == ("c", "b")

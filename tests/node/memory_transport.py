@@ -97,6 +97,7 @@ class MemoryTransport:
         self, network: MemoryNetwork, node_id: NodeId, peers: tuple[NodeId, ...], deliver: Deliver
     ) -> None:
         self.network, self.node_id, self.peers, self._deliver = network, node_id, peers, deliver
+        self.cluster_id = ""
         self._closed = False
 
     async def start(self) -> None:

@@ -113,6 +113,10 @@ class TotalsSix(Totals):
     name = "totals-six"
 
 
+class TotalsSeven(Totals):
+    name = "totals-seven"
+
+
 _Q = struct.Struct(">Q")
 
 

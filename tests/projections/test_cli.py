@@ -88,6 +88,10 @@ def test_a_failed_rebuild_leaves_the_target_unchanged(tmp_path: Path) -> None:
             ["--cluster", "127.0.0.1:1", "tests.projections.sample:encode", "--target", "t.db"],
             "not a Projection class",
         ),
+        (
+            ["--cluster", "127.0.0.1:1", "tests.projections.sample:Nope", "--target", "t.db"],
+            "module 'tests.projections.sample' has no attribute 'Nope'",
+        ),
     ],
 )
 def test_bad_usage_exits_2_naming_the_problem(args: list[str], message: str) -> None:

@@ -300,3 +300,33 @@ def rebuild(cluster: LocalCluster, target: Path) -> subprocess.CompletedProcess[
         text=True,
         timeout=60,
     )
+
+
+def test_a_worker_given_one_address_resumes_after_that_node_dies(
+    cluster: LocalCluster, client: Client, tmp_path: Path
+) -> None:
+    """Any one address will do: the worker learns the other members from the node."""
+    target = tmp_path / "totals.db"
+    only = next(n for n in cluster.nodes if n != cluster.leader())
+    with processes() as started:
+        started.append(
+            worker(
+                cluster,
+                tmp_path,
+                "TotalsSeven",
+                target,
+                *("--lease-ttl", "3"),
+                addresses=cluster.nodes[only].address,
+            ).start()
+        )
+        client.append("acct-one-address", deposits(3))
+        wait_for(lambda: caught_up(client, target), 20, "catch-up")
+        cluster.nodes[only].kill()
+        try:
+            cluster.leader(timeout=10, among=set(cluster.nodes) - {only})
+            moved = sqlite_checkpoint(target)
+            client.append("acct-one-address", deposits(3))
+            wait_for(lambda: sqlite_checkpoint(target) > moved, 20, "following after")
+            assert started[0].running, started[0].tail()
+        finally:
+            cluster.nodes[only].start()

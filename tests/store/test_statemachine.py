@@ -6,9 +6,15 @@ import uuid
 
 import pytest
 
-from eventlog.errors import CorruptRecord, WrongExpectedVersion
-from eventlog.protocol.requests import REQUEST_ID_BYTES, new_request_id
+from eventlog.errors import CorruptRecord, InvalidRequest, WrongExpectedVersion
+from eventlog.protocol.requests import (
+    KIND_CLUSTER,
+    REQUEST_ID_BYTES,
+    check_client_request,
+    new_request_id,
+)
 from eventlog.records import ANY, NO_STREAM, AppendResult
+from eventlog.state.batch import encode_batch
 from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
@@ -16,7 +22,7 @@ from eventlog.state.machine import (
     event_id,
 )
 from eventlog.state.memory import MemoryState
-from eventlog.state.outcomes import Outcome
+from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.types import Position
 from tests.store import TS, AppendRequest, batch, events, one, req, rid
 
@@ -275,3 +281,16 @@ def test_new_request_ids_are_unique_and_sort_by_the_time_they_were_made() -> Non
     assert len(set(earlier)) == 1000
     assert all(len(rid) == REQUEST_ID_BYTES for rid in earlier)
     assert max(earlier) < later
+
+
+def test_the_first_request_naming_the_cluster_names_it_and_later_ones_change_nothing() -> None:
+    state = MemoryState()
+    first = [KIND_CLUSTER, rid(1), ["b0b0"]]
+    second = [KIND_CLUSTER, rid(2), ["c0c0"]]
+    [[named], [again]] = state.apply(encode_batch(TS, [first]), encode_batch(TS, [second]))
+    assert state.cluster_id() == "b0b0"
+    assert named.result == again.result == ClusterNamed(cluster_id="b0b0")
+    assert Outcome.from_record(again.to_record()) == again
+    assert state.position == 0, "naming the cluster appends no event"
+    with pytest.raises(InvalidRequest, match="clients may not name the cluster"):
+        check_client_request([KIND_CLUSTER, rid(3), ["x"]])

@@ -1,0 +1,1 @@
+"""The ``eventraft`` command for people: failures in one line, supervision, options, output."""
