@@ -146,10 +146,13 @@ def check_request(raw: Any) -> CheckedRequest:
         if not isinstance(append, list) or len(append) != 3:
             raise InvalidRequest("a stream append is [stream, expected_version, events]")
         name, expected, events = append
-        if not isinstance(name, str) or not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
-            raise InvalidRequest(f"stream name must be 1..{MAX_STREAM_NAME_BYTES} bytes: {name!r}")
+        if not isinstance(name, str):
+            raise InvalidRequest(f"a stream name must be a str, not {type(name).__name__}")
+        if not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
+            limit = MAX_STREAM_NAME_BYTES
+            raise InvalidRequest(f"stream name must be 1..{limit} bytes: {name!r:.60}")
         if name in seen:
-            raise InvalidRequest(f"stream {name!r} appears twice in one append")
+            raise InvalidRequest(f"stream {name!r:.60} appears twice in one append")
         seen.add(name)
         if type(expected) is not int or expected < ANY:
             raise InvalidRequest(f"expected_version {expected!r} for {name!r}")

@@ -27,7 +27,8 @@ from eventlog.protocol.answers import (
     unpack_error,
     unpack_status,
 )
-from eventlog.records import LeaseStatus, NodeStatus
+from eventlog.protocol.requests import new_request
+from eventlog.records import ANY, LeaseStatus, NewEvent, NodeStatus
 from eventlog.types import NodeId
 
 
@@ -154,3 +155,11 @@ def test_an_attempt_gets_a_share_of_the_deadline_when_other_addresses_wait() -> 
     assert attempt_timeout(2.0, 4) == 1.0  # never less than a second...
     assert attempt_timeout(0.5, 4) == 0.5  # ...nor past the deadline
     assert attempt_timeout(-1.0, 2) == 0.001
+
+
+def test_a_request_names_what_is_wrong_with_it_and_clips_what_it_echoes() -> None:
+    with pytest.raises(InvalidRequest, match="a stream name must be a str, not int"):
+        new_request([(123, [NewEvent("E", b"")], ANY)])  # type: ignore[list-item]
+    with pytest.raises(InvalidRequest) as long_name:
+        new_request([("s" * 2000, [NewEvent("E", b"")], ANY)])
+    assert "1..1024 bytes" in str(long_name.value) and len(str(long_name.value)) < 200
