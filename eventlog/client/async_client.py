@@ -220,14 +220,13 @@ class AsyncClient:
         node = connection.node
         if node is None:
             return
+        named = node.hello.cluster_id
+        if named and self.cluster_id is not None and named != self.cluster_id:
+            raise WrongCluster(self.cluster_id, named)
+        if named and self.cluster_id is None:
+            self.cluster_id = named
         self.addresses = known_addresses(self._given, node.members)
         self.max_append_bytes = node.max_append_bytes
-        if not node.hello.cluster_id:
-            return
-        if self.cluster_id is None:
-            self.cluster_id = node.hello.cluster_id
-        elif node.hello.cluster_id != self.cluster_id:
-            raise WrongCluster(self.cluster_id, node.hello.cluster_id)
 
     async def _connect(self, timeout: float) -> Connection:
         if self._connection is not None and not self._connection.reader_task.done():

@@ -56,10 +56,10 @@ def answer(kind: str, payload: Any, *, follow_leader: bool) -> Any:
 
 
 def known_addresses(given: Sequence[str], members: Sequence[str]) -> list[str]:
-    """The addresses to try: those the caller gave, then the members a node named that the
-    caller did not give (a node that died then leaves the others to try)."""
+    """The addresses to try: the members a node of the client's cluster named (so one that
+    dies leaves the others), then whatever else the caller gave."""
     valid = [m for m in members if _is_address(m)]
-    return [*given, *[m for m in valid if m not in given]]
+    return [*valid, *[g for g in given if g not in valid]]
 
 
 def _is_address(text: str) -> bool:

@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from eventlog.client.policy import Backoff, Retry, answer, attempt_timeout, next_address
+from eventlog.client.policy import (
+    Backoff,
+    Retry,
+    answer,
+    attempt_timeout,
+    known_addresses,
+    next_address,
+)
 from eventlog.errors import (
     CorruptRecord,
     EventLogError,
@@ -163,3 +170,9 @@ def test_a_request_names_what_is_wrong_with_it_and_clips_what_it_echoes() -> Non
     with pytest.raises(InvalidRequest) as long_name:
         new_request([("s" * 2000, [NewEvent("E", b"")], ANY)])
     assert "1..1024 bytes" in str(long_name.value) and len(str(long_name.value)) < 200
+
+
+def test_the_members_a_node_names_come_first_then_the_rest_given() -> None:
+    given = ["b1:1", "c1:1"]
+    assert known_addresses(given, ["b1:1", "b2:1", "b3:1"]) == ["b1:1", "b2:1", "b3:1", "c1:1"]
+    assert known_addresses(given, ["not an address"]) == given

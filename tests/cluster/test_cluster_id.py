@@ -67,7 +67,8 @@ def test_a_client_learns_its_cluster_and_is_told_at_once_on_reaching_another(
         b.leader(timeout=20)
         c.leader(timeout=20)
         b_id = b.status(1).cluster_id
-        with Client([b.nodes[1].address, c.nodes[1].address], timeout=30) as client:
+        addresses = [node.address for node in b.nodes.values()] + [c.nodes[1].address]
+        with Client(addresses, timeout=30) as client:
             client.append("s", [NewEvent("E", b"1")])
             assert client.status().cluster_id == b_id
             for node in b.nodes.values():  # so the client moves on to the next address

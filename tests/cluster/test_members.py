@@ -37,5 +37,5 @@ def test_an_async_client_learns_the_members_from_a_follower_too(tmp_path: Path) 
                 return client.addresses
 
         learned = asyncio.run(main())
-        assert learned[0] == cluster.nodes[follower].address
+        assert cluster.nodes[follower].address in learned
         assert sorted(learned) == sorted(node.address for node in cluster.nodes.values())
