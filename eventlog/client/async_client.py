@@ -26,6 +26,7 @@ from eventlog.client.policy import (
 from eventlog.errors import Unavailable, WrongCluster
 from eventlog.protocol import answers, requests
 from eventlog.protocol.addresses import parse_addresses
+from eventlog.protocol.hello import NodeHello
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 
@@ -60,6 +61,8 @@ class AsyncClient:
         a node of another cluster then raises ``WrongCluster``."""
         self._target = self.addresses[0]
         self._connection: Connection | None = None
+        self._learnt: NodeHello | None = None
+        """The node hello last taken in by ``_learn``."""
         self._rng = random.Random()
 
     async def __aenter__(self) -> AsyncClient:
@@ -216,9 +219,10 @@ class AsyncClient:
         raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
 
     def _learn(self, connection: Connection) -> None:
-        """Take in what the node's hello said: its cluster, and where the members listen."""
+        """Take in what the node's hello said: its cluster, and where the members listen; once
+        per connection, not per call."""
         node = connection.node
-        if node is None:
+        if node is None or node is self._learnt:
             return
         named = node.hello.cluster_id
         if named and self.cluster_id is not None and named != self.cluster_id:
@@ -227,6 +231,7 @@ class AsyncClient:
             self.cluster_id = named
         self.addresses = known_addresses(self._given, node.members)
         self.max_append_bytes = node.max_append_bytes
+        self._learnt = node
 
     async def _connect(self, timeout: float) -> Connection:
         if self._connection is not None and not self._connection.reader_task.done():
