@@ -66,13 +66,16 @@ class LeaseGrant:
     """A lease on the replicated log: ``owner`` holds ``name`` until ``expires_ms`` of the
     cluster's clock unless it renews. ``token`` grows with every new holder, so a store that
     keeps the highest token it has seen can refuse a former holder (a fencing token).
-    ``checkpoint`` is what the holder last reported (a projection's position)."""
+    ``checkpoint`` is what the holder last reported (a projection's position). A lease its
+    holder ``released`` stays on record, expired, with that checkpoint, so ``status`` still
+    lists a projection whose worker stopped."""
 
     name: str
     owner: str
     token: int
     expires_ms: int
     checkpoint: int = 0
+    released: bool = False
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -87,6 +90,9 @@ class LeaseStatus:
     lag_events: int
     lag_seconds: float
     expired: bool
+    """True once the lease no longer holds: it ran out, or its holder released it."""
+    stopped: bool = False
+    """Its holder released it: the worker stopped (SIGTERM, a poison event, an error)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -155,7 +155,11 @@ def projections_table(rows: Sequence[Row]) -> RenderableType | None:
     for header in ("name", "owner", "token", "checkpoint", "lag (events)", "lag (s)", "lease"):
         table.add_column(header, justify="left" if header in ("name", "owner") else "right")
     for lease in best["leases"]:
-        state = "[yellow]expired[/yellow]" if lease["expired"] else "[green]held[/green]"
+        state = "[green]held[/green]"
+        if lease.get("stopped"):
+            state = "stopped"
+        elif lease["expired"]:
+            state = "[yellow]expired[/yellow]"
         table.add_row(
             lease["name"],
             lease["owner"],

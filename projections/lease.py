@@ -105,15 +105,22 @@ class LeaseKeeper:
             return False
 
     async def release(self) -> None:
-        """Hand the lease over now (a clean shutdown), so a standby need not wait it out."""
-        grant, self.grant = self.grant, None
+        """Hand the lease over now (a clean shutdown), so a standby need not wait it out. A
+        checkpoint not yet reported is reported first, so the released lease that ``status``
+        goes on listing names the last committed batch."""
+        grant = self.grant
         if grant is None:
             return
         try:
+            if self.checkpoint != grant.checkpoint and self.valid():
+                with contextlib.suppress(LeaseHeld):
+                    grant = await self._request()
             await self.source.release_lease(self.name, self.owner, grant.token)
             self.log.info("lease_released", token=grant.token)
         except EventLogError as error:
             self.log.warning("lease_release_failed", reason=str(error))
+        finally:
+            self.grant = None
 
     async def _request(self) -> LeaseGrant:
         sent = time.monotonic()

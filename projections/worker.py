@@ -29,7 +29,7 @@ import structlog
 from eventlog import RecordedEvent
 from projections import generation
 from projections.apply import BatchResult, PoisonPolicy, apply_batch, claim
-from projections.errors import CheckpointMoved, Fenced, LeaseLost, TargetError
+from projections.errors import CheckpointMoved, Fenced, LeaseLost, PoisonEvent, TargetError
 from projections.feed import Feed
 from projections.lease import STANDBY_TRIES_PER_TTL, LeaseKeeper
 from projections.meter import Meter
@@ -193,6 +193,10 @@ class Worker(Generic[H]):
                     self._started(await self._in_thread(self._current_target().checkpoint))
                     feed = self._feed()
                     continue
+                except PoisonEvent:
+                    # What came before it committed: the released lease reports that.
+                    self._started(await self._in_thread(self._current_target().checkpoint))
+                    raise
                 await self._committed(batch, result)
         finally:
             await feed.close()

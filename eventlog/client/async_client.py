@@ -173,7 +173,7 @@ class AsyncClient:
         await self._call("lease", {"request": request.fields})
 
     async def leases(self) -> list[LeaseGrant]:
-        """Every lease granted and not released (expired ones too), by name."""
+        """Every lease ever granted, expired and released ones included, by name."""
         payload = await self._call("leases", {})
         return [answers.unpack_lease(raw) for raw in payload]
 

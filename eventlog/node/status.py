@@ -73,7 +73,8 @@ def leases_of(storage: LmdbStorage, now_ms: int | None = None) -> tuple[LeaseSta
                 checkpoint=grant.checkpoint,
                 lag_events=behind,
                 lag_seconds=round(lag_ms / 1000, 3),
-                expired=grant.expires_ms <= storage.clock_ms(),
+                expired=grant.released or grant.expires_ms <= storage.clock_ms(),
+                stopped=grant.released,
             )
         )
     return tuple(result)

@@ -81,18 +81,19 @@ def unpack_result(raw: Any) -> AppendResult:
 
 
 def pack_lease(g: LeaseGrant) -> list[Any]:
-    return [g.name, g.owner, g.token, g.expires_ms, g.checkpoint]
+    return [g.name, g.owner, g.token, g.expires_ms, g.checkpoint, g.released]
 
 
 def unpack_lease(raw: Any) -> LeaseGrant:
     try:
-        name, owner, token, expires_ms, checkpoint = raw
+        name, owner, token, expires_ms, checkpoint, released = raw
         return LeaseGrant(
             name=str(name),
             owner=str(owner),
             token=int(token),
             expires_ms=int(expires_ms),
             checkpoint=int(checkpoint),
+            released=bool(released),
         )
     except (TypeError, ValueError) as error:
         raise CorruptRecord("lease", None, str(error)) from error

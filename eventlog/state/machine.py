@@ -217,8 +217,9 @@ def _apply_lease(view: StateView, writes: WriteSet, request_id: bytes, body: lis
     current = writes.lease(view, name)
     held = current is not None and current.expires_ms > now
     if op == LEASE_RELEASE:
-        if held and current is not None and (current.owner, current.token) == (owner, value):
-            writes.leases[name] = None
+        if current is not None and (current.owner, current.token) == (owner, value):
+            expires_ms = min(current.expires_ms, now)
+            writes.leases[name] = attrs.evolve(current, expires_ms=expires_ms, released=True)
         released = LeaseGrant(name=name, owner=owner, token=value, expires_ms=now)
         return Outcome(request_id=request_id, result=released, applied_ms=now)
     if held and current is not None and current.owner != owner:

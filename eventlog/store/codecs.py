@@ -94,15 +94,21 @@ def decode_outcome(request_id: bytes, raw: bytes) -> Outcome:
 
 
 def encode_lease(grant: LeaseGrant) -> bytes:
-    packed: bytes = msgpack.packb([grant.owner, grant.token, grant.expires_ms, grant.checkpoint])
+    fields = [grant.owner, grant.token, grant.expires_ms, grant.checkpoint, grant.released]
+    packed: bytes = msgpack.packb(fields)
     return packed
 
 
 def decode_lease(name: bytes, raw: bytes) -> LeaseGrant:
+    """Four fields as first written, five since released leases stay on record."""
     try:
-        owner, token, expires_ms, checkpoint = msgpack.unpackb(raw)
-        if not isinstance(owner, str) or not all(
-            type(v) is int for v in (token, expires_ms, checkpoint)
+        owner, token, expires_ms, checkpoint, *rest = msgpack.unpackb(raw)
+        released = rest[0] if rest else False
+        if (
+            not isinstance(owner, str)
+            or not all(type(v) is int for v in (token, expires_ms, checkpoint))
+            or type(released) is not bool
+            or len(rest) > 1
         ):
             raise ValueError("fields of the wrong kind")
         return LeaseGrant(
@@ -111,6 +117,7 @@ def decode_lease(name: bytes, raw: bytes) -> LeaseGrant:
             token=token,
             expires_ms=expires_ms,
             checkpoint=checkpoint,
+            released=released,
         )
     except (ValueError, TypeError, UnicodeError, msgpack.UnpackException) as error:
         raise CorruptRecord("leases", name, f"does not decode: {error}") from error

@@ -318,7 +318,7 @@ class LmdbStorage:
             return TxnView(txn, self._dbs, self._cache).stream_version(stream)
 
     def leases(self) -> list[LeaseGrant]:
-        """Every lease granted and not released, expired ones included, by name."""
+        """Every lease ever granted, expired and released ones included, by name."""
         with self._gate.txn(self._env) as txn:
             return [decode_lease(k, v) for k, v in txn.cursor(db=self._dbs.leases)]
 

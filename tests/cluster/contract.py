@@ -136,6 +136,7 @@ class EventStoreContract:
         listed = {grant.name: grant for grant in store.leases()}
         assert listed[name].checkpoint == 9 and listed[name].owner == "worker-a"
         store.release_lease(name, "worker-a", first.token)
-        assert name not in {grant.name for grant in store.leases()}
+        released = {grant.name: grant for grant in store.leases()}[name]
+        assert (released.released, released.owner, released.checkpoint) == (True, "worker-a", 9)
         taken = store.acquire_lease(name, "worker-b", 30.0)
         assert taken.owner == "worker-b" and taken.token > first.token

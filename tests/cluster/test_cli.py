@@ -162,12 +162,8 @@ def test_status_lists_projection_leases_with_their_lag(cluster: LocalCluster) ->
         ).stdout.splitlines()
     ]
     for row in rows:
-        [lease] = row["leases"]
-        assert (lease["name"], lease["owner"], lease["expired"]) == (
-            "orders-view",
-            "worker-7",
-            False,
-        )
+        [lease] = [lease for lease in row["leases"] if lease["name"] == "orders-view"]
+        assert (lease["owner"], lease["expired"], lease["stopped"]) == ("worker-7", False, False)
         assert lease["checkpoint"] == result.first_position
         assert lease["lag_events"] == row["last_position"] - result.first_position == 2
         assert lease["lag_seconds"] >= 0
@@ -175,6 +171,22 @@ def test_status_lists_projection_leases_with_their_lag(cluster: LocalCluster) ->
     assert table.returncode == 0, table.stderr
     assert "projections" in table.stdout and "orders-view" in table.stdout
     assert "worker-7" in table.stdout
+
+
+def test_status_goes_on_listing_a_stopped_projection_with_its_checkpoint(
+    cluster: LocalCluster,
+) -> None:
+    with cluster.client() as client:
+        grant = client.acquire_lease("stopped-view", "worker-9", 60.0, checkpoint=1)
+        client.release_lease("stopped-view", "worker-9", grant.token)
+    cluster.wait_converged()
+    for line in eventraft("status", "--cluster", cluster.addresses, "--json").stdout.splitlines():
+        [lease] = [lease for lease in json.loads(line)["leases"] if lease["name"] == "stopped-view"]
+        assert (lease["owner"], lease["checkpoint"]) == ("worker-9", 1)
+        assert (lease["expired"], lease["stopped"]) == (True, True)
+    table = eventraft("status", "--cluster", cluster.addresses)
+    [row] = [line for line in table.stdout.splitlines() if "stopped-view" in line]
+    assert row.split()[-1] == "stopped"
 
 
 def test_status_reports_every_address_and_fails_if_one_is_down(cluster: LocalCluster) -> None:

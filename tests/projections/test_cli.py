@@ -142,6 +142,9 @@ def test_a_poison_event_stops_the_worker_process_with_a_named_error(tmp_path: Pa
     )
     assert "Error: projection 'totals' cannot apply event 'Flaky'" in started[0].tail()
     assert sqlite_checkpoint(target) == 20
+    with open_embedded(tmp_path / "store", readonly=True) as store:
+        [lease] = store.status().leases
+    assert (lease.name, lease.checkpoint, lease.stopped) == ("projection:totals", 20, True)
 
 
 def test_the_park_policy_parks_the_poison_and_goes_on(tmp_path: Path) -> None:

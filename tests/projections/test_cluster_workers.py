@@ -123,6 +123,8 @@ def test_a_worker_process_follows_live_appends_and_stops_on_sigterm(
         assert started[0].wait() == 0, started[0].tail()
     check_exact(client, target)
     assert holder(client, "totals") is None, "released on SIGTERM"
+    [stopped] = [lease for lease in client.status().leases if lease.name == "projection:totals"]
+    assert (stopped.stopped, stopped.checkpoint) == (True, client.status().last_position)
     assert started[0].logged("lease_released")
 
 

@@ -56,8 +56,10 @@ def test_renewals_carry_the_checkpoint_and_release_hands_over(store: EmbeddedSto
             lambda: [g.checkpoint for g in store.leases() if g.name == lease_name("p")] == [42]
         )
         renewing.cancel()
+        holder.checkpoint = 50
         await holder.release()
-        assert [g for g in store.leases() if g.name == lease_name("p")] == []
+        [released] = [g for g in store.leases() if g.name == lease_name("p")]
+        assert (released.released, released.checkpoint) == (True, 50), "the last batch reported"
         assert await keeper(source, "b", 0.3).acquire(stop) is not None
         await source.close()
 

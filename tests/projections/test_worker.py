@@ -93,7 +93,8 @@ def test_a_stopped_worker_commits_and_hands_its_lease_over(
             worker.worker.config.owner
         ]
     assert worker.error is None
-    assert [g for g in store.leases() if g.name == lease_name("totals")] == []
+    [released] = [g for g in store.leases() if g.name == lease_name("totals")]
+    assert (released.released, released.checkpoint) == (True, 200)
     assert sqlite_model(tmp_path / "t.db").checkpoint == 200
 
 

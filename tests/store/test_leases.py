@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgpack
 import pytest
 
-from eventlog.errors import InvalidRequest, LeaseHeld
+from eventlog.errors import CorruptRecord, InvalidRequest, LeaseHeld
 from eventlog.protocol import requests
 from eventlog.raft.records import Entry
 from eventlog.records import LeaseGrant
 from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
+from eventlog.store.codecs import decode_lease, encode_lease
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
 from tests.store import TS, lease, one, raw_batch, release, rid
@@ -53,7 +55,42 @@ def test_tokens_grow_across_names_and_a_release_hands_over_at_once() -> None:
     )
     assert grant_of(released).expires_ms == TS
     assert (grant_of(taken).owner, grant_of(taken).token) == ("b", 3)
+    assert state.lease("p") == grant_of(taken), "a new grant is not released"
     assert state.lease("q") is not None and state.lease_counter == 3
+
+
+def test_a_released_lease_stays_on_record_expired_with_its_checkpoint() -> None:
+    state = MemoryState()
+    state.apply(raw_batch(lease(1, "p", "a", ttl_ms=1000, value=7)))
+    state.apply(raw_batch(release(2, "p", "a", token=1), ts=TS + 10), first_index=2)
+    assert state.lease("p") == LeaseGrant(
+        name="p", owner="a", token=1, expires_ms=TS + 10, checkpoint=7, released=True
+    )
+    state.apply(raw_batch(release(3, "p", "a", token=1), ts=TS + 20), first_index=3)
+    again_released = state.lease("p")
+    assert again_released is not None and again_released.expires_ms == TS + 10
+    [[again]] = state.apply(raw_batch(lease(4, "p", "a"), ts=TS + 30), first_index=4)
+    assert (grant_of(again).token, grant_of(again).released) == (2, False)
+
+
+def test_a_holder_whose_lease_ran_out_still_marks_it_released() -> None:
+    state = MemoryState()
+    state.apply(raw_batch(lease(1, "p", "a", ttl_ms=1000, value=3)))
+    state.apply(raw_batch(release(2, "p", "a", token=1), ts=TS + 5000), first_index=2)
+    assert state.lease("p") == LeaseGrant(
+        name="p", owner="a", token=1, expires_ms=TS + 1000, checkpoint=3, released=True
+    )
+
+
+def test_a_lease_stored_before_releases_were_kept_still_reads() -> None:
+    old = msgpack.packb(["a", 3, TS, 9])
+    assert decode_lease(b"p", old) == LeaseGrant(
+        name="p", owner="a", token=3, expires_ms=TS, checkpoint=9
+    )
+    grant = LeaseGrant(name="p", owner="a", token=3, expires_ms=TS, released=True)
+    assert decode_lease(b"p", encode_lease(grant)) == grant
+    with pytest.raises(CorruptRecord):
+        decode_lease(b"p", msgpack.packb(["a", 3, TS, 9, "yes"]))
 
 
 def test_a_retried_lease_request_gets_its_first_grant() -> None:
@@ -100,11 +137,13 @@ def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
         write(store, 1, lease(1, "p", "a", ttl_ms=1000, value=5), ts=TS)
         write(store, 2, lease(2, "q", "a"), release(3, "q", "a", token=2), ts=TS)
-        assert store.leases() == [
-            LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000, checkpoint=5)
+        listed = [
+            LeaseGrant(name="p", owner="a", token=1, expires_ms=TS + 1000, checkpoint=5),
+            LeaseGrant(name="q", owner="a", token=2, expires_ms=TS, released=True),
         ]
+        assert store.leases() == listed
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
-        assert [grant.name for grant in store.leases()] == ["p"]
+        assert store.leases() == listed
         [held] = write(store, 3, lease(4, "p", "b"), ts=TS + 10)
         assert isinstance(held.error, LeaseHeld)
         [taken] = write(store, 4, lease(5, "p", "b"), ts=TS + 1000)
