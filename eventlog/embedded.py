@@ -19,7 +19,7 @@ from typing import Any
 from eventlog.errors import InvalidRequest, InvariantViolation
 from eventlog.logs import library_logger
 from eventlog.node.status import reader_status, status_of
-from eventlog.protocol import requests
+from eventlog.protocol import reads, requests
 from eventlog.protocol.hello import new_cluster_id
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
@@ -146,7 +146,9 @@ class EmbeddedStore:
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
-        return self.storage.read_stream(stream, from_version, limit)
+        read = reads.ReadStream(stream=stream, from_version=from_version, limit=limit)
+        reads.check_min_position(min_position)
+        return self.storage.read_stream(read.stream, read.from_version, read.limit)
 
     def read_stream_backwards(
         self,
@@ -157,17 +159,23 @@ class EmbeddedStore:
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
-        return self.storage.read_stream_backwards(stream, from_version, limit)
+        read = reads.ReadStreamBackwards(stream=stream, from_version=from_version, limit=limit)
+        reads.check_min_position(min_position)
+        return self.storage.read_stream_backwards(read.stream, read.from_version, read.limit)
 
     def read_all(
         self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
         self._check_open()
-        return self.storage.read_all(from_position, limit)
+        read = reads.ReadAll(from_position=from_position, limit=limit)
+        reads.check_min_position(min_position)
+        return self.storage.read_all(read.from_position, read.limit)
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, then each new one as it is appended."""
-        tail = Tail(self.storage.read_all, from_position)
+        tail = Tail(
+            self.storage.read_all, reads.Subscribe(from_position=from_position).from_position
+        )
         while not self._closed:
             if events := tail.next_batch():
                 yield from events

@@ -24,7 +24,7 @@ from eventlog.client.policy import (
     next_address,
 )
 from eventlog.errors import Unavailable, WrongCluster
-from eventlog.protocol import answers, requests
+from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import NodeHello
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
@@ -107,8 +107,8 @@ class AsyncClient:
         *,
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
-        args = {"stream": stream, "from_version": from_version, "limit": limit}
-        return await self._read("read_stream", args, min_position)
+        read = reads.ReadStream(stream=stream, from_version=from_version, limit=limit)
+        return await self._read("read_stream", read, min_position)
 
     async def read_stream_backwards(
         self,
@@ -119,25 +119,25 @@ class AsyncClient:
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
         """Events of ``stream`` newest first, from ``from_version`` (None: its last event)."""
-        args = {"stream": stream, "from_version": from_version, "limit": limit}
-        return await self._read("read_stream_backwards", args, min_position)
+        read = reads.ReadStreamBackwards(stream=stream, from_version=from_version, limit=limit)
+        return await self._read("read_stream_backwards", read, min_position)
 
     async def read_all(
         self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
-        args = {"from_position": from_position, "limit": limit}
-        return await self._read("read_all", args, min_position)
+        read = reads.ReadAll(from_position=from_position, limit=limit)
+        return await self._read("read_all", read, min_position)
 
     async def subscribe(self, from_position: int = 1) -> AsyncGenerator[RecordedEvent, None]:
         """Committed events from ``from_position`` on, live. Each attempt has a connection of
         its own, so a slow consumer slows only its own stream (TCP flow control); a failed
         one resumes after the last event yielded, from the next address."""
-        position = from_position
+        position = reads.Subscribe(from_position=from_position).from_position
         while True:
             connection: Connection | None = None
             try:
                 connection = await self._dial(self._target, self.timeout)
-                args = {"from_position": position}
+                args = reads.args_of(reads.Subscribe(from_position=position))
                 queue = connection.open_stream("subscribe", args, SUBSCRIPTION_BUFFER)
                 while True:
                     item = await queue.get()
@@ -183,9 +183,10 @@ class AsyncClient:
 
     # -- calls, redirects and retries ------------------------------------------------------------
     async def _read(
-        self, op: str, args: dict[str, Any], min_position: int | None
+        self, op: str, read: reads.Read, min_position: int | None
     ) -> list[RecordedEvent]:
-        if min_position is not None:
+        args = reads.args_of(read)
+        if reads.check_min_position(min_position) is not None:
             args["min_position"] = min_position
         payload = await self._call(op, args, follow_leader=min_position is None)
         return [answers.unpack_event(raw) for raw in payload]

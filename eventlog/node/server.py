@@ -24,7 +24,7 @@ from eventlog.errors import (
     WrongCluster,
 )
 from eventlog.node.node import Node
-from eventlog.protocol import answers, requests
+from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.streams import FrameWriter, read_hello
@@ -242,7 +242,7 @@ def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
 async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
     """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
     node = session.node
-    min_position = args.get("min_position")
+    min_position = reads.check_min_position(args.get("min_position"))
     if min_position is not None:
         await node.wait_position(int(min_position))
     elif args.get("linearizable", True):
@@ -250,33 +250,31 @@ async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
 
 
 async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    read = reads.ReadAll.from_args(args)
     await _read_barrier(session, args)
-    events = session.node.storage.read_all(int(args.get("from_position", 1)), args.get("limit"))
+    events = session.node.storage.read_all(read.from_position, read.limit)
     return [answers.pack_event(event) for event in events]
 
 
 async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    read = reads.ReadStream.from_args(args)
     await _read_barrier(session, args)
-    storage = session.node.storage
-    events = storage.read_stream(
-        str(args["stream"]), int(args.get("from_version", 1)), args.get("limit")
-    )
+    events = session.node.storage.read_stream(read.stream, read.from_version, read.limit)
     return [answers.pack_event(event) for event in events]
 
 
 async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    read = reads.ReadStreamBackwards.from_args(args)
     await _read_barrier(session, args)
-    from_version = args.get("from_version")
-    events = session.node.storage.read_stream_backwards(
-        str(args["stream"]), None if from_version is None else int(from_version), args.get("limit")
-    )
+    storage = session.node.storage
+    events = storage.read_stream_backwards(read.stream, read.from_version, read.limit)
     return [answers.pack_event(event) for event in events]
 
 
 async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
     """Push committed events from ``from_position`` on, forever; TCP backpressure paces it."""
     node = session.node
-    tail = Tail(node.storage.read_all, int(args.get("from_position", 1)))
+    tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
     while True:
         if events := tail.next_batch():
             session.send([call_id, "events", [answers.pack_event(event) for event in events]])

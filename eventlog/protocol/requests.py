@@ -23,7 +23,8 @@ import attrs
 
 from eventlog.errors import EventTooLarge, InvalidRequest
 from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
-from eventlog.records import ANY, MAX_STREAM_NAME_BYTES, MAX_TYPE_BYTES, NewEvent
+from eventlog.protocol.reads import check_stream_name
+from eventlog.records import ANY, MAX_TYPE_BYTES, NewEvent
 
 __all__ = [
     "DEFAULT_MAX_APPEND_BYTES",
@@ -146,11 +147,7 @@ def check_request(raw: Any) -> CheckedRequest:
         if not isinstance(append, list) or len(append) != 3:
             raise InvalidRequest("a stream append is [stream, expected_version, events]")
         name, expected, events = append
-        if not isinstance(name, str):
-            raise InvalidRequest(f"a stream name must be a str, not {type(name).__name__}")
-        if not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
-            limit = MAX_STREAM_NAME_BYTES
-            raise InvalidRequest(f"stream name must be 1..{limit} bytes: {name!r:.60}")
+        check_stream_name(name)
         if name in seen:
             raise InvalidRequest(f"stream {name!r:.60} appears twice in one append")
         seen.add(name)

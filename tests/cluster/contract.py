@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -62,7 +63,6 @@ class EventStoreContract:
         assert [e.data for e in store.read_stream_backwards(stream, limit=1)] == [b"d"]
         assert [e.data for e in store.read_stream_backwards(stream, 2, 5)] == [b"b", b"a"]
         assert [e.data for e in store.read_stream_backwards(stream, 99, 1)] == [b"d"]
-        assert store.read_stream_backwards(stream, 0) == []
         assert store.read_stream_backwards(fresh()) == []
         assert [e.data for e in store.read_stream_backwards(neighbour)] == [b"x"]
         assert [e.data for e in store.read_stream_backwards(newest)] == [b"y"]
@@ -115,6 +115,29 @@ class EventStoreContract:
             store.append(fresh(), [])
         with pytest.raises(InvalidRequest):
             store.append(fresh(), [ev("x")], -7)
+
+    @pytest.mark.parametrize(
+        ("read", "message"),
+        [
+            (lambda s: s.read_all(from_position=0), "from_position must be at least 1"),
+            (lambda s: s.read_all(limit=0), "limit must be at least 1"),
+            (lambda s: s.read_all(from_position="1"), "from_position must be an int, not str"),
+            (lambda s: s.read_all(min_position=-1), "min_position must be at least 0"),
+            (lambda s: s.read_stream("x", from_version=0), "from_version must be at least 1"),
+            (lambda s: s.read_stream(123), "stream name must be a str, not int"),
+            (lambda s: s.read_stream("x" * 2000), "stream name must be 1..1024 bytes"),
+            (lambda s: s.read_stream_backwards("x", 0), "from_version must be at least 1"),
+            (lambda s: next(iter(s.subscribe(0))), "from_position must be at least 1"),
+        ],
+        ids=["position-0", "limit-0", "position-str", "min-negative", "version-0",
+             "stream-int", "stream-long", "backwards-0", "subscribe-0"],
+    )  # fmt: skip
+    def test_a_read_that_cannot_mean_anything_is_refused_at_once(
+        self, store: Store, read: Callable[[Store], object], message: str
+    ) -> None:
+        with pytest.raises(InvalidRequest, match=message) as refused:
+            read(store)
+        assert len(str(refused.value)) < 200, "a long name is not echoed whole"
 
     def test_subscribe_yields_past_then_new_events(self, store: Store) -> None:
         stream = fresh()

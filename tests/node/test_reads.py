@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.errors import NotLeader
+from eventlog.errors import InvalidRequest, NotLeader
 from eventlog.node.node import Node
 from eventlog.raft.messages import ReadIndexRequest
 from eventlog.raft.ready import Role
@@ -32,6 +32,32 @@ def hear_only_read_requests(c: Cluster, leader: Node) -> None:
     keep its leadership, or win an election again."""
     deaf = leader.config.node_id
     c.network.drop = lambda m: m.dst == deaf and not isinstance(m, ReadIndexRequest)
+
+
+def test_a_node_refuses_a_read_that_cannot_mean_anything_from_any_client(
+    tmp_path: Path,
+) -> None:
+    """The node checks what it receives by the same rules as the Python client, for clients
+    that do not check first."""
+
+    async def main() -> None:
+        async with cluster(tmp_path) as c:
+            leader = await c.elect()
+            client = c.client(leader.config.node_id)
+            for op, args in [
+                ("read_all", {"from_position": 0}),
+                ("read_all", {"limit": -3}),
+                ("read_stream", {"stream": "x", "from_version": 0}),
+                ("read_stream", {}),
+                ("read_stream_backwards", {"stream": 7}),
+                ("read_all", {"min_position": "soon"}),
+            ]:
+                with pytest.raises(InvalidRequest):
+                    await client._call(op, args)
+            await append(c, leader, "still serving")
+            await client.close()
+
+    run(main)
 
 
 def test_a_linearizable_read_on_the_leader_sees_every_acknowledged_append(

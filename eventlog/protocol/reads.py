@@ -1,0 +1,121 @@
+"""A client's read, as one value checked by one set of rules wherever it is made: by the client
+before it sends it, by the node that receives it, and by the embedded store. A read that
+cannot mean what it says (position 0, a limit of 0, a stream name that is not a str) raises
+``InvalidRequest`` at once instead of quietly reading something else.
+
+Each read travels as a dict of its fields (``args``), next to the read barrier's own
+``min_position``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+import attrs
+
+from eventlog.errors import InvalidRequest
+from eventlog.records import MAX_STREAM_NAME_BYTES
+
+__all__ = [
+    "Read",
+    "ReadAll",
+    "ReadStream",
+    "ReadStreamBackwards",
+    "Subscribe",
+    "args_of",
+    "check_min_position",
+    "check_stream_name",
+]
+
+
+def check_stream_name(name: Any) -> str:
+    """A stream's name: a str of 1..MAX_STREAM_NAME_BYTES bytes (only the start is echoed)."""
+    if not isinstance(name, str):
+        raise InvalidRequest(f"a stream name must be a str, not {type(name).__name__}")
+    if not name or len(name.encode()) > MAX_STREAM_NAME_BYTES:
+        raise InvalidRequest(f"stream name must be 1..{MAX_STREAM_NAME_BYTES} bytes: {name!r:.60}")
+    return name
+
+
+def _whole(name: str, value: Any, minimum: int, meaning: str) -> None:
+    if type(value) is not int:
+        raise InvalidRequest(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise InvalidRequest(f"{name} must be at least {minimum} ({meaning}), not {value}")
+
+
+def _position(_: Any, field: attrs.Attribute[Any], value: Any) -> None:
+    _whole(field.name, value, 1, "positions start at 1")
+
+
+def _version(_: Any, field: attrs.Attribute[Any], value: Any) -> None:
+    _whole(field.name, value, 1, "versions start at 1")
+
+
+def _version_or_none(instance: Any, field: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _version(instance, field, value)
+
+
+def _limit(_: Any, field: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _whole(field.name, value, 1, "None reads without a limit")
+
+
+def _stream(_: Any, __: attrs.Attribute[Any], value: Any) -> None:
+    check_stream_name(value)
+
+
+def check_min_position(value: Any) -> int | None:
+    """The position a read waits for before it reads anywhere (None: a linearizable read)."""
+    if value is not None:
+        _whole("min_position", value, 0, "the position to wait for")
+    return int(value) if value is not None else None
+
+
+R = TypeVar("R", bound="_Read")
+
+
+class _Read:
+    @classmethod
+    def from_args(cls: type[R], args: dict[str, Any]) -> R:
+        """The read a node received; fields left out take their defaults."""
+        fields = attrs.fields(cast(Any, cls))
+        missing = [f.name for f in fields if f.default is attrs.NOTHING and f.name not in args]
+        if missing:
+            raise InvalidRequest(f"a read of this kind needs {', '.join(missing)}")
+        return cls(**{field.name: args[field.name] for field in fields if field.name in args})
+
+
+@attrs.frozen(kw_only=True)
+class ReadAll(_Read):
+    from_position: int = attrs.field(default=1, validator=_position)
+    limit: int | None = attrs.field(default=None, validator=_limit)
+
+
+@attrs.frozen(kw_only=True)
+class ReadStream(_Read):
+    stream: str = attrs.field(validator=_stream)
+    from_version: int = attrs.field(default=1, validator=_version)
+    limit: int | None = attrs.field(default=None, validator=_limit)
+
+
+@attrs.frozen(kw_only=True)
+class ReadStreamBackwards(_Read):
+    stream: str = attrs.field(validator=_stream)
+    from_version: int | None = attrs.field(default=None, validator=_version_or_none)
+    """None: from the stream's last event."""
+    limit: int | None = attrs.field(default=None, validator=_limit)
+
+
+@attrs.frozen(kw_only=True)
+class Subscribe(_Read):
+    from_position: int = attrs.field(default=1, validator=_position)
+
+
+Read = ReadAll | ReadStream | ReadStreamBackwards | Subscribe
+
+
+def args_of(read: Read) -> dict[str, Any]:
+    """The fields as they travel."""
+    return attrs.asdict(read)
