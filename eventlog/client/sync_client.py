@@ -1,5 +1,10 @@
 """``Client``: the synchronous client, an ``AsyncClient`` on an event loop of its own in a
-background thread."""
+background thread.
+
+A call interrupted in the caller's thread (Ctrl-C's ``KeyboardInterrupt``, a ``SystemExit``)
+is cancelled in the loop and waited for before the interruption goes on, so it leaves no task
+running, no connection half-read and no warning at exit behind it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+CANCEL_GRACE = 5.0
+"""Seconds an interrupted call may take to unwind in the loop (closing its connection)."""
 
 
 class Client:
@@ -34,7 +41,23 @@ class Client:
         self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        finished = threading.Event()
+        started: list[asyncio.Task[T]] = []
+
+        def start() -> None:
+            task = self._loop.create_task(coroutine)
+            task.add_done_callback(lambda _: finished.set())
+            started.append(task)
+
+        self._loop.call_soon_threadsafe(start)
+        try:
+            finished.wait()
+        except BaseException:
+            # Queued after ``start``, so the task exists when this runs.
+            self._loop.call_soon_threadsafe(lambda: started[0].cancel())
+            finished.wait(CANCEL_GRACE)
+            raise
+        return started[0].result()
 
     def __enter__(self) -> Client:
         return self
@@ -45,10 +68,22 @@ class Client:
     def close(self) -> None:
         if self._loop.is_closed():
             return
-        self._run(self._async.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        try:
+            self._run(self._shutdown())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=CANCEL_GRACE)
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        """Close the connection, then whatever is still open: a subscription nobody closed,
+        a call somebody stopped waiting for."""
+        await self._async.close()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_asyncgens()
 
     def append(
         self,
