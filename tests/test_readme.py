@@ -7,11 +7,9 @@ every ``eventraft`` command in them must still name real commands and options.""
 from __future__ import annotations
 
 import os
-import random
 import re
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +22,7 @@ import pytest
 
 from eventlog import Client, EventLogError
 from eventraft.cli import main as eventraft_main
-from eventraft.localcluster import wait_for
+from tests.cli.commandline import free_base_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -40,20 +38,6 @@ DEADLINE = 60.0
 def commands(block: str) -> list[str]:
     """The block's commands, a continued line (ending in a backslash) joined to the next."""
     return [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip()]
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports that are free now (a cluster's base port)."""
-    for _ in range(200):
-        base = random.randrange(20_000, 60_000)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports")
 
 
 @attrs.define
@@ -162,7 +146,7 @@ class Reader:
 
 @pytest.fixture
 def reader(tmp_path: Path) -> Iterator[Reader]:
-    following = Reader(tmp_path, consecutive_free_ports(3))
+    following = Reader(tmp_path, free_base_port(3))
     try:
         yield following
     finally:

@@ -13,7 +13,7 @@ import click
 import structlog
 
 from aggregates import Repository
-from eventlog import Client, EventLog, open_embedded
+from eventlog import Client, EventLog, EventLogError, open_embedded
 from examples.bank import Account, InsufficientFunds, transfer
 
 
@@ -37,6 +37,13 @@ def _store(cluster: str | None) -> Iterator[EventLog]:
 def main(cluster: str | None) -> None:
     """Open accounts for alice and bob, deposit 100.00, transfer 25.00, refuse an overdraft."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    try:
+        _run(cluster)
+    except EventLogError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _run(cluster: str | None) -> None:
     with _store(cluster) as store:
         repository = Repository(store)
         alice, bob = Account.open("alice"), Account.open("bob")

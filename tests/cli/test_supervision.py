@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from eventlog import Client, EventLogError
+from eventlog import Client, EventLogError, NewEvent
 from eventraft.supervisor import exit_reason
 from tests.cli.commandline import (
     DEADLINE,
@@ -123,6 +123,26 @@ def test_the_nodes_log_at_the_level_given_after_the_subcommand(tmp_path: Path) -
             assert levels <= {"warning", "error"}, text
         run.process.send_signal(signal.SIGINT)
         assert run.process.wait(timeout=DEADLINE) == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_cluster_keeps_its_id_and_its_events(tmp_path: Path) -> None:
+    with start_cluster(tmp_path) as first:
+        first.wait_for_leader()
+        with Client([first.address(1)], timeout=10) as client:
+            client.append("kept", [NewEvent("E", b"1")])
+            cluster_id = client.status().cluster_id
+        first.process.send_signal(signal.SIGINT)
+        assert first.process.wait(timeout=DEADLINE) == 0
+    assert cluster_id and cluster_id != "eventraft", "a random id of its own"
+    with start_cluster(tmp_path) as second:  # the same data dir, on other ports
+        second.wait_for_leader()
+        for node_id in (1, 2, 3):
+            with Client([second.address(node_id)], timeout=10, cluster_id=cluster_id) as client:
+                assert client.status().cluster_id == cluster_id
+                assert [e.data for e in client.read_stream("kept")] == [b"1"]
+        second.process.send_signal(signal.SIGINT)
+        assert second.process.wait(timeout=DEADLINE) == 0, second.stderr.read_text()
 
 
 def test_an_exit_reads_as_its_code_or_its_signal() -> None:
