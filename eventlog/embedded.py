@@ -26,6 +26,7 @@ from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 from eventlog.state.batch import encode_batch
+from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 from eventlog.store.storage import LmdbStorage
@@ -49,6 +50,7 @@ class EmbeddedStore:
         self._appended = threading.Condition(self._lock)
         self._closed = False
         self.core: RaftCore | None = None
+        self._clock = LeaderClock()
         if readonly:
             self.storage = LmdbStorage.open_readonly(path)
             return
@@ -64,6 +66,7 @@ class EmbeddedStore:
                 self._drive(self.core)
                 if self.core.role is not Role.LEADER:
                     raise InvariantViolation("a single-node store failed to elect itself")
+                self._clock.lead(int(self.core.term), self.storage.clock_ms(), _elapsed_ms())
         except BaseException:
             self.storage.close()
             raise
@@ -127,7 +130,8 @@ class EmbeddedStore:
         with self._lock:
             self._check_open()
             core = self._writable()
-            data = encode_batch(_now_ms(), [request_fields])
+            cluster_ms = self._clock.stamp(int(core.term), self.storage.clock_ms(), _elapsed_ms())
+            data = encode_batch(_now_ms(), cluster_ms, [request_fields])
             proposal = core.propose(data)
             outcome = self._drive(core)[proposal.last_index][0]
             self._appended.notify_all()
@@ -225,6 +229,10 @@ class EmbeddedStore:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _elapsed_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 def open_embedded(path: str | Path, *, sync: bool = True, readonly: bool = False) -> EmbeddedStore:

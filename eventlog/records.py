@@ -64,7 +64,8 @@ class AppendResult:
 @attrs.frozen(kw_only=True, slots=True)
 class LeaseGrant:
     """A lease on the replicated log: ``owner`` holds ``name`` until ``expires_ms`` of the
-    cluster's clock unless it renews. ``token`` grows with every new holder, so a store that
+    cluster's clock (elapsed leader time, not a wall clock: ``eventlog.state.clock``) unless it
+    renews. ``token`` grows with every new holder, so a store that
     keeps the highest token it has seen can refuse a former holder (a fencing token).
     ``checkpoint`` is what the holder last reported (a projection's position). A lease its
     holder ``released`` stays on record, expired, with that checkpoint, so ``status`` still

@@ -44,6 +44,7 @@ from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
 from eventlog.records import NodeStatus
 from eventlog.state.batch import encode_batch
+from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
@@ -55,6 +56,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "TransportFactory",
+    "monotonic_ms",
     "peer_transport",
     "wall_clock_ms",
 ]
@@ -100,6 +102,10 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 @attrs.frozen
 class _Queued:
     fields: list[Any]
@@ -127,10 +133,12 @@ class Node:
         *,
         transport: TransportFactory = peer_transport,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        elapsed_ms: Callable[[], int] = monotonic_ms,
         rng: random.Random | None = None,
         tick_loop: bool = True,
     ) -> None:
-        self.clock_ms = clock_ms
+        self.clock_ms, self.elapsed_ms = clock_ms, elapsed_ms
+        self._leader_clock = LeaderClock()
         self._tick_loop_enabled = tick_loop
         self.logger = structlog.get_logger(__name__).bind(node_id=config.node_id)
         self.storage = LmdbStorage.open(
@@ -379,7 +387,10 @@ class Node:
             self._propose(batch)
 
     def _propose(self, batch: list[_Queued]) -> None:
-        data = encode_batch(self.clock_ms(), [item.fields for item in batch])
+        cluster_ms = self._leader_clock.stamp(
+            int(self.core.term), self.storage.clock_ms(), self.elapsed_ms()
+        )
+        data = encode_batch(self.clock_ms(), cluster_ms, [item.fields for item in batch])
         try:
             proposal = self.core.propose(data)
         except EventLogError as error:
@@ -422,8 +433,10 @@ class Node:
             # same request id, which the state machine answers without appending twice.
             self._fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
         self._role = role
-        if role is Role.LEADER and not self.cluster_id:
-            self._name_cluster()
+        if role is Role.LEADER:
+            self._leader_clock.lead(int(self.core.term), self.storage.clock_ms(), self.elapsed_ms())
+            if not self.cluster_id:
+                self._name_cluster()
 
     @property
     def cluster_id(self) -> str:

@@ -33,11 +33,13 @@ from eventlog.sim.invariants import InvariantChecker, Violation
 from eventlog.sim.network import NetworkConditions, SimNetwork
 from eventlog.sim.state_checks import StateChecker
 from eventlog.sim.trace import TraceLogger, describe
-from eventlog.sim.workload import Workload
+from eventlog.sim.workload import EPOCH_MS, Workload
+from eventlog.state.clock import LeaderClock
 from eventlog.state.memory import MemoryState
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
 __all__ = [
+    "ClockFactory",
     "CoreFactory",
     "SimCluster",
     "SimNode",
@@ -48,6 +50,10 @@ __all__ = [
 
 CoreFactory = Callable[[RaftConfig, MemoryStorage, random.Random, Logger], RaftCore]
 StateFactory = Callable[[NodeId], MemoryState]
+ClockFactory = Callable[[NodeId], LeaderClock]
+WALL_SKEWS_MS = (0, 0, 7_200_000, -7_200_000)
+"""Each node's wall clock is off by one of these (two hours, ahead or behind): only the events'
+timestamps may show it."""
 """The applied state a node starts (and restarts) with; tests swap in broken ones."""
 
 
@@ -70,6 +76,8 @@ class SimNode:
     role: Role = Role.FOLLOWER
     term: Term = Term(0)
     reads: dict[bytes, LogIndex] = attrs.field(factory=dict)
+    leader_clock: LeaderClock = attrs.field(factory=LeaderClock)
+    """Its stamps while it leads; lost at a crash, as a process's memory is."""
 
 
 _TICK, _DELIVER, _SYNCED, _PROPOSE, _READ, _FAULT, _RESTART, _FLAP, _CRASH = range(9)
@@ -94,9 +102,10 @@ class SimCluster:
         *,
         trace: bool = False,
         state_factory: StateFactory = lambda _: MemoryState(),
+        clock_factory: ClockFactory = lambda _: LeaderClock(),
     ) -> None:
         self.seed, self.config, self.core_factory = seed, config, core_factory
-        self.state_factory = state_factory
+        self.state_factory, self.clock_factory = state_factory, clock_factory
         master = random.Random(seed)
         self.fault_rng = random.Random(master.getrandbits(64))
         self.client_rng = random.Random(master.getrandbits(64))
@@ -119,6 +128,10 @@ class SimCluster:
             for i in self.voters
         }
         self.tick_skew = {i: 1.0 + self.core_rng.uniform(-0.02, 0.02) for i in self.voters}
+        clocks = random.Random(f"{seed}/wall-clocks")  # drawn apart: the run is otherwise as was
+        self.wall_skew_ms = {i: clocks.choice(WALL_SKEWS_MS) for i in self.voters}
+        self.stamped_at: dict[bytes, int] = {}
+        """The virtual time at which each proposed batch was stamped."""
         self.faulting = True
         self.leader_hint: NodeId = NO_NODE
         self.current_leader: NodeId = NO_NODE
@@ -215,6 +228,7 @@ class SimCluster:
         node.core = self.core_factory(config, node.disk.storage, rng, logger)
         node.applied, node.pending, node.reads = [], None, {}
         node.state = self.state_factory(node.id)
+        node.leader_clock = self.clock_factory(node.id)
         storage = node.disk.storage
         self.checker.reset_node_log(
             node.id, storage.entries(LogIndex(1), LogIndex(storage.last_index() + 1))
@@ -297,6 +311,9 @@ class SimCluster:
             return
         [outcomes] = node.state.apply(entry.data, first_index=entry.index)
         self.state_checker.applied(node.id, entry.index, outcomes, node.state)
+        stamped = self.stamped_at.get(entry.data)
+        if stamped is not None:
+            self.state_checker.clock_moved(node.id, entry.index, node.state.clock_ms(), stamped)
         waiting = self.waiting.get(entry.data)
         if waiting is not None and waiting == (node.id, entry.term, entry.index):
             del self.waiting[entry.data]
@@ -365,9 +382,20 @@ class SimCluster:
         node = self.client_target()
         if node is None:
             return
-        data = [self.workload.batch(self.now) for _ in range(count)]
+        data = self.batches(node, count)
         if self.submit(node, data) and not self.faulting:
             self.probe = data[0]
+
+    def batches(self, node: SimNode, count: int = 1) -> list[bytes]:
+        """``count`` batches of the workload, stamped as ``node`` stamps them now: its wall
+        clock (skewed) and, were it leader, its cluster clock."""
+        elapsed = int(self.now)
+        wall = EPOCH_MS + elapsed + self.wall_skew_ms[node.id]
+        term = 0 if node.core is None else int(node.core.term)
+        clock = node.leader_clock.stamp(term, node.state.clock_ms(), elapsed)
+        data = [self.workload.batch(wall, clock) for _ in range(count)]
+        self.stamped_at.update(dict.fromkeys(data, elapsed))
+        return data
 
     def submit(self, node: SimNode, data: list[bytes]) -> bool:
         """Propose ``data`` on ``node`` as a client would; True if a leader accepted it."""

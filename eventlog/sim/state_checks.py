@@ -5,6 +5,10 @@ the real state machine:
     dense positions      positions run 1, 2, 3, ... with no gap
     exactly once         a request applied again (a client's retry) gets its first outcome
                          back and appends nothing (request ids outlive any simulated run)
+    clock rate           the cluster's clock never runs faster than real time: between two
+                         batches it advances by at most the virtual time between their stamps
+                         (so no lease is lost and no request id forgotten early, whatever the
+                         nodes' wall clocks say)
 """
 
 from __future__ import annotations
@@ -35,6 +39,25 @@ class StateChecker:
     """Events appended, over the cluster's one history."""
     refusals: int = 0
     """Requests refused (wrong expected version, lease held), over the one history."""
+    last_clock: tuple[LogIndex, int, int] | None = None
+    """The last batch checked for its clock: its index, the cluster's clock after it, and the
+    virtual time it was stamped at."""
+
+    def clock_moved(self, node: NodeId, index: LogIndex, clock_ms: int, stamped: int) -> None:
+        """The batch at ``index`` left the cluster's clock at ``clock_ms`` and was stamped at
+        virtual time ``stamped``. Checked once per batch, in log order (the first node to
+        apply it has applied every earlier batch); consecutive pairs suffice, as the bound
+        adds up along the log."""
+        last = self.last_clock
+        if last is not None and index <= last[0]:
+            return
+        if last is not None and clock_ms - last[1] > stamped - last[2]:
+            self.fail(
+                "clock_rate",
+                f"node {node}: the cluster's clock moved {clock_ms - last[1]} ms from entry "
+                f"{last[0]} to {index}, stamped {stamped - last[2]} ms apart",
+            )
+        self.last_clock = (index, clock_ms, stamped)
 
     def applied(
         self, node: NodeId, index: LogIndex, outcomes: Sequence[Outcome], state: MemoryState

@@ -36,7 +36,8 @@ STREAMS = ("account-1", "account-2", "account-3", "order-1")
 LEASES = ("projection:a", "projection:b")
 OWNERS = ("worker-1", "worker-2")
 EPOCH_MS = 1_700_000_000_000
-"""Virtual time 0 as a wall clock, so batch timestamps look like a leader's."""
+"""Virtual time 0 as a wall clock, so batch timestamps look like a leader's (give or take the
+skew of its node's wall clock)."""
 Request = list[object]
 
 
@@ -48,12 +49,13 @@ class Workload:
     guesses: dict[str, int] = attrs.field(factory=dict)
     """The version a client believes each stream has: right often, wrong sometimes."""
 
-    def batch(self, now_ms: float) -> bytes:
-        """One entry's data: one to three requests, stamped with the virtual clock. The first
-        is always new, so no two batches are the same bytes."""
+    def batch(self, timestamp_ms: int, clock_ms: int) -> bytes:
+        """One entry's data: one to three requests, stamped as the leader stamps it (its wall
+        clock, the cluster's clock). The first is always new, so no two batches are the same
+        bytes."""
         requests = [self._fresh()]
         requests += [self._request() for _ in range(self.rng.choice((0, 0, 1, 2)))]
-        return encode_batch(EPOCH_MS + int(now_ms), requests)
+        return encode_batch(timestamp_ms, clock_ms, requests)
 
     def _request(self) -> Request:
         if self.sent and self.rng.random() < 0.15:

@@ -1,15 +1,19 @@
 """What a Raft entry of the event store carries: a batch of client requests, encoded once.
 
 The leader packs many client requests (``eventlog.protocol.requests``, each as it travelled)
-into one entry and stamps the batch with its clock, so every node assigns the same timestamps
-and event ids when it applies the entry. The format is a plain msgpack array, versioned by its
-first element: ``[FORMAT, timestamp_ms, [request, ...]]``.
+into one entry and stamps the batch twice, so every node decides alike when it applies it:
+with its wall clock (``timestamp_ms``: the events' timestamps and ids, information only) and
+with the cluster's clock (``clock_ms``: elapsed leader time, which decides lease expiry and
+request-id retention; see ``eventlog.state.clock``). The format is a plain msgpack array,
+versioned by its first element: ``[2, timestamp_ms, clock_ms, [request, ...]]``. Format 1,
+``[1, timestamp_ms, [request, ...]]``, took the wall clock for both and still reads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import msgpack
 
 from eventlog.errors import CorruptRecord
@@ -17,32 +21,49 @@ from eventlog.protocol.requests import KIND_APPEND
 
 __all__ = [
     "FORMAT",
+    "Batch",
     "decode_batch",
     "encode_batch",
     "events_in_order",
 ]
 
-FORMAT = 1
+FORMAT = 2
 
 
-def encode_batch(timestamp_ms: int, wire_requests: list[list[Any]]) -> bytes:
+@attrs.frozen(slots=True)
+class Batch:
+    timestamp_ms: int
+    """The leader's wall clock: what the events say of when they were appended."""
+    clock_ms: int
+    """The cluster's clock: what decides expiry."""
+    requests: list[Any]
+    """In wire form; each is checked with ``check_request`` where it is used."""
+
+
+def encode_batch(timestamp_ms: int, clock_ms: int, wire_requests: list[list[Any]]) -> bytes:
     """Encode a batch from requests already in wire form (each encoded by its client once)."""
-    packed: bytes = msgpack.packb([FORMAT, timestamp_ms, wire_requests], use_bin_type=True)
+    packed: bytes = msgpack.packb(
+        [FORMAT, timestamp_ms, clock_ms, wire_requests], use_bin_type=True
+    )
     return packed
 
 
-def decode_batch(data: bytes) -> tuple[int, list[Any]]:
-    """The timestamp and the wire-form requests of a stored batch; each request is checked
-    with ``check_request`` where it is used. Raises ``CorruptRecord`` if it does not decode."""
+def decode_batch(data: bytes) -> Batch:
+    """A stored batch; raises ``CorruptRecord`` if it does not decode."""
     try:
-        version, timestamp_ms, requests = msgpack.unpackb(data, raw=False, strict_map_key=True)
+        fields = msgpack.unpackb(data, raw=False, strict_map_key=True)
+        if not isinstance(fields, list) or not fields:
+            raise ValueError("not an array")
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise CorruptRecord("entry", None, str(error)) from error
-    if version != FORMAT:
-        raise CorruptRecord("entry", None, f"unknown batch format {version}")
-    if type(timestamp_ms) is not int or not isinstance(requests, list):
-        raise CorruptRecord("entry", None, "batch is not [format, timestamp, requests]")
-    return timestamp_ms, requests
+    match fields:
+        case [2, int() as timestamp_ms, int() as clock_ms, list() as requests]:
+            return Batch(timestamp_ms, clock_ms, requests)
+        case [1, int() as timestamp_ms, list() as requests]:
+            return Batch(timestamp_ms, timestamp_ms, requests)
+        case [2 | 1, *_]:
+            raise CorruptRecord("entry", None, "batch is not [format, timestamps..., requests]")
+    raise CorruptRecord("entry", None, f"unknown batch format {fields[0]!r}")
 
 
 def events_in_order(requests: list[Any]) -> list[tuple[str, str, bytes, bytes]]:

@@ -51,7 +51,7 @@ _UUID_FIXED = (0x7 << 76) | (0b10 << 62)
 _KINDS = (KIND_APPEND, KIND_LEASE, KIND_CLUSTER)
 REQUEST_RETENTION_MS = 3_600_000
 """How long a request id is remembered: a retry within an hour (of the cluster's clock, the
-highest batch timestamp applied so far) gets the first outcome back. Part of the state
+elapsed leader time of ``eventlog.state.clock``) gets the first outcome back. Part of the state
 machine, so the same on every node; a node may drop expired rows whenever it likes."""
 
 IndexedEvent = tuple[int, str, int, int, int]
@@ -77,7 +77,7 @@ class StateView(Protocol):
     def digest(self) -> bytes: ...
 
     def clock_ms(self) -> int:
-        """The highest batch timestamp applied so far (0 before the first)."""
+        """The cluster's clock: the highest batch ``clock_ms`` applied so far (0 before)."""
         ...
 
     def lease(self, name: str) -> LeaseGrant | None:
@@ -149,11 +149,10 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     come from a corrupt entry, and raises the same ``CorruptRecord`` on every node."""
     outcomes: list[Outcome] = []
     ordinal = 0
-    timestamp_ms, requests = decode_batch(data)
-    # The clock only moves forward, so an expired request id stays expired on every node,
-    # however a leader's wall clock jumps.
-    writes.clock_ms = max(writes.clock_ms, timestamp_ms)
-    for raw in requests:
+    batch = decode_batch(data)
+    # The cluster's clock only moves forward, so what expired stays expired on every node.
+    writes.clock_ms = max(writes.clock_ms, batch.clock_ms)
+    for raw in batch.requests:
         try:
             kind, request_id, body = raw
             if kind not in _KINDS or not isinstance(request_id, bytes):

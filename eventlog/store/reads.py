@@ -144,7 +144,8 @@ class EventReader:
         (the entry was checked when it was applied)."""
         entry = decode_entry(index, txn.get(Q.pack(index), db=self._dbs.raft_log))
         try:
-            timestamp, requests = decode_batch(entry.data)
+            batch = decode_batch(entry.data)
+            timestamp, requests = batch.timestamp_ms, batch.requests
             flat = events_in_order(requests)
         except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error

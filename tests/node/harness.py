@@ -71,6 +71,8 @@ class Cluster:
         self.root, self.seed, self.flush_delay = root, seed, flush_delay
         self.network = MemoryNetwork()
         self.clock = ManualClock()
+        self.wall_skew_ms: dict[NodeId, int] = {}
+        """How far each node's wall clock is off (the shared monotonic clock is never off)."""
         self.nodes: dict[NodeId, Node] = {}
         self.servers: dict[NodeId, Server] = {}
         self.ticks = 0
@@ -99,7 +101,12 @@ class Cluster:
         rng = random.Random(f"{self.seed}/{node_id}/{self._restarts[node_id]}")
         self._restarts[node_id] += 1
         return Node(
-            config, transport=self.network.transport, clock_ms=self.clock, rng=rng, tick_loop=False
+            config,
+            transport=self.network.transport,
+            clock_ms=lambda: self.clock() + self.wall_skew_ms.get(node_id, 0),
+            elapsed_ms=self.clock,
+            rng=rng,
+            tick_loop=False,
         )
 
     async def start(self, node: Node) -> Node:

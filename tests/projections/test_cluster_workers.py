@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,9 +98,9 @@ def caught_up(client: Client, target: Path) -> bool:
 
 
 def holder(client: Client, projection: str) -> LeaseGrant | None:
-    now_ms = time.time() * 1000
+    held = {lease.name for lease in client.status().leases if not lease.expired}
     for grant in client.leases():
-        if grant.name == lease_name(projection) and grant.expires_ms > now_ms:
+        if grant.name == lease_name(projection) and grant.name in held:
             return grant
     return None
 

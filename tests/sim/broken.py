@@ -14,6 +14,7 @@ from eventlog.raft.read_only import ReadState
 from eventlog.raft.ready import Role
 from eventlog.raft.records import HardState
 from eventlog.raft.storage import MemoryStorage
+from eventlog.state.clock import LeaderClock
 from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
 from eventlog.types import NO_NODE, LogIndex, Term
@@ -91,3 +92,11 @@ class SkewedClockState(MemoryState):
 
     def clock_ms(self) -> int:
         return self.clock + 7_200_000
+
+
+class OwnWallClock(LeaderClock):
+    """A leader that stamps its own clock, two hours ahead, as the cluster's: the clock jumps
+    when it takes over, and every lease and request id expires at once."""
+
+    def stamp(self, term: int, applied_clock_ms: int, elapsed_ms: int) -> int:
+        return elapsed_ms + 7_200_000

@@ -13,10 +13,11 @@ from eventlog.sim.cluster import CoreFactory, SimCluster, open_core
 from eventlog.sim.config import SimConfig
 from eventlog.sim.faults import CALM, STORM
 from eventlog.sim.run import first_failure
+from eventlog.state.clock import LeaderClock
 from eventlog.state.memory import MemoryState
 from eventlog.types import LogIndex, NodeId
 from tests.sim import broken
-from tests.sim.broken import ForgetfulState, SkewedClockState
+from tests.sim.broken import ForgetfulState, OwnWallClock, SkewedClockState
 
 
 def test_vote_without_log_check_is_caught_by_the_sweep() -> None:
@@ -86,7 +87,7 @@ def _figure_8(core_factory: CoreFactory) -> SimCluster:
 
     # (a) x reaches S2 only.
     sim.network.partition([1, 2], [3, 4, 5])
-    x = sim.workload.batch(sim.now)
+    [x] = sim.batches(n[NodeId(1)])
     assert sim.submit(n[NodeId(1)], [x])
     assert sim.run_until(lambda: n[NodeId(2)].disk.storage.last_index() == 2, 500)
     sim.run_until(lambda: False, 20)
@@ -167,3 +168,15 @@ def test_a_state_machine_broken_on_one_node_is_caught_by_the_sweep(
         if violations:
             break
     assert {v.invariant for v in violations} & {"same_decisions", "exactly_once"}, violations
+
+
+def test_a_leader_stamping_its_own_clock_is_caught_by_the_sweep() -> None:
+    def clocks(node: NodeId) -> LeaderClock:
+        return OwnWallClock() if node == 1 else LeaderClock()
+
+    for seed in range(20):
+        sim = SimCluster(seed, SimConfig(nodes=3, steps=1500), clock_factory=clocks)
+        _, violations = sim.run()
+        if violations:
+            break
+    assert {v.invariant for v in violations} == {"clock_rate"}, violations
