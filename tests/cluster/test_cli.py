@@ -24,6 +24,7 @@ from eventraft.demo.load import Ack
 from eventraft.demo.verify import exactly_once
 from eventraft.localcluster import LocalCluster, free_ports, local_cluster
 from eventraft.statustable import DIGEST_CHARS
+from tests.cli.commandline import processes_mentioning
 
 STATUS_FIELDS = {
     "id",
@@ -50,21 +51,6 @@ def eventraft(
         text=True,
         timeout=timeout,
     )
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Live processes whose command line contains ``text`` (Linux ``/proc``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue  # it exited while we looked
-        if text in command:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
