@@ -16,6 +16,7 @@ __all__ = [
     "InvalidRequest",
     "InvariantViolation",
     "LeaseHeld",
+    "NodeFailed",
     "NotLeader",
     "ProposalDropped",
     "StorageFull",
@@ -121,6 +122,16 @@ class DataDirError(EventLogError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"data dir {str(path)!r}: {reason}")
+
+
+class NodeFailed(EventLogError):
+    """The node stopped itself on an error of its own (its disk, its code): it answers
+    nothing any more and its process exits non-zero, for a supervisor to restart it. What it
+    acknowledged before is safe; what it had not, its callers retry elsewhere."""
+
+    def __init__(self, node_id: int, cause: BaseException) -> None:
+        self.node_id, self.cause = node_id, cause
+        super().__init__(f"node {node_id} failed: {type(cause).__name__}: {cause}")
 
 
 class StorageFull(EventLogError):

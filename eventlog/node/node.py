@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 import structlog
 
-from eventlog.errors import EventLogError, NotLeader, Unavailable
+from eventlog.errors import EventLogError, InvariantViolation, NodeFailed, NotLeader, Unavailable
 from eventlog.logs import bind_node
 from eventlog.node.status import status_of
 from eventlog.node.transport import PeerTransport, Transport
@@ -169,6 +169,9 @@ class Node:
         self._busy = False  # the Ready loop has a Ready in hand, or a write in the writer
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
+        self.failure: NodeFailed | None = None
+        """Why the node stopped itself, once it has (``failed`` is set then)."""
+        self.failed = asyncio.Event()
 
     def _open_core(self, rng: random.Random) -> RaftCore:
         config = self.config
@@ -187,6 +190,8 @@ class Node:
         self._tasks = [asyncio.create_task(self._ready_loop(), name="ready")]
         if self._tick_loop_enabled:
             self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
+        for task in self._tasks:
+            task.add_done_callback(self._loop_ended)
         self.logger.info("node_started", applied_index=self.storage.applied_index())
 
     async def stop(self, *, flush: bool = True) -> None:
@@ -203,18 +208,52 @@ class Node:
         # A cancelled Ready loop may have left a write running in the writer thread: let it
         # finish before anything else touches the environment, and before closing it.
         await asyncio.to_thread(self._writer.shutdown, True)
-        if flush:
+        if flush and self.failure is None:  # a failed node writes nothing more
             with contextlib.suppress(EventLogError):
                 self.storage.flush()  # not needed for safety: saves a restart some re-applying
         self.storage.close()
 
     # -- inputs --------------------------------------------------------------------------------
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """The Ready or tick loop ends only when stopped. Any other end (a failed write, a bug)
+        stops the node on purpose, loudly: a node that goes on answering while it does no Raft
+        work is worse than one that is gone (etcd does the same on a failed WAL write)."""
+        if task.cancelled() or self.stopped:
+            return
+        cause = task.exception() or InvariantViolation(f"the {task.get_name()} loop returned")
+        self.fail(cause)
+
+    def fail(self, cause: BaseException) -> None:
+        """Stop serving because of ``cause``: log it, answer every waiting caller with
+        ``Unavailable`` (they retry elsewhere), and set ``failed`` for the process to exit."""
+        if self.failure is not None:
+            return
+        self.failure = NodeFailed(int(self.config.node_id), cause)
+        self.logger.error("node_failed", reason=str(self.failure), exc_info=cause)
+        self._fail_all(Unavailable(str(self.failure)))
+        for task in self._tasks:
+            task.cancel()
+        self.failed.set()
+        asyncio.get_running_loop().create_task(self._wake_waiters())
+
+    async def _wake_waiters(self) -> None:
+        async with self._applied:
+            self._applied.notify_all()
+
+    def _check_serving(self) -> None:
+        if self.failure is not None:
+            raise Unavailable(str(self.failure))
+
     def step(self, m: Message) -> None:
+        if self.failure is not None:  # a failed node takes no part: no vote, no append
+            return
         self.core.step(m)
         self._wakeup.set()
 
     def tick(self) -> None:
         """One tick of logical time, as the tick loop gives every ``tick_ms``."""
+        if self.failure is not None:
+            return
         self.core.tick()
         self._wakeup.set()
 
@@ -241,6 +280,7 @@ class Node:
         """Queue a checked append for the next batch; the future resolves once it is applied
         here. Raises ``NotLeader`` at once on a follower."""
         check_size(request, self.config.max_append_bytes)
+        self._check_serving()
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -251,6 +291,7 @@ class Node:
     async def read_barrier(self) -> LogIndex:
         """Linearizable read (ReadIndex): wait until this node has applied all that was
         committed when the read began; raises NotLeader on a follower without a leader."""
+        self._check_serving()
         self._read_counter += 1
         context = self._read_counter.to_bytes(8, "big")
         future: asyncio.Future[LogIndex] = asyncio.get_running_loop().create_future()
@@ -286,6 +327,7 @@ class Node:
             self._readers -= 1
 
     def _reached(self, current: Callable[[], int], target: int) -> bool:
+        self._check_serving()
         if current() >= target:
             return True
         self._flush_soon()

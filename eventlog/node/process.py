@@ -14,6 +14,7 @@ __all__ = [
     "parse_cluster_map",
     "run",
     "serve",
+    "serve_node",
 ]
 
 
@@ -39,23 +40,31 @@ PARENT_POLL_SECONDS = 0.5
 async def serve(config: NodeConfig, *, exit_with_parent: bool = False) -> None:
     """Serve until SIGTERM or SIGINT (or, with ``exit_with_parent``, until the process that
     started this one is gone), then stop accepting, finish the Ready loop and close."""
-    node = Node(config)
+    await serve_node(Node(config), exit_with_parent=exit_with_parent)
+
+
+async def serve_node(node: Node, *, exit_with_parent: bool = False) -> None:
+    """Serve ``node`` until told to stop, or until it fails: then raise its ``NodeFailed``
+    once it is closed, so the process exits non-zero and a supervisor restarts it."""
     server = Server(node)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watcher = asyncio.create_task(_watch_parent(stop, node)) if exit_with_parent else None
+    ends = {asyncio.create_task(node.failed.wait()), asyncio.create_task(stop.wait())}
     try:
         await server.start()
         await node.start()
-        await stop.wait()
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         node.logger.info("stopping")
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        for task in [*ends, *([watcher] if watcher is not None else [])]:
+            task.cancel()
         await server.close()
         await node.stop()
+    if node.failure is not None:
+        raise node.failure
 
 
 async def _watch_parent(stop: asyncio.Event, node: Node) -> None:
