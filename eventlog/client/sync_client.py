@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from eventlog.client.async_client import AsyncClient
@@ -40,21 +40,29 @@ class Client:
         self._thread.start()
         self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id)
 
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+    def _run(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """``call(*args, **kwargs)`` in the loop, waited for here. The awaitable is made in
+        the loop thread, so an interruption at any point here leaves none unawaited."""
         finished = threading.Event()
-        started: list[asyncio.Task[T]] = []
+        started: list[asyncio.Future[T]] = []
 
         def start() -> None:
-            task = self._loop.create_task(coroutine)
+            task = asyncio.ensure_future(call(*args, **kwargs))
             task.add_done_callback(lambda _: finished.set())
             started.append(task)
 
-        self._loop.call_soon_threadsafe(start)
+        def cancel() -> None:
+            # Queued after ``start`` if ``start`` was queued at all.
+            if started:
+                started[0].cancel()
+            else:
+                finished.set()
+
         try:
+            self._loop.call_soon_threadsafe(start)
             finished.wait()
         except BaseException:
-            # Queued after ``start``, so the task exists when this runs.
-            self._loop.call_soon_threadsafe(lambda: started[0].cancel())
+            self._loop.call_soon_threadsafe(cancel)
             finished.wait(CANCEL_GRACE)
             raise
         return started[0].result()
@@ -69,7 +77,7 @@ class Client:
         if self._loop.is_closed():
             return
         try:
-            self._run(self._shutdown())
+            self._run(self._shutdown)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=CANCEL_GRACE)
@@ -95,7 +103,7 @@ class Client:
     ) -> AppendResult:
         events = list(events)
         return self._run(
-            self._async.append(stream, events, expected_version, request_id=request_id)
+            self._async.append, stream, events, expected_version, request_id=request_id
         )
 
     def append_multi(
@@ -105,7 +113,7 @@ class Client:
         request_id: bytes | None = None,
     ) -> AppendResult:
         listed = [(s, list(e), v) for s, e, v in appends]
-        return self._run(self._async.append_multi(listed, request_id=request_id))
+        return self._run(self._async.append_multi, listed, request_id=request_id)
 
     def read_stream(
         self,
@@ -116,7 +124,7 @@ class Client:
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
         return self._run(
-            self._async.read_stream(stream, from_version, limit, min_position=min_position)
+            self._async.read_stream, stream, from_version, limit, min_position=min_position
         )
 
     def read_stream_backwards(
@@ -128,44 +136,43 @@ class Client:
         min_position: int | None = None,
     ) -> list[RecordedEvent]:
         return self._run(
-            self._async.read_stream_backwards(
-                stream, from_version, limit, min_position=min_position
-            )
+            self._async.read_stream_backwards,
+            stream,
+            from_version,
+            limit,
+            min_position=min_position,
         )
 
     def read_all(
         self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
     ) -> list[RecordedEvent]:
-        return self._run(self._async.read_all(from_position, limit, min_position=min_position))
+        return self._run(self._async.read_all, from_position, limit, min_position=min_position)
 
     def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
     ) -> LeaseGrant:
-        return self._run(self._async.acquire_lease(name, owner, ttl, checkpoint=checkpoint))
+        return self._run(self._async.acquire_lease, name, owner, ttl, checkpoint=checkpoint)
 
     def release_lease(self, name: str, owner: str, token: int) -> None:
-        self._run(self._async.release_lease(name, owner, token))
+        self._run(self._async.release_lease, name, owner, token)
 
     def leases(self) -> list[LeaseGrant]:
-        return self._run(self._async.leases())
+        return self._run(self._async.leases)
 
     def status(self) -> NodeStatus:
-        return self._run(self._async.status())
+        return self._run(self._async.status)
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live; closing the iterator closes its
         connection."""
         iterator = self._async.subscribe(from_position)
 
-        async def next_event() -> RecordedEvent:
-            return await iterator.__anext__()
-
         try:
             while True:
                 try:
-                    yield self._run(next_event())
+                    yield self._run(anext, iterator)
                 except StopAsyncIteration:
                     return
         finally:
             if not self._loop.is_closed():
-                self._run(iterator.aclose())
+                self._run(iterator.aclose)
