@@ -27,6 +27,7 @@ from eventlog.protocol.addresses import parse_addresses
 from eventlog.records import (
     ANY,
     NO_STREAM,
+    Alarm,
     AppendResult,
     LeaseGrant,
     LeaseStatus,
@@ -38,6 +39,7 @@ from eventlog.records import (
 __all__ = [
     "ANY",
     "NO_STREAM",
+    "Alarm",
     "AppendResult",
     "AsyncClient",
     "AsyncEventLog",

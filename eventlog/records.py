@@ -11,6 +11,7 @@ __all__ = [
     "MAX_STREAM_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
+    "Alarm",
     "AppendResult",
     "LeaseGrant",
     "LeaseStatus",
@@ -97,6 +98,16 @@ class LeaseStatus:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class Alarm:
+    """Why a node does not serve as it should: ``corrupt`` (its store differs from what it
+    wrote or from its peers'; it takes no part until replaced) or ``nospace`` (its disk or
+    its quota is full; appends are refused, reads go on)."""
+
+    kind: str
+    detail: str
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class NodeStatus:
     """One node, as ``eventraft status`` shows it. Two nodes at the same ``last_position`` with
     the same ``digest`` (a hash chained over every applied event) hold the same history."""
@@ -115,3 +126,5 @@ class NodeStatus:
     leases: tuple[LeaseStatus, ...] = ()
     cluster_id: str = ""
     """The cluster the node belongs to."""
+    alarms: tuple[Alarm, ...] = ()
+    """Raised on this node, if any."""

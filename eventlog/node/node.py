@@ -21,13 +21,22 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import attrs
 import structlog
 
-from eventlog.errors import EventLogError, InvariantViolation, NodeFailed, NotLeader, Unavailable
+from eventlog.errors import (
+    CorruptRecord,
+    EventLogError,
+    InvariantViolation,
+    NotLeader,
+    Unavailable,
+)
 from eventlog.logs import bind_node
+from eventlog.node.callers import Callers, Queued
+from eventlog.node.health import Health, open_storage
 from eventlog.node.status import status_of
 from eventlog.node.transport import PeerTransport, Transport
 from eventlog.protocol.hello import new_cluster_id
@@ -47,10 +56,9 @@ from eventlog.state.batch import encode_batch
 from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
-from eventlog.types import NO_NODE, LogIndex, NodeId, Term
+from eventlog.types import NO_NODE, LogIndex, NodeId
 
 __all__ = [
-    "MAX_BATCH_BYTES",
     "STAGED_FLUSH_DELAY",
     "Deliver",
     "Node",
@@ -61,8 +69,6 @@ __all__ = [
     "wall_clock_ms",
 ]
 
-MAX_BATCH_BYTES = 1 << 20
-"""Client requests packed into one Raft entry, at most (one request may exceed it alone)."""
 STAGED_FLUSH_DELAY = 0.005
 """Seconds an applied-only Ready may wait to be written with the next one; a reader that
 needs it sooner has it written at once."""
@@ -106,20 +112,6 @@ def monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-@attrs.frozen
-class _Queued:
-    fields: list[Any]
-    request_id: bytes
-    future: asyncio.Future[Outcome]
-    size: int
-
-
-@attrs.define
-class _Pending:
-    term: Term
-    futures: list[tuple[bytes, asyncio.Future[Outcome]]]
-
-
 class Node:
     """One Raft node serving the event store. ``start()`` it inside a running event loop.
 
@@ -141,11 +133,14 @@ class Node:
         self._leader_clock = LeaderClock()
         self._tick_loop_enabled = tick_loop
         self.logger = structlog.get_logger(__name__).bind(node_id=config.node_id)
-        self.storage = LmdbStorage.open(
-            config.data_dir,
-            cluster_id=config.cluster_id,
-            node_id=config.node_id,
-            sync=config.sync,
+        self.storage = open_storage(
+            Path(config.data_dir),
+            lambda: LmdbStorage.open(
+                config.data_dir,
+                cluster_id=config.cluster_id,
+                node_id=config.node_id,
+                sync=config.sync,
+            ),
         )
         self.config = config
         self.core = self._open_core(rng if rng is not None else random.Random())
@@ -154,9 +149,7 @@ class Node:
         self.transport.cluster_id = self.storage.cluster_id
         self._wakeup = asyncio.Event()
         self._applied = asyncio.Condition()
-        self._queued: list[_Queued] = []
-        self._pending: dict[LogIndex, _Pending] = {}
-        self._reads: dict[bytes, asyncio.Future[LogIndex]] = {}
+        self._callers = Callers()
         self._read_counter = 0
         # Twice the longest election timeout: time for a leader to answer, or to be replaced.
         self._read_timeout = 2 * 2 * config.election_tick * config.tick_ms / 1000
@@ -169,9 +162,7 @@ class Node:
         self._busy = False  # the Ready loop has a Ready in hand, or a write in the writer
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
-        self.failure: NodeFailed | None = None
-        """Why the node stopped itself, once it has (``failed`` is set then)."""
-        self.failed = asyncio.Event()
+        self.health = Health(config.node_id, self.storage.path, self.logger)
 
     def _open_core(self, rng: random.Random) -> RaftCore:
         config = self.config
@@ -204,11 +195,11 @@ class Node:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
-        self._fail_all(Unavailable("node stopped"))
+        self._callers.fail_all(Unavailable("node stopped"))
         # A cancelled Ready loop may have left a write running in the writer thread: let it
         # finish before anything else touches the environment, and before closing it.
         await asyncio.to_thread(self._writer.shutdown, True)
-        if flush and self.failure is None:  # a failed node writes nothing more
+        if flush and self.health.serving:  # a node that stopped writes nothing more
             with contextlib.suppress(EventLogError):
                 self.storage.flush()  # not needed for safety: saves a restart some re-applying
         self.storage.close()
@@ -224,37 +215,42 @@ class Node:
         self.fail(cause)
 
     def fail(self, cause: BaseException) -> None:
-        """Stop serving because of ``cause``: log it, answer every waiting caller with
-        ``Unavailable`` (they retry elsewhere), and set ``failed`` for the process to exit."""
-        if self.failure is not None:
+        """Stop taking part because of ``cause`` (``Health.stop``): answer every waiting caller
+        with ``Unavailable`` (they retry elsewhere) and do no more Raft work."""
+        if not self.health.stop(cause):
             return
-        self.failure = NodeFailed(int(self.config.node_id), cause)
-        self.logger.error("node_failed", reason=str(self.failure), exc_info=cause)
-        self._fail_all(Unavailable(str(self.failure)))
+        self._callers.fail_all(self.health.unavailable())
         for task in self._tasks:
             task.cancel()
-        self.failed.set()
         asyncio.get_running_loop().create_task(self._wake_waiters())
+        asyncio.get_running_loop().create_task(self.transport.close())
 
     async def _wake_waiters(self) -> None:
         async with self._applied:
             self._applied.notify_all()
 
     def _check_serving(self) -> None:
-        if self.failure is not None:
-            raise Unavailable(str(self.failure))
+        self.health.check_serving()
 
     def step(self, m: Message) -> None:
-        if self.failure is not None:  # a failed node takes no part: no vote, no append
+        if not self.health.serving:  # a node that stopped takes no part: no vote, no append
             return
-        self.core.step(m)
+        try:
+            self.core.step(m)
+        except CorruptRecord as error:  # an entry to send that does not hold
+            self.fail(error)
+            return
         self._wakeup.set()
 
     def tick(self) -> None:
         """One tick of logical time, as the tick loop gives every ``tick_ms``."""
-        if self.failure is not None:
+        if not self.health.serving:
             return
-        self.core.tick()
+        try:
+            self.core.tick()
+        except CorruptRecord as error:
+            self.fail(error)
+            return
         self._wakeup.set()
 
     def idle(self) -> bool:
@@ -284,7 +280,8 @@ class Node:
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Queued(request.fields, request.request_id, future, request.size))
+        queued = Queued(request.fields, request.request_id, future, request.size)
+        self._callers.queued.append(queued)
         self._wakeup.set()
         return future
 
@@ -295,7 +292,7 @@ class Node:
         self._read_counter += 1
         context = self._read_counter.to_bytes(8, "big")
         future: asyncio.Future[LogIndex] = asyncio.get_running_loop().create_future()
-        self._reads[context] = future
+        self._callers.reads[context] = future
         try:
             self.core.read_index(context)
             self._wakeup.set()
@@ -306,7 +303,7 @@ class Node:
         except TimeoutError:
             raise Unavailable("the leader did not confirm the read in time") from None
         finally:
-            self._reads.pop(context, None)
+            self._callers.reads.pop(context, None)
         await self.wait_applied(index)
         return index
 
@@ -408,27 +405,15 @@ class Node:
             await self._written()
         self.transport.send(rd.messages_after_persist)
         for read in rd.read_states:
-            future = self._reads.get(read.context)
-            if future is not None and not future.done():
-                future.set_result(read.index)
+            self._callers.answer_read(read.context, read.index)
         self._on_soft_state(rd)
         self.core.advance(rd)
 
     def _propose_queued(self) -> None:
-        """Pack every queued request into as few entries as the batch cap allows."""
-        queued, self._queued = self._queued, []
-        batch: list[_Queued] = []
-        size = 0
-        for item in queued:
-            if batch and size + item.size > MAX_BATCH_BYTES:
-                self._propose(batch)
-                batch, size = [], 0
-            batch.append(item)
-            size += item.size
-        if batch:
+        for batch in self._callers.batches():
             self._propose(batch)
 
-    def _propose(self, batch: list[_Queued]) -> None:
+    def _propose(self, batch: list[Queued]) -> None:
         cluster_ms = self._leader_clock.stamp(
             int(self.core.term), self.storage.clock_ms(), self.elapsed_ms()
         )
@@ -436,34 +421,21 @@ class Node:
         try:
             proposal = self.core.propose(data)
         except EventLogError as error:
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(error)
+            self._callers.fail_batch(batch, error)
             return
-        futures = [(item.request_id, item.future) for item in batch]
-        self._pending[proposal.last_index] = _Pending(proposal.term, futures)
+        self._callers.proposed(proposal.last_index, proposal.term, batch)
 
     def _resolve(
         self, committed: tuple[Entry, ...], outcomes: list[tuple[LogIndex, list[Outcome]]]
     ) -> None:
-        by_index = dict(outcomes)
-        for entry in committed:
-            pending = self._pending.pop(entry.index, None)
-            if pending is None:
-                continue
-            if pending.term != entry.term:
-                self._fail(pending, NotLeader(self.config.node_id, self.core.leader or None))
-                continue
-            results = {outcome.request_id: outcome for outcome in by_index.get(entry.index, [])}
-            for request_id, future in pending.futures:
-                if not future.done():
-                    future.set_result(results[request_id])
+        replaced = NotLeader(self.config.node_id, self.core.leader or None)
+        self._callers.resolve(committed, outcomes, replaced)
 
     def _on_soft_state(self, rd: Ready) -> None:
         role, leader = rd.soft_state.role, rd.soft_state.leader
         if leader != self._leader:
             # Reads waiting on the old leader's confirmation will never get it.
-            self._fail_reads(NotLeader(self.config.node_id, leader or None))
+            self._callers.fail_reads(NotLeader(self.config.node_id, leader or None))
             self._leader = leader
         if role is self._role:
             return
@@ -473,7 +445,7 @@ class Node:
         if self._role is Role.LEADER:
             # Our proposals may still commit under the next leader; callers retry with the
             # same request id, which the state machine answers without appending twice.
-            self._fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
+            self._callers.fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
         self._role = role
         if role is Role.LEADER:
             self._leader_clock.lead(int(self.core.term), self.storage.clock_ms(), self.elapsed_ms())
@@ -492,30 +464,12 @@ class Node:
         future = self.append(cluster_id_request(named))
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
-    def _fail(self, pending: _Pending, error: Exception) -> None:
-        for _, future in pending.futures:
-            if not future.done():
-                future.set_exception(error)
-
-    def _fail_all(self, error: Exception) -> None:
-        for pending in self._pending.values():
-            self._fail(pending, error)
-        self._pending.clear()
-        for item in self._queued:
-            if not item.future.done():
-                item.future.set_exception(error)
-        self._queued.clear()
-        self._fail_reads(error)
-
-    def _fail_reads(self, error: Exception) -> None:
-        for read in self._reads.values():
-            if not read.done():
-                read.set_exception(error)
-
     # -- looking -------------------------------------------------------------------------------
     def leader_address(self) -> tuple[NodeId, tuple[str, int] | None]:
         leader = self.core.leader
         return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
 
     def status(self) -> NodeStatus:
-        return status_of(self.core, self.storage, self.clock_ms())
+        return attrs.evolve(
+            status_of(self.core, self.storage, self.clock_ms()), alarms=self.health.alarms()
+        )

@@ -52,7 +52,7 @@ async def serve_node(node: Node, *, exit_with_parent: bool = False) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watcher = asyncio.create_task(_watch_parent(stop, node)) if exit_with_parent else None
-    ends = {asyncio.create_task(node.failed.wait()), asyncio.create_task(stop.wait())}
+    ends = {asyncio.create_task(node.health.failed.wait()), asyncio.create_task(stop.wait())}
     try:
         await server.start()
         await node.start()
@@ -63,8 +63,8 @@ async def serve_node(node: Node, *, exit_with_parent: bool = False) -> None:
             task.cancel()
         await server.close()
         await node.stop()
-    if node.failure is not None:
-        raise node.failure
+    if node.health.failure is not None:
+        raise node.health.failure
 
 
 async def _watch_parent(stop: asyncio.Event, node: Node) -> None:

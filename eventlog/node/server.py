@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from eventlog.errors import (
+    CorruptRecord,
     EventLogError,
     FrameError,
     InvalidRequest,
@@ -210,6 +211,9 @@ class ClientSession:
                 raise InvalidRequest(f"unknown operation {op!r}")
             payload = await handler(self, call_id, args)
             self.send([call_id, "ok", payload])
+        except CorruptRecord as error:  # this node's store: never serve it again
+            self.node.fail(error)
+            self.send([call_id, "error", answers.pack_error(self.node.health.unavailable())])
         except EventLogError as error:
             self.send([call_id, "error", self._error_body(error)])
         except (KeyError, TypeError, ValueError) as error:

@@ -112,6 +112,7 @@ _STATUS = cattrs.Converter()
 def pack_status(status: NodeStatus) -> dict[str, Any]:
     packed: dict[str, Any] = _STATUS.unstructure(status)
     packed["leases"] = list(packed["leases"])
+    packed["alarms"] = list(packed["alarms"])
     return packed
 
 

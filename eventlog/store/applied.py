@@ -11,6 +11,7 @@ from eventlog.raft.records import EMPTY_HARD_STATE, Entry, HardState
 from eventlog.records import LeaseGrant
 from eventlog.state.machine import INITIAL_DIGEST, REQUEST_RETENTION_MS, WriteSet
 from eventlog.state.outcomes import Outcome
+from eventlog.store import sealed
 from eventlog.store.codecs import (
     POS,
     Q,
@@ -81,14 +82,15 @@ class TxnView:
     ids: dict[str, bytes] = attrs.field(factory=dict)
 
     def stream_version(self, stream: str) -> int:
-        sid = self.txn.get(stream_key(stream), db=self.dbs.stream_ids)
+        sid = sealed.get(self.txn, self.dbs.stream_ids, "stream_ids", stream_key(stream))
         if sid is None:
             return 0
         self.ids[stream] = sid
-        return u64(self.txn.get(sid, db=self.dbs.stream_heads), "stream_heads", sid)
+        head = sealed.get(self.txn, self.dbs.stream_heads, "stream_heads", sid)
+        return u64(head, "stream_heads", sid)
 
     def request_outcome(self, request_id: bytes) -> Outcome | None:
-        raw = self.txn.get(request_id, db=self.dbs.requests)
+        raw = sealed.get(self.txn, self.dbs.requests, "requests", request_id)
         return None if raw is None else decode_outcome(request_id, raw)
 
     def last_position(self) -> Position:
@@ -101,8 +103,9 @@ class TxnView:
         return self.cache.clock_ms
 
     def lease(self, name: str) -> LeaseGrant | None:
-        raw = self.txn.get(name.encode(), db=self.dbs.leases)
-        return None if raw is None else decode_lease(name.encode(), raw)
+        key = name.encode()
+        raw = sealed.get(self.txn, self.dbs.leases, "leases", key)
+        return None if raw is None else decode_lease(key, raw)
 
     def lease_token(self) -> int:
         return self.cache.lease_token
@@ -147,14 +150,18 @@ def write_staged(txn: Txn, dbs: Dbs, staged: Staged, stream_count: int) -> int:
     the new stream count."""
     writes = staged.writes
     stream_count = _write_applied(txn, dbs, writes, staged.sids, stream_count)
-    meta = dbs.meta
-    txn.put(M_APPLIED, Q.pack(staged.applied), db=meta)
-    txn.put(M_POSITION, Q.pack(writes.last_position), db=meta)
-    txn.put(M_DIGEST, writes.digest, db=meta)
-    txn.put(M_STREAMS, Q.pack(stream_count), db=meta)
-    txn.put(M_CLOCK, Q.pack(writes.clock_ms), db=meta)
-    txn.put(M_LEASE_TOKEN, Q.pack(writes.lease_token), db=meta)
-    txn.put(M_CLUSTER, writes.cluster_id.encode(), db=meta)
+    sealed.put_many(
+        txn.cursor(db=dbs.meta),
+        [
+            (M_APPLIED, Q.pack(staged.applied)),
+            (M_POSITION, Q.pack(writes.last_position)),
+            (M_DIGEST, writes.digest),
+            (M_STREAMS, Q.pack(stream_count)),
+            (M_CLOCK, Q.pack(writes.clock_ms)),
+            (M_LEASE_TOKEN, Q.pack(writes.lease_token)),
+            (M_CLUSTER, writes.cluster_id.encode()),
+        ],
+    )
     return stream_count
 
 
@@ -169,28 +176,32 @@ def _write_applied(
         if sid is None:
             count += 1
             sid = Q.pack(count)
-            txn.put(stream_key(stream), sid, db=dbs.stream_ids)
+            sealed.put(txn, dbs.stream_ids, stream_key(stream), sid)
         ids[stream] = sid
-        txn.put(sid, Q.pack(version), db=dbs.stream_heads)
+        sealed.put(txn, dbs.stream_heads, sid, Q.pack(version))
     pack_q, pack_pos = Q.pack, POS.pack
-    txn.cursor(db=dbs.positions).putmulti(
+    sealed.put_many(
+        txn.cursor(db=dbs.positions),
         [(pack_q(p), pack_pos(index, ordinal, v)) for p, _, v, index, ordinal in writes.events],
         append=True,
     )
-    txn.cursor(db=dbs.stream_index).putmulti(
-        [(ids[s] + pack_q(v), pack_q(p)) for p, s, v, _, _ in writes.events]
+    sealed.put_many(
+        txn.cursor(db=dbs.stream_index),
+        [(ids[s] + pack_q(v), pack_q(p)) for p, s, v, _, _ in writes.events],
     )
-    txn.cursor(db=dbs.requests).putmulti(
-        [(rid, encode_outcome(o)) for rid, o in writes.outcomes.items()]
+    sealed.put_many(
+        txn.cursor(db=dbs.requests),
+        [(rid, encode_outcome(o)) for rid, o in writes.outcomes.items()],
     )
-    txn.cursor(db=dbs.request_times).putmulti(
-        [(pack_q(o.applied_ms) + rid, b"") for rid, o in writes.outcomes.items()]
+    sealed.put_many(
+        txn.cursor(db=dbs.request_times),
+        [(pack_q(o.applied_ms) + rid, b"") for rid, o in writes.outcomes.items()],
     )
     for name, grant in writes.leases.items():
         if grant is None:
             txn.delete(name.encode(), db=dbs.leases)
         else:
-            txn.put(name.encode(), encode_lease(grant), db=dbs.leases)
+            sealed.put(txn, dbs.leases, name.encode(), encode_lease(grant))
     _drop_expired_requests(txn, dbs, writes.clock_ms - REQUEST_RETENTION_MS)
     return count
 
@@ -205,7 +216,7 @@ def _drop_expired_requests(txn: Txn, dbs: Dbs, cutoff_ms: int) -> None:
         if u64(key[:8], "request_times", key) >= cutoff_ms:
             break
         request_id = key[8:]
-        raw = txn.get(request_id, db=dbs.requests)
+        raw = sealed.get(txn, dbs.requests, "requests", request_id)
         if raw is not None and decode_outcome(request_id, raw).applied_ms < cutoff_ms:
             txn.delete(request_id, db=dbs.requests)
         cursor.delete()
@@ -219,12 +230,15 @@ def load_cache(txn: Txn, dbs: Dbs) -> Cache:
     if cursor.last():
         index = LogIndex(u64(cursor.key(), "raft_log", cursor.key()))
         cache.last_index, cache.last_term = index, decode_entry(index, cursor.value()).term
-    raw_state = txn.get(HARD_STATE_KEY, db=dbs.raft_state)
+    raw_state = sealed.get(txn, dbs.raft_state, "raft_state", HARD_STATE_KEY)
     if raw_state is not None:
         cache.hard_state = decode_hard_state(raw_state)
 
+    def meta(key: bytes) -> bytes | None:
+        return sealed.get(txn, dbs.meta, "meta", key)
+
     def meta_u64(key: bytes) -> int:
-        raw = txn.get(key, db=dbs.meta)
+        raw = meta(key)
         return 0 if raw is None else u64(raw, "meta", key)
 
     cache.applied_index = LogIndex(meta_u64(M_APPLIED))
@@ -232,8 +246,8 @@ def load_cache(txn: Txn, dbs: Dbs) -> Cache:
     cache.stream_count = meta_u64(M_STREAMS)
     cache.clock_ms = meta_u64(M_CLOCK)
     cache.lease_token = meta_u64(M_LEASE_TOKEN)
-    cache.cluster_id = (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
-    cache.digest = txn.get(M_DIGEST, db=dbs.meta) or INITIAL_DIGEST
+    cache.cluster_id = (meta(M_CLUSTER) or b"").decode(errors="replace")
+    cache.digest = meta(M_DIGEST) or INITIAL_DIGEST
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", M_DIGEST, "digest is not 32 bytes")
     if cache.applied_index > cache.last_index:

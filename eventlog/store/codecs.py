@@ -15,6 +15,7 @@ from eventlog.errors import CorruptRecord
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import LeaseGrant
 from eventlog.state.outcomes import Outcome
+from eventlog.store import sealed
 from eventlog.types import LogIndex, NodeId, Term
 
 __all__ = [
@@ -52,18 +53,24 @@ def u64(raw: bytes | None, db: str, key: object) -> int:
 
 
 def encode_entry(entry: Entry) -> bytes:
-    return HEAD.pack(entry.term, entry.kind) + entry.data
+    """The sealed raft_log value of ``entry`` (its key is ``Q.pack(entry.index)``)."""
+    return sealed.seal(Q.pack(entry.index), HEAD.pack(entry.term, entry.kind) + entry.data)
 
 
 def decode_entry(index: int, raw: bytes | None) -> Entry:
-    if raw is None or len(raw) < HEAD.size:
-        raise CorruptRecord("raft_log", index, "missing or shorter than its header")
+    """The entry at ``index`` from its sealed value, once its checksum holds."""
+    if raw is None:
+        raise CorruptRecord("raft_log", index, "missing")
+    end = sealed.verify("raft_log", Q.pack(index), raw, index)
+    if end < HEAD.size:
+        raise CorruptRecord("raft_log", index, "shorter than its header")
     term, kind = HEAD.unpack_from(raw)
     try:
         entry_kind = EntryKind(kind)
     except ValueError as error:
         raise CorruptRecord("raft_log", index, f"unknown entry kind {kind}") from error
-    return Entry(term=Term(term), index=LogIndex(index), data=raw[HEAD.size :], kind=entry_kind)
+    data = raw[HEAD.size : end]
+    return Entry(term=Term(term), index=LogIndex(index), data=data, kind=entry_kind)
 
 
 def encode_hard_state(hard_state: HardState) -> bytes:

@@ -30,9 +30,11 @@ from typing import Any, TypeVar
 import attrs
 import lmdb
 
-from eventlog.errors import DataDirError, StorageFull
+from eventlog.errors import CorruptRecord, DataDirError, StorageFull
 from eventlog.logs import library_logger
 from eventlog.raft.storage import StorageError
+from eventlog.store import sealed
+from eventlog.store.alarms import ALARM_FILE
 from eventlog.store.codecs import Q, u64
 from eventlog.store.ownership import LOCK_FILE
 
@@ -50,6 +52,7 @@ __all__ = [
     "M_NODE",
     "M_POSITION",
     "M_STREAMS",
+    "UNSEALED_FORMAT",
     "Dbs",
     "Gate",
     "Txn",
@@ -59,18 +62,23 @@ __all__ = [
     "init_or_check",
     "open_existing",
     "prepare_dir",
+    "seal_every_record",
     "stored_cluster_id",
+    "stored_format",
     "write_txn",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""3: every value sealed with its checksum (``sealed``)."""
+UNSEALED_FORMAT = 2
+"""The one earlier format a writable open upgrades (in the same transaction)."""
 MAX_MAP_SIZE = 1 << 40
 """The map doubles on demand up to this; past it a write raises ``StorageFull``."""
 
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
 
-_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE})
+_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE, ALARM_FILE, "corrupt.tmp"})
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
@@ -131,6 +139,12 @@ class Gate:
         try:
             with begun as txn:
                 yield txn
+        except (lmdb.CorruptedError, lmdb.PageNotFoundError) as error:
+            raise CorruptRecord("data.mdb", env.path(), str(error)) from error
+        except lmdb.Error as error:
+            if write:  # ``write_txn`` tells a full map from the rest
+                raise
+            raise StorageError(f"LMDB read failed: {error}") from error
         finally:
             self._leave()
 
@@ -189,10 +203,20 @@ def open_existing(env: Any, path: Path) -> Dbs:
         raise DataDirError(path, f"not an eventraft store: {error}") from error
 
 
+def stored_format(txn: Txn, dbs: Dbs) -> int:
+    """The store's format; up to format 2 its values were not sealed."""
+    raw = txn.get(M_FORMAT, db=dbs.meta)
+    if raw is not None and len(raw) == Q.size:
+        return u64(raw, "meta", M_FORMAT)
+    return u64(sealed.get(txn, dbs.meta, "meta", M_FORMAT), "meta", M_FORMAT)
+
+
 def check_format(txn: Txn, dbs: Dbs, path: Path) -> None:
-    stored_format = u64(txn.get(M_FORMAT, db=dbs.meta), "meta", M_FORMAT)
-    if stored_format != FORMAT_VERSION:
-        raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
+    found = stored_format(txn, dbs)
+    if found == UNSEALED_FORMAT:
+        raise DataDirError(path, f"format {found}: open it once writable to upgrade it")
+    if found != FORMAT_VERSION:
+        raise DataDirError(path, f"format {found}; this build reads {FORMAT_VERSION}")
 
 
 def init_or_check(
@@ -209,26 +233,38 @@ def init_or_check(
     except lmdb.Error as error:
         raise DataDirError(path, f"not an eventraft store: {error}") from error
     if fresh:
-        txn.put(M_FORMAT, Q.pack(FORMAT_VERSION), db=dbs.meta)
-        txn.put(M_CLUSTER, (cluster_id or fresh_id).encode(), db=dbs.meta)
-        txn.put(M_NODE, Q.pack(node_id), db=dbs.meta)
+        sealed.put(txn, dbs.meta, M_FORMAT, Q.pack(FORMAT_VERSION))
+        sealed.put(txn, dbs.meta, M_CLUSTER, (cluster_id or fresh_id).encode())
+        sealed.put(txn, dbs.meta, M_NODE, Q.pack(node_id))
         return dbs
-    stored_format = u64(txn.get(M_FORMAT, db=dbs.meta), "meta", M_FORMAT)
-    if stored_format != FORMAT_VERSION:
-        raise DataDirError(path, f"format {stored_format}; this build reads {FORMAT_VERSION}")
+    if stored_format(txn, dbs) == UNSEALED_FORMAT:
+        seal_every_record(txn, dbs)
+        sealed.put(txn, dbs.meta, M_FORMAT, Q.pack(FORMAT_VERSION))
+    check_format(txn, dbs, path)
     stored_cluster = stored_cluster_id(txn, dbs)
     if cluster_id is not None and not stored_cluster:  # named now, by whoever started it
-        txn.put(M_CLUSTER, cluster_id.encode(), db=dbs.meta)
+        sealed.put(txn, dbs.meta, M_CLUSTER, cluster_id.encode())
     elif cluster_id is not None and stored_cluster != cluster_id:
         raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
-    stored_node = u64(txn.get(M_NODE, db=dbs.meta), "meta", M_NODE)
+    stored_node = u64(sealed.get(txn, dbs.meta, "meta", M_NODE), "meta", M_NODE)
     if stored_node != node_id:
         raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
     return dbs
 
 
 def stored_cluster_id(txn: Txn, dbs: Dbs) -> str:
-    return (txn.get(M_CLUSTER, db=dbs.meta) or b"").decode(errors="replace")
+    return (sealed.get(txn, dbs.meta, "meta", M_CLUSTER) or b"").decode(errors="replace")
+
+
+def seal_every_record(txn: Txn, dbs: Dbs) -> None:
+    """Upgrade a store of format 2 in the transaction that opens it: every value gains its
+    checksum, all at once or (on a crash) not at all."""
+    for name in DB_NAMES:
+        db = getattr(dbs, name)
+        rows = list(txn.cursor(db=db))
+        for key, value in rows:
+            txn.put(key, sealed.seal(key, value), db=db)
+    library_logger(__name__).info("store_upgraded", to_format=FORMAT_VERSION)
 
 
 # -- writing with map growth -------------------------------------------------------------------

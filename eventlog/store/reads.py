@@ -16,6 +16,7 @@ from eventlog.errors import CorruptRecord
 from eventlog.records import RecordedEvent
 from eventlog.state.batch import decode_batch, events_in_order
 from eventlog.state.machine import event_id
+from eventlog.store import sealed
 from eventlog.store.codecs import POS, U64_MAX, Q, decode_entry, stream_key, u64
 from eventlog.store.layout import Dbs, Gate, Txn
 from eventlog.types import Position
@@ -50,8 +51,9 @@ class EventReader:
         with self._gate.txn(self._env) as txn:
             cursor = txn.cursor(db=self._dbs.positions)
             if cursor.set_range(Q.pack(max(from_position, 1))):
-                for key, value in cursor:
-                    refs.append((u64(key, "positions", key), value))
+                for key, raw in cursor:
+                    position = u64(key, "positions", key)
+                    refs.append((position, sealed.unseal("positions", key, raw, position)))
                     if len(refs) == limit:
                         break
             return self._recorded(txn, refs)
@@ -96,15 +98,16 @@ class EventReader:
             return []
         refs: list[tuple[int, bytes | None]] = []
         with self._gate.txn(self._env) as txn:
-            sid = txn.get(stream_key(stream), db=self._dbs.stream_ids)
+            dbs = self._dbs
+            sid = sealed.get(txn, dbs.stream_ids, "stream_ids", stream_key(stream))
             if sid is None:
                 return []
-            for key, value in rows(txn.cursor(db=self._dbs.stream_index), sid):
+            for key, raw in rows(txn.cursor(db=dbs.stream_index), sid):
                 if key[:8] != sid:
                     break
-                refs.append(
-                    (u64(value, "stream_index", key), txn.get(value, db=self._dbs.positions))
-                )
+                value = sealed.unseal("stream_index", key, raw)
+                row = sealed.get(txn, dbs.positions, "positions", value)
+                refs.append((u64(value, "stream_index", key), row))
                 if len(refs) == limit:
                     break
             return self._recorded(txn, refs)

@@ -29,7 +29,7 @@ from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import LeaseGrant, RecordedEvent
 from eventlog.state.machine import WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
-from eventlog.store import raftlog
+from eventlog.store import raftlog, sealed
 from eventlog.store.applied import Cache, Staged, TxnView, check_apply, load_cache, write_staged
 from eventlog.store.codecs import decode_lease, encode_hard_state
 from eventlog.store.layout import (
@@ -46,6 +46,7 @@ from eventlog.store.layout import (
     write_txn,
 )
 from eventlog.store.ownership import DirLock
+from eventlog.store.preflight import check_data_file
 from eventlog.store.reads import EventReader
 from eventlog.types import LogIndex, Position, Term
 
@@ -235,7 +236,8 @@ class LmdbStorage:
             if entries:
                 raftlog.write_entries(txn, self._dbs, entries, cache.last_index)
             if hard_state is not None:
-                txn.put(HARD_STATE_KEY, encode_hard_state(hard_state), db=self._dbs.raft_state)
+                state = encode_hard_state(hard_state)
+                sealed.put(txn, self._dbs.raft_state, HARD_STATE_KEY, state)
             if staged is None:
                 return None
             return write_staged(txn, self._dbs, staged, cache.stream_count)
@@ -320,7 +322,8 @@ class LmdbStorage:
     def leases(self) -> list[LeaseGrant]:
         """Every lease ever granted, expired and released ones included, by name."""
         with self._gate.txn(self._env) as txn:
-            return [decode_lease(k, v) for k, v in txn.cursor(db=self._dbs.leases)]
+            rows = sealed.items(txn.cursor(db=self._dbs.leases), "leases")
+            return [decode_lease(k, v) for k, v in rows]
 
     def clock_ms(self) -> int:
         return self._cache.clock_ms
@@ -348,6 +351,7 @@ class LmdbStorage:
 
 
 def _open_env(directory: Path, *, map_size: int, sync: bool, readonly: bool) -> Any:
+    check_data_file(directory)
     try:
         return lmdb.open(
             str(directory),

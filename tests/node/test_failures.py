@@ -50,11 +50,11 @@ def test_a_failed_write_stops_the_node_and_answers_its_callers_at_once(
             break_disk(monkeypatch, leader.storage)
             with capture_logs() as logs:
                 waiting = leader.append(note("lost"))
-                await c.observe(lambda: leader.failure is not None, "the node failing")
+                await c.observe(lambda: leader.health.failure is not None, "the node failing")
             with pytest.raises(Unavailable, match=r"node \d failed: Error: mdb_txn_commit"):
                 await waiting
-            assert isinstance(leader.failure, NodeFailed)
-            assert isinstance(leader.failure.cause, lmdb.Error)
+            assert isinstance(leader.health.failure, NodeFailed)
+            assert isinstance(leader.health.failure.cause, lmdb.Error)
             [failed] = [line for line in logs if line["event"] == "node_failed"]
             assert failed["log_level"] == "error" and "Input/output" in failed["reason"]
             with pytest.raises(Unavailable):

@@ -1,0 +1,110 @@
+"""The callers a node owes an answer: appends queued for the next batch, batches proposed and
+waiting to be applied, and reads waiting for the leader's confirmation. Every one of them is
+answered exactly once: with its outcome, or with the error that ended its wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from eventlog.raft.records import Entry
+from eventlog.state.outcomes import Outcome
+from eventlog.types import LogIndex, Term
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "Callers",
+    "Queued",
+]
+
+MAX_BATCH_BYTES = 1 << 20
+"""Requests packed into one entry, at most, in bytes (a request over it travels alone)."""
+
+
+@attrs.frozen
+class Queued:
+    fields: list[Any]
+    request_id: bytes
+    future: asyncio.Future[Outcome]
+    size: int
+
+
+@attrs.define
+class _Pending:
+    term: Term
+    futures: list[tuple[bytes, asyncio.Future[Outcome]]]
+
+
+def _fail(futures: Iterator[asyncio.Future[Any]], error: Exception) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(error)
+
+
+@attrs.define
+class Callers:
+    queued: list[Queued] = attrs.field(factory=list)
+    pending: dict[LogIndex, _Pending] = attrs.field(factory=dict)
+    """Proposed batches by the index of their entry."""
+    reads: dict[bytes, asyncio.Future[LogIndex]] = attrs.field(factory=dict)
+    """ReadIndex requests by their context."""
+
+    def batches(self) -> Iterator[list[Queued]]:
+        """Every queued request, packed into as few entries as the batch cap allows."""
+        queued, self.queued = self.queued, []
+        batch: list[Queued] = []
+        size = 0
+        for item in queued:
+            if batch and size + item.size > MAX_BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+            batch.append(item)
+            size += item.size
+        if batch:
+            yield batch
+
+    def proposed(self, index: LogIndex, term: Term, batch: list[Queued]) -> None:
+        self.pending[index] = _Pending(term, [(item.request_id, item.future) for item in batch])
+
+    def resolve(
+        self,
+        committed: Sequence[Entry],
+        outcomes: list[tuple[LogIndex, list[Outcome]]],
+        replaced: Exception,
+    ) -> None:
+        """Answer the callers of committed entries; ``replaced`` for those whose entry was
+        replaced by another leader's (their request may still be in the log: they retry)."""
+        by_index = dict(outcomes)
+        for entry in committed:
+            pending = self.pending.pop(entry.index, None)
+            if pending is None:
+                continue
+            if pending.term != entry.term:
+                _fail((future for _, future in pending.futures), replaced)
+                continue
+            results = {outcome.request_id: outcome for outcome in by_index.get(entry.index, [])}
+            for request_id, future in pending.futures:
+                if not future.done():
+                    future.set_result(results[request_id])
+
+    def fail_batch(self, batch: list[Queued], error: Exception) -> None:
+        _fail((item.future for item in batch), error)
+
+    def answer_read(self, context: bytes, index: LogIndex) -> None:
+        future = self.reads.get(context)
+        if future is not None and not future.done():
+            future.set_result(index)
+
+    def fail_all(self, error: Exception) -> None:
+        for pending in self.pending.values():
+            _fail((future for _, future in pending.futures), error)
+        self.pending.clear()
+        self.fail_batch(self.queued, error)
+        self.queued.clear()
+        self.fail_reads(error)
+
+    def fail_reads(self, error: Exception) -> None:
+        _fail(iter(self.reads.values()), error)
