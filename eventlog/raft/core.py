@@ -50,12 +50,17 @@ class Logger(Protocol):
 
     def info(self, event: str, **fields: Any) -> Any: ...
 
+    def warning(self, event: str, **fields: Any) -> Any: ...
+
 
 class NullLogger:
     def debug(self, event: str, **fields: Any) -> None:
         return None
 
     def info(self, event: str, **fields: Any) -> None:
+        return None
+
+    def warning(self, event: str, **fields: Any) -> None:
         return None
 
 

@@ -93,17 +93,30 @@ class Progress:
         return updated
 
     def maybe_decrease_to(self, rejected: LogIndex, hint_index: LogIndex) -> bool:
-        """Move ``next`` back after a rejection; False if the rejection is stale."""
+        """Move ``next`` back after a rejection; False if the rejection is stale.
+
+        A rejection at ``match`` itself may be stale (sent before the follower caught up) or
+        mean the follower lost what it acknowledged (its disk was emptied or replaced): a probe
+        at ``match`` tells them apart, since a probe is the one message in flight. If the probe
+        is rejected too, the follower holds less than ``match``: ``match`` drops to 0 (nothing
+        it holds is known to agree any more, and only an acknowledgement raises it again), so
+        the follower is caught up again instead of being left behind for good."""
         if self.state is ProgressState.REPLICATE:
-            if rejected <= self.match:
+            if rejected < self.match:
                 return False
             self.next = LogIndex(self.match + 1)
             return True
         if self.next - 1 != rejected:
             return False
+        if self.lost_entries(rejected, hint_index):
+            self.match = LogIndex(0)
         self.next = LogIndex(max(min(rejected, hint_index + 1), self.match + 1))
         self.paused = False
         return True
+
+    def lost_entries(self, rejected: LogIndex, hint_index: LogIndex) -> bool:
+        """A probe at ``match`` was rejected: the follower no longer holds what it acked."""
+        return self.state is ProgressState.PROBE and rejected == self.match > hint_index
 
     def sent_entries(self, last_index: LogIndex, size: int) -> None:
         if self.state is ProgressState.REPLICATE:

@@ -151,6 +151,10 @@ def _handle_append_response(core: RaftCore, m: AppendEntriesResponse) -> None:
         next_probe = m.hint_index
         if m.hint_term > 0:
             next_probe, _ = core.log.find_conflict_by_term(m.hint_index, m.hint_term)
+        if pr.next - 1 == m.index and pr.lost_entries(m.index, next_probe):
+            core.logger.warning(
+                "follower_lost_entries", follower=m.src, acknowledged=pr.match, holds=next_probe
+            )
         if pr.maybe_decrease_to(m.index, next_probe):
             if pr.state is ProgressState.REPLICATE:
                 pr.become_probe()

@@ -45,3 +45,6 @@ class TraceLogger:
 
     def info(self, event: str, **fields: Any) -> None:
         self._emit(event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(event, fields)

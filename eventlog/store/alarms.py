@@ -39,7 +39,7 @@ def recorded_corruption(directory: Path) -> str | None:
     """The detail of the alarm raised on this store, if one was."""
     try:
         raw = (directory / ALARM_FILE).read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no alarm; opening says what is wrong
         return None
     try:
         detail = json.loads(raw)["detail"]

@@ -12,6 +12,7 @@ from eventraft.cli.errors import Group
 from eventraft.cli.log import append, read, status
 from eventraft.cli.options import log_level, log_level_option
 from eventraft.cli.projections import project, rebuild
+from eventraft.cli.verify import verify
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +23,5 @@ def main() -> None:
     configure_logging(log_level())
 
 
-for command in (node, cluster, status, append, read, project, rebuild, demo, bench):
+for command in (node, cluster, status, append, read, project, rebuild, verify, demo, bench):
     main.add_command(log_level_option(command))

@@ -8,6 +8,7 @@ import pytest
 from eventlog.errors import NotLeader
 from eventlog.raft.messages import AppendEntries, AppendEntriesResponse, Message
 from eventlog.raft.ready import Role
+from eventlog.raft.storage import MemoryStorage
 from eventlog.types import NodeId
 from tests.raft.harness import Network
 
@@ -220,3 +221,20 @@ def test_lagging_follower_catches_up_after_reconnecting() -> None:
     net.tick_until(lambda: len(net.host(3).applied_data) == 10, 10)
     assert net.host(3).applied_data == [b"v%d" % i for i in range(10)]
     assert net.core(1).role is Role.LEADER and net.core(3).term == 1
+
+
+def test_a_follower_that_lost_what_it_acknowledged_is_caught_up_again() -> None:
+    """A follower whose disk was emptied answers with a log shorter than the ``match`` the
+    leader holds for it; the leader must notice and send it everything again, not skip it
+    until the next leader change."""
+    net = Network.create(3)
+    net.elect(1)
+    net.propose(1, b"a", b"b")
+    assert net.core(1).progress[NodeId(3)].match == 3
+    net.hosts[NodeId(3)] = net._boot(NodeId(3), MemoryStorage())  # an empty disk
+    net.propose(1, b"c")
+    net.tick_all(3 * ELECTION, nodes=[1, 2])
+    net.stabilize()
+    assert net.host(3).applied_data == [b"a", b"b", b"c"]
+    assert net.core(3).log.committed == net.core(1).log.committed == 4
+    assert net.core(1).progress[NodeId(3)].match == 4

@@ -149,11 +149,27 @@ def test_progress_rejections_move_next_back_unless_stale() -> None:
     pr3 = make_progress(match=6, next_=12)
     pr3.become_replicate()
     pr3.sent_entries(LogIndex(11), 10)
-    assert not pr3.maybe_decrease_to(LogIndex(6), LogIndex(0))  # at or below match: stale
+    assert not pr3.maybe_decrease_to(LogIndex(5), LogIndex(0))  # below match: stale
     assert pr3.maybe_decrease_to(LogIndex(8), LogIndex(0))
     assert pr3.next == 7
     pr3.become_probe()
     assert pr3.state is ProgressState.PROBE and len(pr3.inflights) == 0
+
+
+def test_a_probe_at_match_rejected_means_the_follower_lost_what_it_acknowledged() -> None:
+    """At ``match`` a rejection may be stale; in REPLICATE it makes the leader probe there,
+    and a probe rejected there means the follower's log is shorter than it acknowledged:
+    ``match`` drops to 0 and ``next`` follows the follower's hint."""
+    pr = make_progress(match=6, next_=12)
+    pr.become_replicate()
+    assert pr.maybe_decrease_to(LogIndex(6), LogIndex(0))  # at match: ask again
+    assert (pr.match, pr.next) == (6, 7)
+    pr.become_probe()
+    assert pr.lost_entries(LogIndex(6), LogIndex(2))
+    assert pr.maybe_decrease_to(LogIndex(6), LogIndex(2))
+    assert (pr.match, pr.next) == (0, 3)
+    pr2 = make_progress(match=6, next_=7)
+    assert not pr2.lost_entries(LogIndex(6), LogIndex(6))  # holds what it acked: a conflict
 
 
 # -- RaftLog --------------------------------------------------------------------------------------
