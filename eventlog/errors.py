@@ -135,7 +135,13 @@ class NodeFailed(EventLogError):
 
 
 class StorageFull(EventLogError):
-    """The LMDB map cannot grow any further (or the disk is full); nothing was written."""
+    """No room to write: the LMDB map cannot grow further, the disk is full, or a member of
+    the cluster reached its storage quota (the NOSPACE alarm). Nothing was written; appends
+    are taken again once the alarm is lifted."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class FrameError(EventLogError):

@@ -24,11 +24,14 @@ from eventlog.store.alarms import record_corruption, recorded_corruption
 from eventlog.store.storage import LmdbStorage
 
 __all__ = [
+    "PEER_ALARM_SECONDS",
     "REPLACE_THE_STORE",
     "Health",
     "open_storage",
 ]
 
+PEER_ALARM_SECONDS = 3.0
+"""A peer's alarm counts this long after its last report (it reports every second)."""
 REPLACE_THE_STORE = (
     "replace this node's store from a healthy member (README: 'When a store is damaged')"
 )
@@ -57,6 +60,10 @@ class Health:
     corruption: str | None = None
     """What the corruption alarm says, once raised."""
     failed: asyncio.Event = attrs.field(factory=asyncio.Event)
+    nospace: str | None = None
+    """Why this node has no room to write (its disk is full, its quota reached), if so."""
+    peers: dict[int, tuple[tuple[Alarm, ...], float]] = attrs.field(factory=dict)
+    """The alarms each peer last reported, with when (loop time) the report came."""
 
     @property
     def serving(self) -> bool:
@@ -89,7 +96,46 @@ class Health:
         self.failed.set()
         return True
 
-    def alarms(self) -> tuple[Alarm, ...]:
-        if self.corruption is None:
-            return ()
-        return (Alarm(kind="corrupt", detail=self.corruption),)
+    def own_alarms(self) -> tuple[Alarm, ...]:
+        """What this node reports to its peers."""
+        alarms = []
+        if self.corruption is not None:
+            alarms.append(Alarm(kind="corrupt", detail=self.corruption))
+        if self.nospace is not None:
+            alarms.append(Alarm(kind="nospace", detail=self.nospace))
+        return tuple(alarms)
+
+    def alarms(self, now: float) -> tuple[Alarm, ...]:
+        """This node's alarms, then those its peers reported lately, each naming the peer."""
+        heard = [
+            Alarm(kind=alarm.kind, detail=f"node {peer}: {alarm.detail}")
+            for peer, (alarms, at) in sorted(self.peers.items())
+            if now - at <= PEER_ALARM_SECONDS
+            for alarm in alarms
+        ]
+        return (*self.own_alarms(), *heard)
+
+    def no_space(self, now: float) -> str | None:
+        """Why appends are refused: a NOSPACE alarm here or on a member (etcd's rule: one
+        member out of room stops the cluster's writes, so none runs on fewer copies)."""
+        for alarm in self.alarms(now):
+            if alarm.kind == "nospace":
+                return f"NOSPACE alarm: {alarm.detail}"
+        return None
+
+    def heard(self, peer: int, alarms: tuple[Alarm, ...], now: float) -> None:
+        if alarms:
+            self.peers[peer] = (alarms, now)
+        else:
+            self.peers.pop(peer, None)
+
+    def out_of_space(self, detail: str | None) -> bool:
+        """Set (or, with None, lift) this node's NOSPACE alarm; True if that changed it."""
+        if detail == self.nospace:
+            return False
+        if detail is None:
+            self.logger.info("nospace_alarm_lifted", was=self.nospace)
+        else:
+            self.logger.error("nospace_alarm", detail=detail)
+        self.nospace = detail
+        return True

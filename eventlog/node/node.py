@@ -19,7 +19,7 @@ import contextvars
 import functools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,16 +32,20 @@ from eventlog.errors import (
     EventLogError,
     InvariantViolation,
     NotLeader,
+    StorageFull,
     Unavailable,
 )
 from eventlog.logs import bind_node
 from eventlog.node.callers import Callers, Queued
+from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig
 from eventlog.node.health import Health, open_storage
+from eventlog.node.incarnations import Incarnations
+from eventlog.node.room import Room
 from eventlog.node.status import status_of
 from eventlog.node.transport import PeerTransport, Transport
 from eventlog.protocol.hello import new_cluster_id
 from eventlog.protocol.requests import (
-    DEFAULT_MAX_APPEND_BYTES,
+    KIND_APPEND,
     CheckedRequest,
     check_size,
     cluster_id_request,
@@ -51,7 +55,7 @@ from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
-from eventlog.records import NodeStatus
+from eventlog.records import Alarm, NodeStatus
 from eventlog.state.batch import encode_batch
 from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import Outcome
@@ -68,28 +72,6 @@ __all__ = [
     "peer_transport",
     "wall_clock_ms",
 ]
-
-STAGED_FLUSH_DELAY = 0.005
-"""Seconds an applied-only Ready may wait to be written with the next one; a reader that
-needs it sooner has it written at once."""
-
-
-@attrs.frozen(kw_only=True)
-class NodeConfig:
-    node_id: NodeId
-    cluster_id: str | None
-    """The cluster to serve; None takes the one stored in ``data_dir``. A fresh set of
-    nodes started with none is named by its first leader, through the log."""
-    addresses: Mapping[NodeId, tuple[str, int]]
-    data_dir: str
-    tick_ms: float = 10.0
-    sync: bool = True
-    election_tick: int = 15
-    heartbeat_tick: int = 3
-    flush_delay: float = STAGED_FLUSH_DELAY
-    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
-    """The largest append this node takes as leader; the same on every node of a cluster."""
-
 
 Deliver = Callable[[Message], None]
 TransportFactory = Callable[[NodeConfig, Deliver], Transport]
@@ -147,6 +129,11 @@ class Node:
         bind_node(config.node_id, lambda: self.core.term)
         self.transport = transport(config, self.step)
         self.transport.cluster_id = self.storage.cluster_id
+        self.transport.on_alarms = self._heard_alarms
+        self._ticks = 0
+        self.transport.incarnations = Incarnations.load(
+            self.storage.path, self.storage.incarnation, self.fail
+        )
         self._wakeup = asyncio.Event()
         self._applied = asyncio.Condition()
         self._callers = Callers()
@@ -163,6 +150,14 @@ class Node:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
         self.health = Health(config.node_id, self.storage.path, self.logger)
+        self.room = Room(
+            config.node_id,
+            self.storage,
+            self.health,
+            self.transport.report,
+            config.quota_bytes,
+            config.storage_retry,
+        )
 
     def _open_core(self, rng: random.Random) -> RaftCore:
         config = self.config
@@ -184,6 +179,8 @@ class Node:
         for task in self._tasks:
             task.add_done_callback(self._loop_ended)
         self.logger.info("node_started", applied_index=self.storage.applied_index())
+        self.room.check()  # a store already past its quota says so before any write
+        self.transport.report(self.health.own_alarms())  # and peers forget what it had
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop serving and close the storage. ``flush=False`` leaves staged applies unwritten,
@@ -251,6 +248,8 @@ class Node:
         except CorruptRecord as error:
             self.fail(error)
             return
+        self._ticks += 1
+        self.room.every_tick(self._ticks, self.config.tick_ms)
         self._wakeup.set()
 
     def idle(self) -> bool:
@@ -279,6 +278,10 @@ class Node:
         self._check_serving()
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
+        if request.fields[0] == KIND_APPEND:
+            no_space = self.health.no_space(time.monotonic())
+            if no_space is not None:
+                raise StorageFull(no_space)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         queued = Queued(request.fields, request.request_id, future, request.size)
         self._callers.queued.append(queued)
@@ -345,7 +348,7 @@ class Node:
                 await self._handle(self.core.ready())
                 self._propose_queued()
             if self._flush_at is not None and loop.time() >= self._flush_at:
-                await self._in_writer(self.storage.flush)
+                await self.room.write(lambda: self._in_writer(self.storage.flush))
                 await self._written()
 
     async def _in_writer(self, write: Callable[..., object], *args: Any) -> None:
@@ -357,8 +360,12 @@ class Node:
             self._writer, functools.partial(context.run, write, *args)
         )
 
+    def _heard_alarms(self, peer: NodeId, alarms: tuple[Alarm, ...]) -> None:
+        self.health.heard(peer, alarms, time.monotonic())
+
     async def _written(self) -> None:
         """After a write: nothing is staged any more, and waiting readers may go on."""
+        self.room.check()
         self._flush_at = None
         self.transport.cluster_id = self.storage.cluster_id  # named by the entry just applied
         async with self._applied:
@@ -392,16 +399,15 @@ class Node:
                 elif self._flush_at is None:
                     self._flush_at = loop.time() + self.config.flush_delay
         else:
-            await self._in_writer(
-                functools.partial(
-                    self.storage.write_ready,
-                    rd.hard_state,
-                    rd.entries,
-                    rd.committed,
-                    must_sync=rd.must_sync,
-                    on_applied=answer,
-                )
+            write = functools.partial(
+                self.storage.write_ready,
+                rd.hard_state,
+                rd.entries,
+                rd.committed,
+                must_sync=rd.must_sync,
+                on_applied=answer,
             )
+            await self.room.write(lambda: self._in_writer(write))
             await self._written()
         self.transport.send(rd.messages_after_persist)
         for read in rd.read_states:
@@ -471,5 +477,6 @@ class Node:
 
     def status(self) -> NodeStatus:
         return attrs.evolve(
-            status_of(self.core, self.storage, self.clock_ms()), alarms=self.health.alarms()
+            status_of(self.core, self.storage, self.clock_ms()),
+            alarms=self.health.alarms(time.monotonic()),
         )

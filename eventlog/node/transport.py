@@ -19,13 +19,15 @@ import asyncio
 import collections
 import contextlib
 import random
-from collections.abc import Callable, Iterable, Mapping
-from typing import Final, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 import attrs
 import structlog
 
 from eventlog.errors import FrameError
+from eventlog.node.incarnations import Incarnations
+from eventlog.protocol.alarms import is_alarm_report, pack_alarm_report, unpack_alarm_report
 from eventlog.protocol.frames import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER_BYTES,
@@ -35,6 +37,7 @@ from eventlog.protocol.frames import (
 from eventlog.protocol.hello import Hello, check_peer, hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
+from eventlog.records import Alarm
 from eventlog.types import NodeId
 
 __all__ = [
@@ -89,6 +92,8 @@ class _Peer:
     unanswered_since: float | None = None
     """Loop time of our first write since we last heard from this peer; None once heard."""
     task: asyncio.Task[None] | None = None
+    report: list[Any] | None = None
+    """The latest alarm report not yet written to this peer."""
 
 
 class Transport(Protocol):
@@ -97,6 +102,10 @@ class Transport(Protocol):
 
     cluster_id: str
     """Said in the hello and asked of peers; empty while the cluster is not named yet."""
+    incarnations: Incarnations | None
+    """The store ids said in the hello and checked of peers; None: no check."""
+    on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None
+    """Given each alarm report a peer sends."""
 
     async def start(self) -> None: ...
 
@@ -104,6 +113,10 @@ class Transport(Protocol):
 
     def send(self, messages: Iterable[Message]) -> None:
         """Queue messages for their peers; never blocks, and may lose them (Raft retries)."""
+
+    def report(self, alarms: Sequence[Alarm]) -> None:
+        """Tell every peer this node's alarms (the latest report replaces one not sent yet;
+        a lost one is made good by the next)."""
 
     async def serve_peer(
         self,
@@ -138,6 +151,8 @@ class PeerTransport:
             raise ValueError("max_queue must be at least 1")
         self.node_id = node_id
         self.cluster_id = cluster_id
+        self.incarnations: Incarnations | None = None
+        self.on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None = None
         self._deliver = deliver
         self._max_queue = max_queue
         self._max_frame_bytes = max_frame_bytes
@@ -209,6 +224,14 @@ class PeerTransport:
             peer.queue.append(m)
             peer.wakeup.set()
 
+    def report(self, alarms: Sequence[Alarm]) -> None:
+        if self._closed:
+            return
+        body = pack_alarm_report(alarms)
+        for peer in self._peers.values():
+            peer.report = body
+            peer.wakeup.set()
+
     async def _run_peer(self, peer: _Peer) -> None:
         """Connect, write until the connection fails, back off, repeat until cancelled."""
         log = self._log.bind(peer=peer.node_id)
@@ -251,7 +274,7 @@ class PeerTransport:
             self._watch(reader, peer.wakeup), name=f"peer-watcher-{self.node_id}-{peer.node_id}"
         )
         try:
-            writer.write(encode_frame(hello(self.cluster_id, "peer", self.node_id)))
+            writer.write(encode_frame(self._hello(peer.node_id)))
             await self._drain(writer)
             peer.connected_at = asyncio.get_running_loop().time()
             log.info("peer_connected", host=peer.host, port=peer.port)
@@ -265,7 +288,7 @@ class PeerTransport:
                     raise ConnectionResetError(
                         f"no answer for {self._answer_timeout:.1f}s to what we sent"
                     )
-                if not peer.queue:
+                if not peer.queue and peer.report is None:
                     peer.wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout_at(deadline):
@@ -274,6 +297,9 @@ class PeerTransport:
                 batch = list(peer.queue)
                 peer.queue.clear()
                 frames = self._encode(peer, batch, log)
+                if peer.report is not None:
+                    frames.insert(0, encode_frame(peer.report))
+                    peer.report = None
                 writer.write(b"".join(frames))
                 await self._drain(writer)
                 peer.sent += len(frames)
@@ -354,6 +380,13 @@ class PeerTransport:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
+    def _hello(self, peer: NodeId) -> list[object]:
+        stores = self.incarnations
+        if stores is None:
+            return hello(self.cluster_id, "peer", self.node_id)
+        own, yours = stores.own, stores.yours(peer)
+        return hello(self.cluster_id, "peer", self.node_id, incarnation=own, yours=yours)
+
     def _check_hello(self, hello: Hello) -> None:
         if self._closed:
             raise FrameError("transport is closed")
@@ -362,6 +395,8 @@ class PeerTransport:
         check_peer(hello, self.cluster_id)
         if hello.node_id not in self._peers:
             raise FrameError(f"node {hello.node_id} is not a peer of this cluster")
+        if self.incarnations is not None:
+            self.incarnations.admit(hello)
 
     async def _read_messages(
         self, reader: asyncio.StreamReader, decoder: FrameDecoder, src: NodeId
@@ -369,6 +404,10 @@ class PeerTransport:
         """Decode and deliver in arrival order; the hello fixed who may speak here."""
         while not self._closed and (data := await reader.read(READ_CHUNK)):
             for body in decoder.feed(data):
+                if is_alarm_report(body):
+                    if self.on_alarms is not None:
+                        self.on_alarms(src, unpack_alarm_report(body))
+                    continue
                 m = unpack_message(body)
                 if m.src != src:
                     raise FrameError(f"message from {m.src} on node {src}'s connection")

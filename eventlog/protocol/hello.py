@@ -47,11 +47,21 @@ class Hello:
     role: Role
     node_id: NodeId
     """The sender's node id for a peer or a node (1 or more); always 0 for a client."""
+    incarnation: str = ""
+    """A peer's: the id of the store it runs on, made when that store was created."""
+    yours: str = ""
+    """A peer's: the store id it knows for the node it dials ("" if it never met it)."""
 
 
-def hello(cluster_id: str, role: Role, node_id: int) -> list[Any]:
-    """The handshake body ``["hello", 1, cluster_id, role, node_id]``."""
-    return ["hello", HELLO_VERSION, cluster_id, role, node_id]
+def hello(
+    cluster_id: str, role: Role, node_id: int, *, incarnation: str = "", yours: str = ""
+) -> list[Any]:
+    """The handshake body ``["hello", 1, cluster_id, role, node_id]``; a peer that knows its
+    store's id adds ``{"incarnation": ..., "yours": ...}``."""
+    body: list[Any] = ["hello", HELLO_VERSION, cluster_id, role, node_id]
+    if incarnation:
+        body.append({"incarnation": incarnation, "yours": yours})
+    return body
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -87,6 +97,8 @@ def parse_node_hello(raw: object) -> NodeHello:
 
 def parse_hello(raw: object) -> Hello:
     """The Hello in a decoded body; FrameError unless it is exactly a valid handshake."""
+    if type(raw) is list and len(raw) == 6 and raw[3] == "peer":
+        return _peer_hello(raw)
     if type(raw) is not list or len(raw) != 5 or raw[0] != "hello":
         raise FrameError("expected a hello handshake")
     _, version, cluster_id, role, node_id = raw
@@ -105,6 +117,16 @@ def parse_hello(raw: object) -> Hello:
             raise FrameError(f"a {role} hello needs a node id of 1 or more, not {node_id}")
         return Hello(cluster_id=cluster_id, role=role, node_id=NodeId(node_id))
     raise FrameError(f"unknown hello role {role!r:.40}")
+
+
+def _peer_hello(raw: list[Any]) -> Hello:
+    plain, about = parse_hello(raw[:5]), raw[5]
+    if type(about) is not dict:
+        raise FrameError("a peer's hello ends with what it knows of the stores")
+    ids = (about.get("incarnation"), about.get("yours", ""))
+    if not all(type(v) is str and len(v) <= MAX_CLUSTER_ID_CHARS for v in ids):
+        raise FrameError("a peer's store ids are strings")
+    return attrs.evolve(plain, incarnation=str(ids[0]), yours=str(ids[1]))
 
 
 def check_peer(hello: Hello, cluster_id: str) -> None:

@@ -1,7 +1,8 @@
-"""The corruption alarm, kept beside the store rather than in it: a node that found its store
-damaged must still say so after a restart, and writing into the damaged LMDB file may be what
-fails. The file holds one JSON object; it is written whole (a temporary file renamed over it,
-then fsynced) and removed by the operator who replaced the store."""
+"""Files kept beside the store rather than in it, each one JSON object written whole (a
+temporary file renamed over it, then fsynced): the corruption alarm, since a node that found
+its store damaged must still say so after a restart and writing into the damaged LMDB file may
+be what fails (the operator who replaced the store removes it); and the store ids of the peers
+a node has met, written from the event loop, where no LMDB write may wait for the writer."""
 
 from __future__ import annotations
 
@@ -12,17 +13,26 @@ from pathlib import Path
 
 __all__ = [
     "ALARM_FILE",
+    "PEERS_FILE",
     "record_corruption",
     "recorded_corruption",
+    "write_whole",
 ]
 
 ALARM_FILE = "corrupt.alarm"
+PEERS_FILE = "peers.json"
+"""The store ids of the peers a node has met (``eventlog.node.incarnations``)."""
 
 
 def record_corruption(directory: Path, detail: str) -> None:
-    path = directory / ALARM_FILE
-    temporary = path.with_suffix(".tmp")
     body = json.dumps({"kind": "corrupt", "detail": detail, "at": time.time()})
+    write_whole(directory / ALARM_FILE, body)
+
+
+def write_whole(path: Path, body: str) -> None:
+    """Replace ``path`` with ``body`` durably: all of it or, after a crash, what was there."""
+    temporary = path.with_suffix(".tmp")
+    directory = path.parent
     with temporary.open("w") as file:
         file.write(body)
         file.flush()

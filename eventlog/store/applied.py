@@ -30,6 +30,7 @@ from eventlog.store.layout import (
     M_CLOCK,
     M_CLUSTER,
     M_DIGEST,
+    M_INCARNATION,
     M_LEASE_TOKEN,
     M_POSITION,
     M_STREAMS,
@@ -69,6 +70,7 @@ class Cache:
     clock_ms: int = 0
     lease_token: int = 0
     cluster_id: str = ""
+    incarnation: str = ""
 
 
 @attrs.define
@@ -247,6 +249,7 @@ def load_cache(txn: Txn, dbs: Dbs) -> Cache:
     cache.clock_ms = meta_u64(M_CLOCK)
     cache.lease_token = meta_u64(M_LEASE_TOKEN)
     cache.cluster_id = (meta(M_CLUSTER) or b"").decode(errors="replace")
+    cache.incarnation = (meta(M_INCARNATION) or b"").decode(errors="replace")
     cache.digest = meta(M_DIGEST) or INITIAL_DIGEST
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", M_DIGEST, "digest is not 32 bytes")

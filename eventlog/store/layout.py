@@ -21,6 +21,7 @@ half-written.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from eventlog.errors import CorruptRecord, DataDirError, StorageFull
 from eventlog.logs import library_logger
 from eventlog.raft.storage import StorageError
 from eventlog.store import sealed
-from eventlog.store.alarms import ALARM_FILE
+from eventlog.store.alarms import ALARM_FILE, PEERS_FILE
 from eventlog.store.codecs import Q, u64
 from eventlog.store.ownership import LOCK_FILE
 
@@ -48,6 +49,7 @@ __all__ = [
     "M_CLUSTER",
     "M_DIGEST",
     "M_FORMAT",
+    "M_INCARNATION",
     "M_LEASE_TOKEN",
     "M_NODE",
     "M_POSITION",
@@ -78,13 +80,18 @@ MAX_MAP_SIZE = 1 << 40
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
 
-_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE, ALARM_FILE, "corrupt.tmp"})
+_STORE_FILES = frozenset(
+    {"data.mdb", "lock.mdb", LOCK_FILE, ALARM_FILE, "corrupt.tmp", PEERS_FILE, "peers.tmp"}
+)
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
 M_STREAMS = b"stream_count"
 M_CLOCK = b"clock_ms"
 M_LEASE_TOKEN = b"lease_token"
+M_INCARNATION = b"incarnation"
+"""A random id made with the store: a node that comes back on another store (emptied,
+replaced) says another one, and its peers know it is not the node they knew."""
 
 
 @attrs.frozen(slots=True)
@@ -236,6 +243,7 @@ def init_or_check(
         sealed.put(txn, dbs.meta, M_FORMAT, Q.pack(FORMAT_VERSION))
         sealed.put(txn, dbs.meta, M_CLUSTER, (cluster_id or fresh_id).encode())
         sealed.put(txn, dbs.meta, M_NODE, Q.pack(node_id))
+        sealed.put(txn, dbs.meta, M_INCARNATION, secrets.token_hex(8).encode())
         return dbs
     if stored_format(txn, dbs) == UNSEALED_FORMAT:
         seal_every_record(txn, dbs)
@@ -246,6 +254,8 @@ def init_or_check(
         sealed.put(txn, dbs.meta, M_CLUSTER, cluster_id.encode())
     elif cluster_id is not None and stored_cluster != cluster_id:
         raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
+    if sealed.get(txn, dbs.meta, "meta", M_INCARNATION) is None:  # made before store ids
+        sealed.put(txn, dbs.meta, M_INCARNATION, secrets.token_hex(8).encode())
     stored_node = u64(sealed.get(txn, dbs.meta, "meta", M_NODE), "meta", M_NODE)
     if stored_node != node_id:
         raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
@@ -287,7 +297,22 @@ def write_txn(gate: Gate, env: Any, write: Callable[[Txn], T], *, durable: bool 
         except lmdb.Error as error:
             if isinstance(error, lmdb.DiskError) or "No space left" in str(error):
                 raise StorageFull(f"disk full: {error}") from error
+            if "Input/output error" in str(error) and _nearly_full(env.path()):
+                # LMDB reports a short write (what a full disk gives) as EIO.
+                raise StorageFull(f"disk full: {error} (its filesystem has no room)") from error
             raise StorageError(f"LMDB write failed: {error}") from error
+
+
+FULL_BELOW_BYTES = 1 << 20
+"""A filesystem with less room than this, for whoever writes, is full."""
+
+
+def _nearly_full(path: str) -> bool:
+    try:
+        room = os.statvfs(path)
+    except OSError:
+        return False
+    return room.f_bavail * room.f_frsize < FULL_BELOW_BYTES
 
 
 def grow_map(env: Any) -> None:

@@ -149,6 +149,12 @@ class LmdbStorage:
         return self._cache.cluster_id
 
     @property
+    def incarnation(self) -> str:
+        """This store's id, made when it was created: another store under the same node id
+        (an emptied or replaced directory) has another."""
+        return self._cache.incarnation
+
+    @property
     def readonly(self) -> bool:
         return self._lock is None
 
@@ -161,6 +167,13 @@ class LmdbStorage:
         self._env.close()
         if self._lock is not None:
             self._lock.release()
+
+    def used_bytes(self) -> int:
+        """Bytes of ``data.mdb`` in use: up to its last page (LMDB reuses freed pages
+        below it), what a storage quota is held against."""
+        pages: int = self._env.info()["last_pgno"] + 1
+        page_size: int = self._env.stat()["psize"]
+        return pages * page_size
 
     def map_size(self) -> int:
         """Bytes LMDB may map now; it doubles whenever a write finds the map full."""

@@ -17,7 +17,7 @@ from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import NodeId
 from eventraft.cli.errors import fail, os_error_message
-from eventraft.cli.options import cluster_id_option, log_level
+from eventraft.cli.options import cluster_id_option, log_level, quota_option
 from eventraft.localcluster import NodeProcess
 from eventraft.supervisor import Supervisor, listen_problem
 
@@ -64,6 +64,7 @@ from eventraft.supervisor import Supervisor, listen_problem
     help="Bytes of the largest append this node takes (events' data and metadata, plus 32 "
     "per event); give every node of a cluster the same.",
 )
+@quota_option
 @click.option(
     "--exit-with-parent",
     is_flag=True,
@@ -78,6 +79,7 @@ def node(
     tick_ms: float,
     unsafe_no_fsync: bool,
     max_append_bytes: int,
+    quota_bytes: int | None,
     exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT (then exit 0)."""
@@ -98,6 +100,7 @@ def node(
         tick_ms=tick_ms,
         sync=not unsafe_no_fsync,
         max_append_bytes=max_append_bytes,
+        quota_bytes=quota_bytes,
     )
     try:
         run(config, exit_with_parent=exit_with_parent)
@@ -137,7 +140,15 @@ def node(
     help="The address every node listens on, and is dialled at by the others and by clients.",
 )
 @cluster_id_option
-def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: str | None) -> None:
+@quota_option
+def cluster(
+    nodes: int,
+    data_dir: Path,
+    base_port: int,
+    host: str,
+    cluster_id: str | None,
+    quota_bytes: int | None,
+) -> None:
     """Run a local cluster of NODES node processes until Ctrl-C or SIGTERM, which stop them all.
 
     Node N logs to DATA_DIR/node-N.log. A node that exits on its own is reported (its exit
@@ -149,7 +160,8 @@ def cluster(nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: s
         )
     if cluster_id is None:  # every node gets the same: the stored one, or a fresh one
         cluster_id = _stored_cluster_id(data_dir, nodes) or new_cluster_id()
-    processes = _node_processes(nodes, data_dir, base_port, host, cluster_id)
+    quota = ("--quota-bytes", str(quota_bytes)) if quota_bytes is not None else ()
+    processes = _node_processes(nodes, data_dir, base_port, host, cluster_id, quota)
     _check_can_start(data_dir, processes)
     supervisor = Supervisor(processes, report=lambda text: click.echo(text, err=True))
     addresses = ",".join(process.address for process in processes)
@@ -183,7 +195,12 @@ def _stored_cluster_id(data_dir: Path, nodes: int) -> str | None:
 
 
 def _node_processes(
-    nodes: int, data_dir: Path, base_port: int, host: str, cluster_id: str | None
+    nodes: int,
+    data_dir: Path,
+    base_port: int,
+    host: str,
+    cluster_id: str | None,
+    extra_args: tuple[str, ...] = (),
 ) -> list[NodeProcess]:
     cluster_map = ",".join(f"{i}={host}:{base_port + i - 1}" for i in range(1, nodes + 1))
     return [
@@ -193,7 +210,10 @@ def _node_processes(
             data_dir=data_dir / f"node-{i}",
             cluster_map=cluster_map,
             log_path=data_dir / f"node-{i}.log",
-            extra_args=("--cluster-id", cluster_id) if cluster_id is not None else (),
+            extra_args=(
+                *(("--cluster-id", cluster_id) if cluster_id is not None else ()),
+                *extra_args,
+            ),
             host=host,
             log_level=log_level(),
         )

@@ -36,6 +36,16 @@ def cluster_id_option(f: Any) -> Any:
     )(f)
 
 
+def quota_option(f: Any) -> Any:
+    return click.option(
+        "--quota-bytes",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Bytes a node's store may hold; past them it raises a NOSPACE alarm and the "
+        "cluster refuses appends (reads go on) until there is room.  [default: no quota]",
+    )(f)
+
+
 def timeout_option(default: float, what: str) -> Callable[[F], F]:
     """``--timeout`` in seconds, with ``what`` the deadline bounds."""
     option: Callable[[F], F] = click.option(

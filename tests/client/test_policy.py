@@ -20,6 +20,7 @@ from eventlog.errors import (
     EventLogError,
     EventTooLarge,
     InvalidRequest,
+    InvariantViolation,
     LeaseHeld,
     NotLeader,
     StorageFull,
@@ -72,7 +73,7 @@ def test_not_the_leader_is_followed_to_the_leaders_address_only_when_asked() -> 
     "body",
     [
         pack_error(Unavailable("the leader did not confirm the read in time")),
-        pack_error(StorageFull("disk full")),  # no code of its own: the node cannot serve now
+        pack_error(InvariantViolation("a bug")),  # no code of its own: the node cannot serve
         {"code": "from_a_newer_node", "reason": "?"},
         {"code": "wrong_expected_version", "stream": "s"},  # fields missing
         ["not", "a", "map"],
@@ -81,6 +82,11 @@ def test_not_the_leader_is_followed_to_the_leaders_address_only_when_asked() -> 
 def test_whatever_else_a_node_answers_is_retried(body: object) -> None:
     with pytest.raises(Retry):
         answer("error", body, follow_leader=True)
+
+
+def test_a_cluster_out_of_room_is_told_to_the_caller_not_retried() -> None:
+    with pytest.raises(StorageFull, match="NOSPACE alarm"):
+        answer("error", pack_error(StorageFull("NOSPACE alarm: full")), follow_leader=True)
 
 
 def test_an_unexpected_kind_of_answer_is_retried() -> None:
@@ -97,6 +103,7 @@ def test_every_code_of_the_table_round_trips() -> None:
         EventTooLarge: EventTooLarge(2_000_000, 1_048_576),
         Unavailable: Unavailable("later"),
         WrongCluster: WrongCluster("mine", "theirs"),
+        StorageFull: StorageFull("NOSPACE alarm: node 2 holds 9 bytes, its quota is 1"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():

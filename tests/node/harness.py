@@ -71,6 +71,8 @@ class Cluster:
         self.root, self.seed, self.flush_delay = root, seed, flush_delay
         self.network = MemoryNetwork()
         self.clock = ManualClock()
+        self.settings: dict[NodeId, dict[str, Any]] = {}
+        """``NodeConfig`` fields to set on a node the next time it is built."""
         self.wall_skew_ms: dict[NodeId, int] = {}
         """How far each node's wall clock is off (the shared monotonic clock is never off)."""
         self.nodes: dict[NodeId, Node] = {}
@@ -98,6 +100,7 @@ class Cluster:
             sync=False,
             flush_delay=self.flush_delay,
         )
+        config = attrs.evolve(config, **self.settings.get(node_id, {}))
         rng = random.Random(f"{self.seed}/{node_id}/{self._restarts[node_id]}")
         self._restarts[node_id] += 1
         return Node(

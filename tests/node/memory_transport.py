@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from eventlog.node.incarnations import Incarnations
 from eventlog.node.node import NodeConfig
 from eventlog.protocol.frames import FrameDecoder
 from eventlog.protocol.hello import Hello
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
+from eventlog.records import Alarm
 from eventlog.types import NodeId
 
 Deliver = Callable[[Message], None]
@@ -35,6 +37,7 @@ class MemoryNetwork:
         """Messages sent and not yet delivered or lost: zero once the network is quiet."""
         self.sent: collections.Counter[Link] = collections.Counter()
         self.dropped: collections.Counter[Link] = collections.Counter()
+        self.transports: dict[NodeId, MemoryTransport] = {}
 
     def transport(self, config: NodeConfig, deliver: Deliver) -> MemoryTransport:
         """A ``TransportFactory`` for ``Node``: the node's own end of this network."""
@@ -74,6 +77,15 @@ class MemoryNetwork:
         self.in_flight += 1
         asyncio.get_running_loop().call_soon(self._arrive, unpack_message(pack_message(m)))
 
+    def report(self, src: NodeId, dst: NodeId, alarms: tuple[Alarm, ...]) -> None:
+        def arrive() -> None:
+            target = self.transports.get(dst)
+            if (src, dst) not in self._cut and target is not None and target.on_alarms:
+                target.on_alarms(src, alarms)
+
+        if (src, dst) not in self._cut:
+            asyncio.get_running_loop().call_soon(arrive)
+
     def _arrive(self, m: Message) -> None:
         self.in_flight -= 1
         if not self._passes(m):
@@ -98,21 +110,33 @@ class MemoryTransport:
     ) -> None:
         self.network, self.node_id, self.peers, self._deliver = network, node_id, peers, deliver
         self.cluster_id = ""
+        self.incarnations: Incarnations | None = None
+        self.on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None = None
         self._closed = False
 
     async def start(self) -> None:
         if not self._closed:
             self.network.attach(self.node_id, self._deliver)
+            self.network.transports[self.node_id] = self
 
     async def close(self) -> None:
         self._closed = True
         self.network.detach(self.node_id, self._deliver)
+        if self.network.transports.get(self.node_id) is self:
+            del self.network.transports[self.node_id]
 
     def send(self, messages: Iterable[Message]) -> None:
         if self._closed:
             return
         for m in messages:
             self.network.post(m)
+
+    def report(self, alarms: Sequence[Alarm]) -> None:
+        """Alarm reports arrive on a later turn, like messages, unless the link is cut."""
+        if self._closed:
+            return
+        for peer in self.peers:
+            self.network.report(self.node_id, peer, tuple(alarms))
 
     def stats(self) -> dict[NodeId, dict[str, int]]:
         sent, dropped = self.network.sent, self.network.dropped

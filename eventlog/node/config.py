@@ -1,0 +1,40 @@
+"""How one node is set up: who it is, where its peers and its data are, and its limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
+from eventlog.types import NodeId
+
+__all__ = [
+    "STAGED_FLUSH_DELAY",
+    "NodeConfig",
+]
+
+STAGED_FLUSH_DELAY = 0.005
+"""Seconds an applied-only Ready may wait to be written with the next one; a reader that
+needs it sooner has it written at once."""
+
+
+@attrs.frozen(kw_only=True)
+class NodeConfig:
+    node_id: NodeId
+    cluster_id: str | None
+    """The cluster to serve; None takes the one stored in ``data_dir``. A fresh set of
+    nodes started with none is named by its first leader, through the log."""
+    addresses: Mapping[NodeId, tuple[str, int]]
+    data_dir: str
+    tick_ms: float = 10.0
+    sync: bool = True
+    election_tick: int = 15
+    heartbeat_tick: int = 3
+    flush_delay: float = STAGED_FLUSH_DELAY
+    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
+    """The largest append this node takes as leader; the same on every node of a cluster."""
+    quota_bytes: int | None = None
+    """Past this many bytes in its store the node raises a NOSPACE alarm (None: no quota)."""
+    storage_retry: float = 1.0
+    """Seconds between attempts to write again after the disk was found full."""
