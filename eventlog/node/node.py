@@ -38,12 +38,14 @@ from eventlog.errors import (
 from eventlog.logs import bind_node
 from eventlog.node.callers import Callers, Queued
 from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig
+from eventlog.node.divergence import Divergence
 from eventlog.node.health import Health, open_storage
 from eventlog.node.incarnations import Incarnations
 from eventlog.node.room import Room
 from eventlog.node.status import status_of
-from eventlog.node.transport import PeerTransport, Transport
+from eventlog.node.transport import Deliver, TransportFactory, peer_transport
 from eventlog.protocol.hello import new_cluster_id
+from eventlog.protocol.reports import Report
 from eventlog.protocol.requests import (
     KIND_APPEND,
     CheckedRequest,
@@ -55,7 +57,7 @@ from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
-from eventlog.records import Alarm, NodeStatus
+from eventlog.records import NodeStatus
 from eventlog.state.batch import encode_batch
 from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import Outcome
@@ -63,6 +65,7 @@ from eventlog.store.storage import LmdbStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId
 
 __all__ = [
+    "REPORT_MS",
     "STAGED_FLUSH_DELAY",
     "Deliver",
     "Node",
@@ -73,17 +76,8 @@ __all__ = [
     "wall_clock_ms",
 ]
 
-Deliver = Callable[[Message], None]
-TransportFactory = Callable[[NodeConfig, Deliver], Transport]
-"""Builds a node's transport from its config and the callback that steps peers' messages."""
-
-
-def peer_transport(config: NodeConfig, deliver: Deliver) -> Transport:
-    """TCP to every other node of ``config.addresses``: what a node process uses."""
-    peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
-    return PeerTransport(
-        node_id=config.node_id, cluster_id=config.cluster_id or "", peers=peers, deliver=deliver
-    )
+REPORT_MS = 1000
+"""How often a node tells its peers its alarms and its history's digest."""
 
 
 def wall_clock_ms() -> int:
@@ -129,7 +123,7 @@ class Node:
         bind_node(config.node_id, lambda: self.core.term)
         self.transport = transport(config, self.step)
         self.transport.cluster_id = self.storage.cluster_id
-        self.transport.on_alarms = self._heard_alarms
+        self.transport.on_report = self._heard
         self._ticks = 0
         self.transport.incarnations = Incarnations.load(
             self.storage.path, self.storage.incarnation, self.fail
@@ -150,11 +144,14 @@ class Node:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
         self.stopped = False
         self.health = Health(config.node_id, self.storage.path, self.logger)
+        self.divergence = Divergence(
+            len(config.addresses), self.storage.digest_after, self.storage.applied_index
+        )
         self.room = Room(
             config.node_id,
             self.storage,
             self.health,
-            self.transport.report,
+            self._report,
             config.quota_bytes,
             config.storage_retry,
         )
@@ -180,7 +177,7 @@ class Node:
             task.add_done_callback(self._loop_ended)
         self.logger.info("node_started", applied_index=self.storage.applied_index())
         self.room.check()  # a store already past its quota says so before any write
-        self.transport.report(self.health.own_alarms())  # and peers forget what it had
+        self._report()  # and peers forget what it had
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop serving and close the storage. ``flush=False`` leaves staged applies unwritten,
@@ -249,7 +246,8 @@ class Node:
             self.fail(error)
             return
         self._ticks += 1
-        self.room.every_tick(self._ticks, self.config.tick_ms)
+        if self._ticks % max(1, round(REPORT_MS / self.config.tick_ms)) == 0:
+            self._report()
         self._wakeup.set()
 
     def idle(self) -> bool:
@@ -360,12 +358,21 @@ class Node:
             self._writer, functools.partial(context.run, write, *args)
         )
 
-    def _heard_alarms(self, peer: NodeId, alarms: tuple[Alarm, ...]) -> None:
-        self.health.heard(peer, alarms, time.monotonic())
+    def _report(self) -> None:
+        self.transport.report(Report(self.health.own_alarms(), self.storage.last_digest()))
+
+    def _heard(self, peer: NodeId, report: Report) -> None:
+        self.health.heard(peer, report.alarms, time.monotonic())
+        if report.applied is not None and self.health.serving:
+            odd_one_out = self.divergence.heard(peer, report.applied)
+            if odd_one_out is not None:
+                self.fail(odd_one_out)
 
     async def _written(self) -> None:
         """After a write: nothing is staged any more, and waiting readers may go on."""
         self.room.check()
+        if (odd_one_out := self.divergence.check()) is not None:
+            self.fail(odd_one_out)
         self._flush_at = None
         self.transport.cluster_id = self.storage.cluster_id  # named by the entry just applied
         async with self._applied:

@@ -2,27 +2,22 @@
 store passes ``--quota-bytes``; lifted on its own once a write lands again or the store is
 back under its quota. A write the disk refused is tried again, the same Ready, until it lands:
 nothing is half-written (LMDB aborts the transaction) and nothing is skipped. Every change is
-told to the peers at once, and while the alarm stands, again every second."""
+told to the peers at once, and again in every report (every second)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import attrs
 
 from eventlog.errors import StorageFull
 from eventlog.node.health import Health
-from eventlog.records import Alarm
 from eventlog.store.storage import LmdbStorage
 
 __all__ = [
-    "ALARM_REPORT_MS",
     "Room",
 ]
-
-ALARM_REPORT_MS = 1000
-"""How often a node with an alarm tells its peers again (a report lost, a new leader)."""
 
 
 @attrs.define
@@ -30,7 +25,8 @@ class Room:
     node_id: int
     storage: LmdbStorage
     health: Health
-    report: Callable[[Sequence[Alarm]], None]
+    report: Callable[[], None]
+    """Tells the peers this node's alarms."""
     quota_bytes: int | None
     retry_seconds: float
     disk_full: str | None = None
@@ -55,8 +51,4 @@ class Room:
         if detail is None and quota is not None and (used := self.storage.used_bytes()) >= quota:
             detail = f"node {self.node_id} holds {used:,} bytes, its quota is {quota:,}"
         if self.health.out_of_space(detail):
-            self.report(self.health.own_alarms())
-
-    def every_tick(self, ticks: int, tick_ms: float) -> None:
-        if ticks % max(1, round(ALARM_REPORT_MS / tick_ms)) == 0 and self.health.own_alarms():
-            self.report(self.health.own_alarms())
+            self.report()

@@ -19,15 +19,15 @@ import asyncio
 import collections
 import contextlib
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 import attrs
 import structlog
 
 from eventlog.errors import FrameError
+from eventlog.node.config import NodeConfig
 from eventlog.node.incarnations import Incarnations
-from eventlog.protocol.alarms import is_alarm_report, pack_alarm_report, unpack_alarm_report
 from eventlog.protocol.frames import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER_BYTES,
@@ -35,9 +35,9 @@ from eventlog.protocol.frames import (
     encode_frame,
 )
 from eventlog.protocol.hello import Hello, check_peer, hello
+from eventlog.protocol.reports import Report, is_report, pack_report, unpack_report
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
-from eventlog.records import Alarm
 from eventlog.types import NodeId
 
 __all__ = [
@@ -45,9 +45,12 @@ __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
     "READ_CHUNK",
+    "Deliver",
     "PeerTransport",
     "Transport",
+    "TransportFactory",
     "backoff_delay",
+    "peer_transport",
 ]
 
 BACKOFF_BASE: Final = 0.05
@@ -104,8 +107,8 @@ class Transport(Protocol):
     """Said in the hello and asked of peers; empty while the cluster is not named yet."""
     incarnations: Incarnations | None
     """The store ids said in the hello and checked of peers; None: no check."""
-    on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None
-    """Given each alarm report a peer sends."""
+    on_report: Callable[[NodeId, Report], None] | None
+    """Given each report a peer sends."""
 
     async def start(self) -> None: ...
 
@@ -114,9 +117,9 @@ class Transport(Protocol):
     def send(self, messages: Iterable[Message]) -> None:
         """Queue messages for their peers; never blocks, and may lose them (Raft retries)."""
 
-    def report(self, alarms: Sequence[Alarm]) -> None:
-        """Tell every peer this node's alarms (the latest report replaces one not sent yet;
-        a lost one is made good by the next)."""
+    def report(self, report: Report) -> None:
+        """Tell every peer this node's report (the latest replaces one not sent yet; a lost
+        one is made good by the next)."""
 
     async def serve_peer(
         self,
@@ -152,7 +155,7 @@ class PeerTransport:
         self.node_id = node_id
         self.cluster_id = cluster_id
         self.incarnations: Incarnations | None = None
-        self.on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None = None
+        self.on_report: Callable[[NodeId, Report], None] | None = None
         self._deliver = deliver
         self._max_queue = max_queue
         self._max_frame_bytes = max_frame_bytes
@@ -224,10 +227,10 @@ class PeerTransport:
             peer.queue.append(m)
             peer.wakeup.set()
 
-    def report(self, alarms: Sequence[Alarm]) -> None:
+    def report(self, report: Report) -> None:
         if self._closed:
             return
-        body = pack_alarm_report(alarms)
+        body = pack_report(report)
         for peer in self._peers.values():
             peer.report = body
             peer.wakeup.set()
@@ -404,9 +407,9 @@ class PeerTransport:
         """Decode and deliver in arrival order; the hello fixed who may speak here."""
         while not self._closed and (data := await reader.read(READ_CHUNK)):
             for body in decoder.feed(data):
-                if is_alarm_report(body):
-                    if self.on_alarms is not None:
-                        self.on_alarms(src, unpack_alarm_report(body))
+                if is_report(body):
+                    if self.on_report is not None:
+                        self.on_report(src, unpack_report(body))
                     continue
                 m = unpack_message(body)
                 if m.src != src:
@@ -419,3 +422,16 @@ class PeerTransport:
             peer = self._peers.get(src)
             if peer is not None:
                 peer.unanswered_since = None
+
+
+Deliver = Callable[[Message], None]
+TransportFactory = Callable[[NodeConfig, Deliver], Transport]
+"""Builds a node's transport from its config and the callback that steps peers' messages."""
+
+
+def peer_transport(config: NodeConfig, deliver: Deliver) -> Transport:
+    """TCP to every other node of ``config.addresses``: what a node process uses."""
+    peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
+    return PeerTransport(
+        node_id=config.node_id, cluster_id=config.cluster_id or "", peers=peers, deliver=deliver
+    )

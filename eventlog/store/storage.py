@@ -16,6 +16,7 @@ what it reports is always on disk.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,13 @@ from eventlog.store.reads import EventReader
 from eventlog.types import LogIndex, Position, Term
 
 __all__ = [
+    "RECENT_DIGESTS",
     "Applied",
     "LmdbStorage",
 ]
+
+RECENT_DIGESTS = 4096
+"""Entries whose resulting digest a store keeps in memory, for members to compare."""
 
 Applied = list[tuple[LogIndex, list[Outcome]]]
 """The outcomes of each applied entry, by log index, in log order."""
@@ -73,6 +78,10 @@ class LmdbStorage:
     """Held by a writable open for its whole life; None when opened read-only."""
     _reader: EventReader = attrs.field(init=False)
     _staged: Staged | None = attrs.field(default=None, init=False)
+    _recent: collections.OrderedDict[int, tuple[int, bytes]] = attrs.field(
+        factory=collections.OrderedDict, init=False
+    )
+    """``index -> (position, digest)`` after each of the last applied entries, as decided."""
 
     def __attrs_post_init__(self) -> None:
         self._reader = EventReader(self._env, self._gate, self._dbs)
@@ -308,11 +317,15 @@ class LmdbStorage:
             view = TxnView(txn, self._dbs, self._cache)
             if staged is None:
                 staged = Staged(WriteSet.over(view), self._cache.applied_index)
+            recent = self._recent
             for entry in todo:
                 outcomes: list[Outcome] = []
                 if entry.kind is EntryKind.NORMAL:
                     outcomes = apply_entry(view, staged.writes, entry.index, entry.data)
                 results.append((entry.index, outcomes))
+                recent[entry.index] = (staged.writes.last_position, staged.writes.digest)
+            while len(recent) > RECENT_DIGESTS:
+                recent.popitem(last=False)
             staged.sids.update(view.ids)
         staged.applied = todo[-1].index
         self._staged = staged
@@ -327,6 +340,20 @@ class LmdbStorage:
 
     def digest(self) -> bytes:
         return self._cache.digest
+
+    def digest_after(self, index: int) -> tuple[int, bytes] | None:
+        """``(position, digest)`` of the history after entry ``index``, if it was one of the
+        last ``RECENT_DIGESTS`` entries applied since the store was opened."""
+        return self._recent.get(index)
+
+    def last_digest(self) -> tuple[int, int, bytes] | None:
+        """``(index, position, digest)`` after the last entry applied since opening."""
+        try:
+            index = next(reversed(self._recent))
+        except (StopIteration, RuntimeError):  # none yet, or the writer is adding one
+            return None
+        position, digest = self._recent[index]
+        return index, position, digest
 
     def stream_version(self, stream: str) -> int:
         with self._gate.txn(self._env) as txn:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from eventlog.node.incarnations import Incarnations
 from eventlog.node.node import NodeConfig
 from eventlog.protocol.frames import FrameDecoder
 from eventlog.protocol.hello import Hello
+from eventlog.protocol.reports import Report, pack_report, unpack_report
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
-from eventlog.records import Alarm
 from eventlog.types import NodeId
 
 Deliver = Callable[[Message], None]
@@ -77,11 +77,11 @@ class MemoryNetwork:
         self.in_flight += 1
         asyncio.get_running_loop().call_soon(self._arrive, unpack_message(pack_message(m)))
 
-    def report(self, src: NodeId, dst: NodeId, alarms: tuple[Alarm, ...]) -> None:
+    def report(self, src: NodeId, dst: NodeId, report: Report) -> None:
         def arrive() -> None:
             target = self.transports.get(dst)
-            if (src, dst) not in self._cut and target is not None and target.on_alarms:
-                target.on_alarms(src, alarms)
+            if (src, dst) not in self._cut and target is not None and target.on_report:
+                target.on_report(src, report)
 
         if (src, dst) not in self._cut:
             asyncio.get_running_loop().call_soon(arrive)
@@ -111,7 +111,7 @@ class MemoryTransport:
         self.network, self.node_id, self.peers, self._deliver = network, node_id, peers, deliver
         self.cluster_id = ""
         self.incarnations: Incarnations | None = None
-        self.on_alarms: Callable[[NodeId, tuple[Alarm, ...]], None] | None = None
+        self.on_report: Callable[[NodeId, Report], None] | None = None
         self._closed = False
 
     async def start(self) -> None:
@@ -131,12 +131,12 @@ class MemoryTransport:
         for m in messages:
             self.network.post(m)
 
-    def report(self, alarms: Sequence[Alarm]) -> None:
-        """Alarm reports arrive on a later turn, like messages, unless the link is cut."""
+    def report(self, report: Report) -> None:
+        """Reports arrive on a later turn, like messages, unless the link is cut."""
         if self._closed:
             return
         for peer in self.peers:
-            self.network.report(self.node_id, peer, tuple(alarms))
+            self.network.report(self.node_id, peer, unpack_report(pack_report(report)))
 
     def stats(self) -> dict[NodeId, dict[str, int]]:
         sent, dropped = self.network.sent, self.network.dropped
