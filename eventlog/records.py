@@ -8,6 +8,7 @@ from eventlog.types import Position
 
 __all__ = [
     "ANY",
+    "MAX_NUMBER",
     "MAX_STREAM_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
@@ -27,6 +28,9 @@ NO_STREAM = 0
 
 MAX_STREAM_NAME_BYTES = 1024
 MAX_TYPE_BYTES = 256
+MAX_NUMBER = 2**63 - 1
+"""The largest position, version, limit, checkpoint or token a request may name: every one
+is stored in 8 bytes, and one past it must still be one."""
 
 
 @attrs.frozen(slots=True)

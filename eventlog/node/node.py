@@ -133,7 +133,7 @@ class Node:
         self._callers = Callers()
         self._read_counter = 0
         # Twice the longest election timeout: time for a leader to answer, or to be replaced.
-        self._read_timeout = 2 * 2 * config.election_tick * config.tick_ms / 1000
+        self.read_timeout = 2 * 2 * config.election_tick * config.tick_ms / 1000
         self._tasks: list[asyncio.Task[None]] = []
         self._role = self.core.role
         self._leader = self.core.leader
@@ -299,7 +299,7 @@ class Node:
             self._wakeup.set()
             # A read forwarded to a leader that then steps down is never answered; a fresh
             # attempt (the client retries) goes to whoever leads now.
-            async with asyncio.timeout(self._read_timeout):
+            async with asyncio.timeout(self.read_timeout):
                 index = await future
         except TimeoutError:
             raise Unavailable("the leader did not confirm the read in time") from None

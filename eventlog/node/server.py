@@ -216,9 +216,13 @@ class ClientSession:
             self.send([call_id, "error", answers.pack_error(self.node.health.unavailable())])
         except EventLogError as error:
             self.send([call_id, "error", self._error_body(error)])
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
             invalid = InvalidRequest(f"bad arguments: {error}")
             self.send([call_id, "error", answers.pack_error(invalid)])
+        except Exception as error:  # a bug: the caller still hears, and the log says where
+            self.node.logger.error("call_failed", op=op, exc_info=error)
+            failed = Unavailable(f"{op} failed on node {self.node.config.node_id}: {error!r:.200}")
+            self.send([call_id, "error", answers.pack_error(failed)])
         with contextlib.suppress(ConnectionError):
             await self.drain()
 
@@ -248,7 +252,13 @@ async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
     node = session.node
     min_position = reads.check_min_position(args.get("min_position"))
     if min_position is not None:
-        await node.wait_position(int(min_position))
+        try:  # a position that may never come: answer within the read timeout, not never
+            async with asyncio.timeout(node.read_timeout):
+                await node.wait_position(int(min_position))
+        except TimeoutError:
+            raise Unavailable(
+                f"position {min_position} not reached within {node.read_timeout:g}s"
+            ) from None
     elif args.get("linearizable", True):
         await node.read_barrier()
 

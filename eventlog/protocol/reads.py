@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from eventlog.errors import InvalidRequest
-from eventlog.records import MAX_STREAM_NAME_BYTES
+from eventlog.records import MAX_NUMBER, MAX_STREAM_NAME_BYTES
 
 __all__ = [
     "Read",
@@ -42,6 +42,8 @@ def _whole(name: str, value: Any, minimum: int, meaning: str) -> None:
         raise InvalidRequest(f"{name} must be an int, not {type(value).__name__}")
     if value < minimum:
         raise InvalidRequest(f"{name} must be at least {minimum} ({meaning}), not {value}")
+    if value > MAX_NUMBER:
+        raise InvalidRequest(f"{name} must be at most {MAX_NUMBER}, not {value}")
 
 
 def _position(_: Any, field: attrs.Attribute[Any], value: Any) -> None:

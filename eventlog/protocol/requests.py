@@ -24,7 +24,7 @@ import attrs
 from eventlog.errors import EventTooLarge, InvalidRequest
 from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
 from eventlog.protocol.reads import check_stream_name
-from eventlog.records import ANY, MAX_TYPE_BYTES, NewEvent
+from eventlog.records import ANY, MAX_NUMBER, MAX_TYPE_BYTES, NewEvent
 
 __all__ = [
     "DEFAULT_MAX_APPEND_BYTES",
@@ -151,7 +151,7 @@ def check_request(raw: Any) -> CheckedRequest:
         if name in seen:
             raise InvalidRequest(f"stream {name!r:.60} appears twice in one append")
         seen.add(name)
-        if type(expected) is not int or expected < ANY:
+        if type(expected) is not int or not ANY <= expected <= MAX_NUMBER:
             raise InvalidRequest(f"expected_version {expected!r} for {name!r}")
         if not isinstance(events, list) or not events:
             raise InvalidRequest(f"no events to append to {name!r}")
@@ -206,5 +206,7 @@ def _check_lease(body: Any) -> None:
             raise InvalidRequest(f"{what} must be 1..{MAX_LEASE_NAME_BYTES} bytes: {text!r:.40}")
     if type(ttl_ms) is not int or not 0 < ttl_ms <= MAX_LEASE_TTL_MS:
         raise InvalidRequest(f"lease ttl must be 1..{MAX_LEASE_TTL_MS} ms, not {ttl_ms!r}")
-    if type(value) is not int or value < 0:
-        raise InvalidRequest(f"lease checkpoint or token must be an int >= 0, not {value!r}")
+    if type(value) is not int or not 0 <= value <= MAX_NUMBER:
+        raise InvalidRequest(
+            f"lease checkpoint or token must be an int in 0..{MAX_NUMBER}, not {value!r}"
+        )

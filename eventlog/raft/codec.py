@@ -34,6 +34,7 @@ from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, Term
 
 __all__ = [
+    "MAX_NUMBER",
     "pack_message",
     "unpack_message",
 ]
@@ -42,10 +43,18 @@ _Check = Callable[[str, Any], Any]
 """Validates one decoded field and returns the value to construct the message with."""
 
 
+MAX_NUMBER: Final = 2**62
+"""Terms, indexes and node ids a peer may name, at most. A cluster that elects a leader every
+millisecond reaches it in a hundred million years; a term past it is forged or garbage, and
+taking it would leave a persisted term that the next election cannot increment."""
+
+
 def _uint(name: str, value: Any) -> Any:
     # ``type(...) is int`` on purpose: bool is a subclass of int and must not pass for one.
     if type(value) is not int or value < 0:
         raise FrameError(f"field {name} must be a non-negative integer, not {value!r:.40}")
+    if value > MAX_NUMBER:
+        raise FrameError(f"field {name} is {value}, past any plausible value ({MAX_NUMBER})")
     return value
 
 
@@ -82,8 +91,8 @@ def _entries(name: str, value: Any) -> Any:
             or type(index) is not int
             or type(kind) is not int
             or type(data) is not bytes
-            or term < 0
-            or index < 0
+            or not 0 <= term <= MAX_NUMBER
+            or not 0 <= index <= MAX_NUMBER
             or kind not in kinds
         ):
             raise FrameError(f"malformed entry {item!r:.60}")
