@@ -3,6 +3,7 @@ benchmarks. Free ports, one data dir per node, kill -9, pause, and everything cl
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -46,17 +47,34 @@ def node_command(
     ]
 
 
+PORTS_BELOW = 32768
+"""Local clusters listen below the kernel's ephemeral range (Linux: 32768 and up), where no
+outgoing connection's own port can take a port between our check and the node's bind."""
+_handed: set[int] = set()
+_pick = random.Random()
+
+
 def free_ports(count: int) -> list[int]:
-    sockets = []
+    """``count`` ports that were free just now, none handed out before by this process."""
+    low = 20000
     try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+        low_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low_ephemeral = PORTS_BELOW
+    high = min(low_ephemeral, PORTS_BELOW)
+    ports: list[int] = []
+    while len(ports) < count:
+        port = _pick.randrange(low, high)
+        if port in _handed:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        ports.append(port)
+    return ports
 
 
 def poll_until(condition: Callable[[], T | None], timeout: float) -> T | None:

@@ -61,6 +61,10 @@ class AsyncClient:
         a node of another cluster then raises ``WrongCluster``."""
         self._target = self.addresses[0]
         self._connection: Connection | None = None
+        self._retired: set[Connection] = set()
+        """Connections left for another node, still answering the calls they carry."""
+        self._connecting = asyncio.Lock()
+        """Held while the connection changes: concurrent calls that find none dial one."""
         self._learnt: NodeHello | None = None
         """The node hello last taken in by ``_learn``."""
         self._rng = random.Random()
@@ -73,8 +77,11 @@ class AsyncClient:
 
     async def close(self) -> None:
         if self._connection is not None:
-            await self._connection.close()
+            self._retired.add(self._connection)
             self._connection = None
+        for connection in list(self._retired):
+            await connection.close()
+        self._retired.clear()
 
     # -- the contract --------------------------------------------------------------------------
     async def append(
@@ -197,13 +204,15 @@ class AsyncClient:
         backoff = Backoff(self._rng)
         last = "no attempt"
         while loop.time() < deadline:
+            target, connection = self._target, None
+            attempt = sent = 0.0
             try:
                 connection = await self._connect(deadline - loop.time())
+                attempt = attempt_timeout(deadline - loop.time(), len(self.addresses))
+                sent = loop.time()
                 # asyncio.timeout, not wait_for: a Ctrl-C (a cancellation) that lands as the
                 # answer does must still cancel, never be taken for an answer.
-                async with asyncio.timeout(
-                    attempt_timeout(deadline - loop.time(), len(self.addresses))
-                ):
+                async with asyncio.timeout(attempt):
                     kind, payload = await connection.call(op, args)
                 self._learn(connection)
                 return answer(kind, payload, follow_leader=follow_leader)
@@ -212,10 +221,14 @@ class AsyncClient:
                 if retry.address is not None:
                     await self._switch(retry.address)
                     continue
-                await self._drop_connection(rotate=True)
-            except (OSError, TimeoutError) as error:
+                await self._give_up(target, connection)
+            except TimeoutError:
+                last = f"no answer within {attempt:.3g}s" if connection else "dial timed out"
+                if connection is None or connection.heard_at <= sent:
+                    await self._give_up(target, connection)  # the node is silent to all
+            except OSError as error:
                 last = str(error) or type(error).__name__
-                await self._drop_connection(rotate=True)
+                await self._give_up(target, connection)
             await asyncio.sleep(backoff.pause(deadline - loop.time()))
         raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
 
@@ -235,23 +248,41 @@ class AsyncClient:
         self._learnt = node
 
     async def _connect(self, timeout: float) -> Connection:
-        if self._connection is not None and not self._connection.reader_task.done():
+        if (current := self._connection) is not None and not current.reader_task.done():
+            return current
+        async with self._connecting:  # one dial, whoever else is waiting for it
+            if (current := self._connection) is not None and not current.reader_task.done():
+                return current
+            await self._drop_connection()
+            self._connection = await self._dial(self._target, timeout)
             return self._connection
-        await self._drop_connection()
-        self._connection = await self._dial(self._target, timeout)
-        return self._connection
+
+    async def _give_up(self, target: str, connection: Connection | None) -> None:
+        """An attempt on ``target`` (over ``connection``, if it got one) failed with the node
+        or the path to it: drop that connection and move on to the next address, once, for
+        every call that saw the same failure."""
+        async with self._connecting:
+            if connection is not None and connection is self._connection:
+                await self._drop_connection(rotate=True)
+            elif connection is None and self._target == target and self._connection is None:
+                self._target = next_address(self.addresses, self._target)
 
     async def _dial(self, address: str, timeout: float) -> Connection:
         return await dial(address, self.cluster_id, timeout)
 
     async def _switch(self, address: str) -> None:
-        if address != self._target:
-            await self._drop_connection()
-            self._target = address
+        async with self._connecting:
+            if address != self._target:
+                await self._drop_connection()
+                self._target = address
 
     async def _drop_connection(self, *, rotate: bool = False) -> None:
-        if self._connection is not None:
-            await self._connection.close()
+        """Stop using the connection: it answers what it carries, then closes."""
+        old = self._connection
+        if old is not None:
             self._connection = None
+            self._retired.add(old)
+            old.reader_task.add_done_callback(lambda _: self._retired.discard(old))
+            old.retire(self.timeout)
         if rotate:
             self._target = next_address(self.addresses, self._target)

@@ -52,6 +52,13 @@ class Connection:
         self.frames = FrameWriter(writer)
         self.node: NodeHello | None = None
         """The node's answering hello, once it came: its cluster, its members, its limit."""
+        self.retiring = False
+        """Retired: it answers the calls in flight and takes no more (``retire``)."""
+        self.retiring = False
+        """Retired: it answers the calls in flight and takes no more (``retire``)."""
+        self.heard_at = asyncio.get_running_loop().time()
+        """Loop time bytes last came from the node: a call that timed out while others were
+        answered timed out for its own reason, and the connection stays."""
         self.reader_task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -59,6 +66,7 @@ class Connection:
         failure: Exception = Retry("connection closed")
         try:
             while data := await self.reader.read(1 << 16):
+                self.heard_at = asyncio.get_running_loop().time()
                 for frame in decoder.feed(data):
                     await self._receive(frame)
         except (ConnectionError, FrameError, OSError) as error:
@@ -94,6 +102,8 @@ class Connection:
         future = self.calls.pop(call_id, None)
         if future is not None and not future.done():
             future.set_result((kind, payload))
+        if self.retiring:
+            self.close_if_idle()
         queue = self.streams.get(call_id)
         if queue is not None:
             queue.put_nowait((kind, payload))
@@ -139,6 +149,19 @@ class Connection:
         self.streams[call_id] = queue
         self.frames.send([call_id, op, args])
         return queue
+
+    def retire(self, grace: float) -> None:
+        """Take no new calls, and close once every call in flight has its answer (or gave
+        up waiting), at most ``grace`` seconds from now: moving to another node fails none of
+        the calls this one is still answering."""
+        self.retiring = True
+        asyncio.get_running_loop().call_later(grace, self.writer.close)
+        self.close_if_idle()
+
+    def close_if_idle(self) -> None:
+        waiting = any(not future.done() for future in self.calls.values())
+        if not waiting and not self.appends and not self.streams:
+            self.writer.close()
 
     async def close(self) -> None:
         self.reader_task.cancel()
