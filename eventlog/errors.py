@@ -18,6 +18,7 @@ __all__ = [
     "LeaseHeld",
     "NodeFailed",
     "NotLeader",
+    "Overloaded",
     "ProposalDropped",
     "StorageFull",
     "Unavailable",
@@ -132,6 +133,15 @@ class NodeFailed(EventLogError):
     def __init__(self, node_id: int, cause: BaseException) -> None:
         self.node_id, self.cause = node_id, cause
         super().__init__(f"node {node_id} failed: {type(cause).__name__}: {cause}")
+
+
+class Overloaded(EventLogError):
+    """The node holds as many requests as it may (in count or in bytes) and took nothing of
+    this one; the client waits a little and tries again within its deadline."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"overloaded: {reason}")
 
 
 class StorageFull(EventLogError):

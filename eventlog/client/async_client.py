@@ -221,7 +221,8 @@ class AsyncClient:
                 if retry.address is not None:
                     await self._switch(retry.address)
                     continue
-                await self._give_up(target, connection)
+                if not retry.stay:
+                    await self._give_up(target, connection)
             except TimeoutError:
                 last = f"no answer within {attempt:.3g}s" if connection else "dial timed out"
                 if connection is None or connection.heard_at <= sent:

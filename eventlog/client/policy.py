@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from eventlog.errors import FrameError, NotLeader, Unavailable
+from eventlog.errors import FrameError, NotLeader, Overloaded, Unavailable
 from eventlog.protocol.answers import unpack_error
 
 __all__ = [
@@ -31,9 +31,10 @@ class Retry(Exception):
     """Try again (at ``address`` if given, else elsewhere after a pause) while the deadline
     allows. Internal to the client: callers only ever see the contract's errors."""
 
-    def __init__(self, reason: str, address: str | None = None) -> None:
+    def __init__(self, reason: str, address: str | None = None, *, stay: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.address = reason, address
+        self.reason, self.address, self.stay = reason, address, stay
+        """``stay``: the node is right but busy; try it again after the pause."""
 
 
 def answer(kind: str, payload: Any, *, follow_leader: bool) -> Any:
@@ -52,6 +53,8 @@ def answer(kind: str, payload: Any, *, follow_leader: bool) -> Any:
         raise Retry("not the leader", error.address if follow_leader else None)
     if isinstance(error, Unavailable):
         raise Retry(error.reason)
+    if isinstance(error, Overloaded):
+        raise Retry(str(error), stay=True)
     raise error
 
 

@@ -51,6 +51,26 @@ class Callers:
     """Proposed batches by the index of their entry."""
     reads: dict[bytes, asyncio.Future[LogIndex]] = attrs.field(factory=dict)
     """ReadIndex requests by their context."""
+    held: int = 0
+    """Appends taken and not answered yet, queued or proposed."""
+    held_bytes: int = 0
+
+    def admit(self, queued: Queued, max_count: int, max_bytes: int) -> str | None:
+        """Take ``queued``, unless the node already holds as much as it may: then why not."""
+        if self.held >= max_count or (self.held and self.held_bytes + queued.size > max_bytes):
+            return (
+                f"{self.held:,} appends ({self.held_bytes:,} bytes) wait for their commit here,"
+                f" the most this node holds is {max_count:,} ({max_bytes:,} bytes)"
+            )
+        self.held += 1
+        self.held_bytes += queued.size
+        queued.future.add_done_callback(lambda _: self._release(queued.size))
+        self.queued.append(queued)
+        return None
+
+    def _release(self, size: int) -> None:
+        self.held -= 1
+        self.held_bytes -= size
 
     def batches(self) -> Iterator[list[Queued]]:
         """Every queued request, packed into as few entries as the batch cap allows."""

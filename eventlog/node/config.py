@@ -34,6 +34,10 @@ class NodeConfig:
     flush_delay: float = STAGED_FLUSH_DELAY
     max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
     """The largest append this node takes as leader; the same on every node of a cluster."""
+    max_held_appends: int = 20_000
+    """Appends a leader holds, taken and not yet answered; past it it answers ``Overloaded``."""
+    max_held_bytes: int = 256 << 20
+    """The same bound, in the bytes of those appends."""
     quota_bytes: int | None = None
     """Past this many bytes in its store the node raises a NOSPACE alarm (None: no quota)."""
     storage_retry: float = 1.0

@@ -32,6 +32,7 @@ from eventlog.errors import (
     EventLogError,
     InvariantViolation,
     NotLeader,
+    Overloaded,
     StorageFull,
     Unavailable,
 )
@@ -282,7 +283,10 @@ class Node:
                 raise StorageFull(no_space)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         queued = Queued(request.fields, request.request_id, future, request.size)
-        self._callers.queued.append(queued)
+        config = self.config
+        busy = self._callers.admit(queued, config.max_held_appends, config.max_held_bytes)
+        if busy is not None:
+            raise Overloaded(busy)
         self._wakeup.set()
         return future
 

@@ -36,6 +36,7 @@ __all__ = [
     "HANDLERS",
     "HELLO_TIMEOUT",
     "MAX_APPENDS_PER_FRAME",
+    "MAX_SUBSCRIPTIONS_PER_CONNECTION",
     "ClientSession",
     "Handler",
     "Server",
@@ -43,6 +44,9 @@ __all__ = [
 
 HELLO_TIMEOUT = 5.0
 MAX_APPENDS_PER_FRAME = 10_000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
+"""Subscriptions one client connection may hold at once (a client opens one connection per
+subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can pile up."""
 
 Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
 
@@ -127,6 +131,7 @@ class ClientSession:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
         self.frames = FrameWriter(writer)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.subscriptions = 0
 
     async def run(self) -> None:
         try:
@@ -286,15 +291,24 @@ async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str,
 
 
 async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
-    """Push committed events from ``from_position`` on, forever; TCP backpressure paces it."""
+    """Push committed events from ``from_position`` on, forever; TCP backpressure paces it.
+    A connection holds a bounded number, so one that never reads buffers a bounded amount."""
     node = session.node
     tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
-    while True:
-        if events := tail.next_batch():
-            session.send([call_id, "events", [answers.pack_event(event) for event in events]])
-            await session.drain()
-        else:
-            await node.wait_position(tail.position)
+    if session.subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+        raise InvalidRequest(
+            f"a connection may hold {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at most"
+        )
+    session.subscriptions += 1
+    try:
+        while True:
+            if events := tail.next_batch():
+                session.send([call_id, "events", [answers.pack_event(e) for e in events]])
+                await session.drain()
+            else:
+                await node.wait_position(tail.position)
+    finally:
+        session.subscriptions -= 1
 
 
 async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:

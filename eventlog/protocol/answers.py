@@ -20,6 +20,7 @@ from eventlog.errors import (
     InvalidRequest,
     LeaseHeld,
     NotLeader,
+    Overloaded,
     StorageFull,
     Unavailable,
     WrongCluster,
@@ -143,6 +144,7 @@ ERROR_CODES: Final[tuple[_Code, ...]] = (
     _Code("unavailable", Unavailable, ("reason",)),
     _Code("wrong_cluster", WrongCluster, ("expected", "actual")),
     _Code("storage_full", StorageFull, ("reason",)),
+    _Code("overloaded", Overloaded, ("reason",)),
 )
 """The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
 node could not serve the call now, and the client may try again (elsewhere)."""

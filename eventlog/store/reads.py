@@ -23,6 +23,7 @@ from eventlog.types import Position
 
 __all__ = [
     "SUBSCRIPTION_BATCH",
+    "SUBSCRIPTION_BATCH_BYTES",
     "EventReader",
     "Flat",
     "Tail",
@@ -30,6 +31,9 @@ __all__ = [
 
 SUBSCRIPTION_BATCH = 1000
 """Events a subscription reads at a time, at most."""
+SUBSCRIPTION_BATCH_BYTES = 1 << 20
+"""Bytes of events' data and metadata a subscription sends at a time, at most (one event more
+if the first alone is larger): what a reader that does not read can make a node buffer."""
 
 Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
@@ -166,6 +170,12 @@ class Tail:
 
     def next_batch(self) -> list[RecordedEvent]:
         events = self.read_all(self.position, SUBSCRIPTION_BATCH)
+        size = 0
+        for count, event in enumerate(events):
+            size += len(event.data) + len(event.metadata)
+            if size > SUBSCRIPTION_BATCH_BYTES and count:
+                del events[count:]
+                break
         if events:
             self.position = events[-1].position + 1
         return events

@@ -23,6 +23,7 @@ from eventlog.errors import (
     InvariantViolation,
     LeaseHeld,
     NotLeader,
+    Overloaded,
     StorageFull,
     Unavailable,
     WrongCluster,
@@ -89,6 +90,12 @@ def test_a_cluster_out_of_room_is_told_to_the_caller_not_retried() -> None:
         answer("error", pack_error(StorageFull("NOSPACE alarm: full")), follow_leader=True)
 
 
+def test_an_overloaded_node_is_tried_again_not_left() -> None:
+    with pytest.raises(Retry) as caught:
+        answer("error", pack_error(Overloaded("busy")), follow_leader=True)
+    assert caught.value.stay and caught.value.address is None
+
+
 def test_an_unexpected_kind_of_answer_is_retried() -> None:
     with pytest.raises(Retry):
         answer("events", [], follow_leader=True)
@@ -104,6 +111,7 @@ def test_every_code_of_the_table_round_trips() -> None:
         Unavailable: Unavailable("later"),
         WrongCluster: WrongCluster("mine", "theirs"),
         StorageFull: StorageFull("NOSPACE alarm: node 2 holds 9 bytes, its quota is 1"),
+        Overloaded: Overloaded("20,000 appends wait for their commit here"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():
