@@ -13,6 +13,8 @@ import random
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from eventlog.client.connection import Connection, dial
 from eventlog.client.policy import (
     SUBSCRIPTION_PAUSE,
@@ -190,13 +192,26 @@ class AsyncClient:
 
     # -- calls, redirects and retries ------------------------------------------------------------
     async def _read(
-        self, op: str, read: reads.Read, min_position: int | None
+        self, op: str, read: reads.PagedRead, min_position: int | None
     ) -> list[RecordedEvent]:
-        args = reads.args_of(read)
-        if reads.check_min_position(min_position) is not None:
-            args["min_position"] = min_position
-        payload = await self._call(op, args, follow_leader=min_position is None)
-        return [answers.unpack_event(raw) for raw in payload]
+        """All the events ``read`` asks for, a page at a time (each page its own call): a
+        read of a long log never travels as one frame."""
+        reads.check_min_position(min_position)
+        result: list[RecordedEvent] = []
+        remaining: reads.PagedRead | None = read
+        while remaining is not None:
+            wanted = None if read.limit is None else read.limit - len(result)
+            page_read = attrs.evolve(remaining, limit=reads.page_limit(wanted))
+            args = reads.args_of(page_read)
+            if min_position is not None:
+                args["min_position"] = min_position
+            payload = await self._call(op, args, follow_leader=min_position is None)
+            page = [answers.unpack_event(raw) for raw in payload]
+            result.extend(page)
+            if read.limit is not None and len(result) >= read.limit:
+                break
+            remaining = reads.next_page(page_read, page)
+        return result
 
     async def _call(self, op: str, args: dict[str, Any], *, follow_leader: bool = True) -> Any:
         loop = asyncio.get_running_loop()

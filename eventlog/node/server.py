@@ -29,6 +29,7 @@ from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.streams import FrameWriter, read_hello
+from eventlog.records import RecordedEvent
 from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 
@@ -269,24 +270,34 @@ async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
 
 
 async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    read = reads.ReadAll.from_args(args)
+    asked = reads.ReadAll.from_args(args)
+    read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
     events = session.node.storage.read_all(read.from_position, read.limit)
-    return [answers.pack_event(event) for event in events]
+    return _page(events)
 
 
 async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    read = reads.ReadStream.from_args(args)
+    asked = reads.ReadStream.from_args(args)
+    read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
     events = session.node.storage.read_stream(read.stream, read.from_version, read.limit)
-    return [answers.pack_event(event) for event in events]
+    return _page(events)
 
 
 async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    read = reads.ReadStreamBackwards.from_args(args)
+    asked = reads.ReadStreamBackwards.from_args(args)
+    read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
     storage = session.node.storage
     events = storage.read_stream_backwards(read.stream, read.from_version, read.limit)
+    return _page(events)
+
+
+def _page(events: list[RecordedEvent]) -> list[Any]:
+    """One page of an answer: at most ``READ_PAGE_EVENTS`` events (the read asked that many at
+    most) and about ``READ_PAGE_BYTES``; the client asks for the rest."""
+    reads.within_page(events)
     return [answers.pack_event(event) for event in events]
 
 

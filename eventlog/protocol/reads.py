@@ -14,9 +14,12 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from eventlog.errors import InvalidRequest
-from eventlog.records import MAX_NUMBER, MAX_STREAM_NAME_BYTES
+from eventlog.records import MAX_NUMBER, MAX_STREAM_NAME_BYTES, RecordedEvent
 
 __all__ = [
+    "READ_PAGE_BYTES",
+    "READ_PAGE_EVENTS",
+    "PagedRead",
     "Read",
     "ReadAll",
     "ReadStream",
@@ -25,6 +28,11 @@ __all__ = [
     "args_of",
     "check_min_position",
     "check_stream_name",
+    "event_bytes",
+    "next_page",
+    "page_limit",
+    "page_of",
+    "within_page",
 ]
 
 
@@ -121,3 +129,54 @@ Read = ReadAll | ReadStream | ReadStreamBackwards | Subscribe
 def args_of(read: Read) -> dict[str, Any]:
     """The fields as they travel."""
     return attrs.asdict(read)
+
+
+# -- pages -------------------------------------------------------------------------------------
+READ_PAGE_EVENTS = 10_000
+"""Events one answer to a read carries, at most; a client asks for the next page."""
+READ_PAGE_BYTES = 8 << 20
+"""Event bytes (data and metadata) after which an answer stops (it keeps the event that
+crossed the mark), so no answer approaches the frame cap however large the events."""
+
+PagedRead = ReadAll | ReadStream | ReadStreamBackwards
+
+
+def event_bytes(event: RecordedEvent) -> int:
+    return len(event.data) + len(event.metadata)
+
+
+def within_page(events: list[RecordedEvent], max_bytes: int = READ_PAGE_BYTES) -> None:
+    """Cut ``events`` after the one whose bytes reach ``max_bytes`` (in place)."""
+    total = 0
+    for count, event in enumerate(events, start=1):
+        total += event_bytes(event)
+        if total >= max_bytes:
+            del events[count:]
+            return
+
+
+P = TypeVar("P", ReadAll, ReadStream, ReadStreamBackwards)
+
+
+def page_limit(remaining: int | None) -> int:
+    """How many events one page asks for: at most ``READ_PAGE_EVENTS`` of those wanted."""
+    return READ_PAGE_EVENTS if remaining is None else min(remaining, READ_PAGE_EVENTS)
+
+
+def page_of(read: P, remaining: int | None) -> P:
+    """The read of one page of ``read``."""
+    return attrs.evolve(read, limit=page_limit(remaining))
+
+
+def next_page(read: PagedRead, page: list[RecordedEvent]) -> PagedRead | None:
+    """The read of what follows a ``page`` that was full (its limit or its bytes reached), or
+    None when the page ended the read."""
+    asked = read.limit if read.limit is not None else READ_PAGE_EVENTS
+    if not page or (len(page) < asked and sum(map(event_bytes, page)) < READ_PAGE_BYTES):
+        return None
+    last = page[-1]
+    if isinstance(read, ReadAll):
+        return attrs.evolve(read, from_position=last.position + 1)
+    if isinstance(read, ReadStream):
+        return attrs.evolve(read, from_version=last.version + 1)
+    return None if last.version <= 1 else attrs.evolve(read, from_version=last.version - 1)

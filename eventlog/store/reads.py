@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from eventlog.errors import CorruptRecord
+from eventlog.protocol.reads import within_page
 from eventlog.records import RecordedEvent
 from eventlog.state.batch import decode_batch, events_in_order
 from eventlog.state.machine import event_id
@@ -32,8 +33,8 @@ __all__ = [
 SUBSCRIPTION_BATCH = 1000
 """Events a subscription reads at a time, at most."""
 SUBSCRIPTION_BATCH_BYTES = 1 << 20
-"""Bytes of events' data and metadata a subscription sends at a time, at most (one event more
-if the first alone is larger): what a reader that does not read can make a node buffer."""
+"""Bytes of events' data and metadata after which a subscription's batch stops (it keeps the
+event that crossed the mark): what a reader that does not read can make a node buffer."""
 
 Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
@@ -170,12 +171,7 @@ class Tail:
 
     def next_batch(self) -> list[RecordedEvent]:
         events = self.read_all(self.position, SUBSCRIPTION_BATCH)
-        size = 0
-        for count, event in enumerate(events):
-            size += len(event.data) + len(event.metadata)
-            if size > SUBSCRIPTION_BATCH_BYTES and count:
-                del events[count:]
-                break
+        within_page(events, SUBSCRIPTION_BATCH_BYTES)
         if events:
             self.position = events[-1].position + 1
         return events
