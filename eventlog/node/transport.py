@@ -44,12 +44,14 @@ __all__ = [
     "ANSWER_TIMEOUT",
     "BACKOFF_BASE",
     "BACKOFF_CAP",
+    "DEFAULT_MAX_QUEUE_BYTES",
     "READ_CHUNK",
     "Deliver",
     "PeerTransport",
     "Transport",
     "TransportFactory",
     "backoff_delay",
+    "message_bytes",
     "peer_transport",
 ]
 
@@ -67,6 +69,18 @@ _RANDOM = random.Random()
 """Jitter only spreads reconnects apart, so an unseeded module RNG is fine by default."""
 
 
+DEFAULT_MAX_QUEUE_BYTES: Final = 64 << 20
+"""Bytes of entries queued for one peer, at most: a peer that is down or slow costs the
+leader this much memory, whatever the write rate; what falls out, Raft sends again."""
+_MESSAGE_OVERHEAD = 64
+
+
+def message_bytes(m: Message) -> int:
+    """What a queued message weighs: its entries' data, plus a little for the rest."""
+    entries = getattr(m, "entries", ())
+    return _MESSAGE_OVERHEAD + sum(len(entry.data) for entry in entries)
+
+
 def backoff_delay(attempt: int, rng: random.Random, base: float, cap: float) -> float:
     """Full jitter (uniform in [0, min(cap, base * 2**attempt)]), so peers that lost the same
     node do not reconnect in lockstep."""
@@ -81,7 +95,9 @@ class _Peer:
     host: str
     port: int
     queue: collections.deque[Message] = attrs.field(factory=collections.deque)
-    """Invariant: len(queue) <= max_queue."""
+    """Invariant: len(queue) <= max_queue, queued_bytes <= max_queue_bytes (or one message)."""
+    queued_bytes: int = 0
+    """Bytes of entries the queued messages carry (``message_bytes``)."""
     wakeup: asyncio.Event = attrs.field(factory=asyncio.Event)
     """Set when the queue gains a message or the connection's watcher saw it close."""
     sent: int = 0
@@ -142,6 +158,7 @@ class PeerTransport:
         peers: Mapping[NodeId, tuple[str, int]],
         deliver: Callable[[Message], None],
         max_queue: int = 10_000,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         rng: random.Random | None = None,
         backoff_base: float = BACKOFF_BASE,
@@ -158,6 +175,7 @@ class PeerTransport:
         self.on_report: Callable[[NodeId, Report], None] | None = None
         self._deliver = deliver
         self._max_queue = max_queue
+        self._max_queue_bytes = max_queue_bytes
         self._max_frame_bytes = max_frame_bytes
         self._rng = rng if rng is not None else _RANDOM
         self._backoff = (backoff_base, backoff_cap)
@@ -207,6 +225,7 @@ class PeerTransport:
                 "dropped": peer.dropped,
                 "reconnects": peer.reconnects,
                 "queued": len(peer.queue),
+                "queued_bytes": peer.queued_bytes,
             }
             for peer in self._peers.values()
         }
@@ -221,10 +240,15 @@ class PeerTransport:
             if peer is None:
                 self._log.warning("message_to_unknown_peer", dst=m.dst, kind=m.TAG)
                 continue
-            if len(peer.queue) >= self._max_queue:
-                peer.queue.popleft()
+            size = message_bytes(m)
+            while peer.queue and (
+                len(peer.queue) >= self._max_queue
+                or peer.queued_bytes + size > self._max_queue_bytes
+            ):
+                peer.queued_bytes -= message_bytes(peer.queue.popleft())
                 peer.dropped += 1
             peer.queue.append(m)
+            peer.queued_bytes += size
             peer.wakeup.set()
 
     def report(self, report: Report) -> None:
@@ -299,6 +323,7 @@ class PeerTransport:
                     continue
                 batch = list(peer.queue)
                 peer.queue.clear()
+                peer.queued_bytes = 0
                 frames = self._encode(peer, batch, log)
                 if peer.report is not None:
                     frames.insert(0, encode_frame(peer.report))

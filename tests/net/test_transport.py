@@ -266,6 +266,36 @@ def test_bounded_queue_drops_oldest_while_peer_is_down() -> None:
     run(main)
 
 
+def test_the_queue_of_a_peer_that_is_down_is_bounded_in_bytes() -> None:
+    """A leader writing large entries to a peer that is down holds at most the byte bound for
+    it, oldest dropped first (Raft sends them again), not 10,000 messages of them."""
+
+    def append(index: int) -> AppendEntries:
+        entry = Entry(term=Term(1), index=LogIndex(index), data=b"x" * (16 << 10))
+        return AppendEntries(
+            src=NodeId(1),
+            dst=NodeId(2),
+            term=Term(1),
+            prev_log_index=LogIndex(index - 1),
+            prev_log_term=Term(1),
+            entries=(entry,),
+            leader_commit=LogIndex(0),
+        )
+
+    async def main() -> None:
+        async with cluster(2, listening=[1], max_queue_bytes=128 << 10) as nodes:
+            one, two = nodes[1], nodes[2]
+            transport(one).send(append(i) for i in range(1, 101))
+            stats = transport(one).stats()[NodeId(2)]
+            assert stats["queued_bytes"] <= 128 << 10 and stats["queued"] == 7
+            assert stats["dropped"] == 93
+            await two.listen()
+            await eventually(lambda: len(two.received) == 7)
+            assert [m.entries[0].index for m in two.received] == list(range(94, 101))
+
+    run(main)
+
+
 def test_message_over_the_frame_cap_is_dropped_not_sent() -> None:
     async def main() -> None:
         async with cluster(2, max_frame_bytes=256) as nodes:
