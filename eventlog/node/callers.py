@@ -5,7 +5,7 @@ answered exactly once: with its outcome, or with the error that ended its wait."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -93,9 +93,9 @@ class Callers:
         self,
         committed: Sequence[Entry],
         outcomes: list[tuple[LogIndex, list[Outcome]]],
-        replaced: Exception,
+        replaced: Callable[[], Exception],
     ) -> None:
-        """Answer the callers of committed entries; ``replaced`` for those whose entry was
+        """Answer the callers of committed entries; ``replaced()`` for those whose entry was
         replaced by another leader's (their request may still be in the log: they retry)."""
         by_index = dict(outcomes)
         for entry in committed:
@@ -103,7 +103,7 @@ class Callers:
             if pending is None:
                 continue
             if pending.term != entry.term:
-                _fail((future for _, future in pending.futures), replaced)
+                _fail((future for _, future in pending.futures), replaced())
                 continue
             results = {outcome.request_id: outcome for outcome in by_index.get(entry.index, [])}
             for request_id, future in pending.futures:

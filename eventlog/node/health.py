@@ -63,7 +63,7 @@ class Health:
     nospace: str | None = None
     """Why this node has no room to write (its disk is full, its quota reached), if so."""
     peers: dict[int, tuple[tuple[Alarm, ...], float]] = attrs.field(factory=dict)
-    """The alarms each peer last reported, with when (loop time) the report came."""
+    """The alarms each peer last reported, with when (``time.monotonic``) the report came."""
 
     @property
     def serving(self) -> bool:

@@ -224,9 +224,6 @@ class Node:
         async with self._applied:
             self._applied.notify_all()
 
-    def _check_serving(self) -> None:
-        self.health.check_serving()
-
     def step(self, m: Message) -> None:
         if not self.health.serving:  # a node that stopped takes no part: no vote, no append
             return
@@ -274,7 +271,7 @@ class Node:
         """Queue a checked append for the next batch; the future resolves once it is applied
         here. Raises ``NotLeader`` at once on a follower."""
         check_size(request, self.config.max_append_bytes)
-        self._check_serving()
+        self.health.check_serving()
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
         if request.fields[0] == KIND_APPEND:
@@ -293,7 +290,7 @@ class Node:
     async def read_barrier(self) -> LogIndex:
         """Linearizable read (ReadIndex): wait until this node has applied all that was
         committed when the read began; raises NotLeader on a follower without a leader."""
-        self._check_serving()
+        self.health.check_serving()
         self._read_counter += 1
         context = self._read_counter.to_bytes(8, "big")
         future: asyncio.Future[LogIndex] = asyncio.get_running_loop().create_future()
@@ -329,7 +326,7 @@ class Node:
             self._readers -= 1
 
     def _reached(self, current: Callable[[], int], target: int) -> bool:
-        self._check_serving()
+        self.health.check_serving()
         if current() >= target:
             return True
         self._flush_soon()
@@ -445,7 +442,9 @@ class Node:
     def _resolve(
         self, committed: tuple[Entry, ...], outcomes: list[tuple[LogIndex, list[Outcome]]]
     ) -> None:
-        replaced = NotLeader(self.config.node_id, self.core.leader or None)
+        def replaced() -> NotLeader:
+            return NotLeader(self.config.node_id, self.core.leader or None)
+
         self._callers.resolve(committed, outcomes, replaced)
 
     def _on_soft_state(self, rd: Ready) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "ALARM_FILE",
+    "FILES_BESIDE",
     "PEERS_FILE",
     "record_corruption",
     "recorded_corruption",
@@ -22,6 +23,11 @@ __all__ = [
 ALARM_FILE = "corrupt.alarm"
 PEERS_FILE = "peers.json"
 """The store ids of the peers a node has met (``eventlog.node.incarnations``)."""
+_TEMPORARY = ".tmp"
+FILES_BESIDE = frozenset(
+    name for kept in (ALARM_FILE, PEERS_FILE) for name in (kept, Path(kept).stem + _TEMPORARY)
+)
+"""Every file this module may leave in a data directory."""
 
 
 def record_corruption(directory: Path, detail: str) -> None:
@@ -31,7 +37,7 @@ def record_corruption(directory: Path, detail: str) -> None:
 
 def write_whole(path: Path, body: str) -> None:
     """Replace ``path`` with ``body`` durably: all of it or, after a crash, what was there."""
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_suffix(_TEMPORARY)
     directory = path.parent
     with temporary.open("w") as file:
         file.write(body)

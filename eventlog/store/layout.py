@@ -35,7 +35,7 @@ from eventlog.errors import CorruptRecord, DataDirError, StorageFull
 from eventlog.logs import library_logger
 from eventlog.raft.storage import StorageError
 from eventlog.store import sealed
-from eventlog.store.alarms import ALARM_FILE, PEERS_FILE
+from eventlog.store.alarms import FILES_BESIDE
 from eventlog.store.codecs import Q, u64
 from eventlog.store.ownership import LOCK_FILE
 
@@ -80,9 +80,7 @@ MAX_MAP_SIZE = 1 << 40
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
 
-_STORE_FILES = frozenset(
-    {"data.mdb", "lock.mdb", LOCK_FILE, ALARM_FILE, "corrupt.tmp", PEERS_FILE, "peers.tmp"}
-)
+_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE}) | FILES_BESIDE
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
@@ -243,7 +241,7 @@ def init_or_check(
         sealed.put(txn, dbs.meta, M_FORMAT, Q.pack(FORMAT_VERSION))
         sealed.put(txn, dbs.meta, M_CLUSTER, (cluster_id or fresh_id).encode())
         sealed.put(txn, dbs.meta, M_NODE, Q.pack(node_id))
-        sealed.put(txn, dbs.meta, M_INCARNATION, secrets.token_hex(8).encode())
+        sealed.put(txn, dbs.meta, M_INCARNATION, _new_incarnation())
         return dbs
     if stored_format(txn, dbs) == UNSEALED_FORMAT:
         seal_every_record(txn, dbs)
@@ -255,11 +253,15 @@ def init_or_check(
     elif cluster_id is not None and stored_cluster != cluster_id:
         raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
     if sealed.get(txn, dbs.meta, "meta", M_INCARNATION) is None:  # made before store ids
-        sealed.put(txn, dbs.meta, M_INCARNATION, secrets.token_hex(8).encode())
+        sealed.put(txn, dbs.meta, M_INCARNATION, _new_incarnation())
     stored_node = u64(sealed.get(txn, dbs.meta, "meta", M_NODE), "meta", M_NODE)
     if stored_node != node_id:
         raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
     return dbs
+
+
+def _new_incarnation() -> bytes:
+    return secrets.token_hex(8).encode()
 
 
 def stored_cluster_id(txn: Txn, dbs: Dbs) -> str:

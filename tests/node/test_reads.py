@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.errors import InvalidRequest, NotLeader
+from eventlog.errors import InvalidRequest, NotLeader, Unavailable
 from eventlog.node.node import Node
 from eventlog.raft.messages import ReadIndexRequest
 from eventlog.raft.ready import Role
+from eventlog.raft.storage import StorageError
 from eventlog.records import NewEvent
+from eventlog.store.storage import LmdbStorage
 from tests.node.harness import Cluster, cluster, run
 
 
@@ -161,5 +163,26 @@ def test_a_client_read_through_a_follower_outlives_the_leader_stepping_down(
             assert [e.data for e in events] == [b"kept"]
             leading = [n.config.node_id for n in c.nodes.values() if n.core.role is Role.LEADER]
             assert leading and leader.config.node_id not in leading
+
+    run(main)
+
+
+def test_a_storage_error_on_a_read_is_answered_and_the_caller_told_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node answers the failed read (``unavailable``, naming the error) instead of
+    dropping it; the client tries again within its deadline and then says what failed."""
+
+    async def main() -> None:
+        async with cluster(tmp_path, size=1) as c:
+            await c.elect()
+
+            def failing(*_: object) -> None:
+                raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
+
+            monkeypatch.setattr(LmdbStorage, "read_all", failing)
+            client = c.client(timeout=1.0)
+            with pytest.raises(Unavailable, match="Input/output error"):
+                await c.ticking(client.read_all(), "a read answered")
 
     run(main)

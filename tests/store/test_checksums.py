@@ -18,8 +18,10 @@ import pytest
 
 from eventlog.errors import CorruptRecord, DataDirError
 from eventlog.raft.records import Entry, HardState
+from eventlog.raft.storage import StorageError
 from eventlog.store import layout
 from eventlog.store.codecs import Q, stream_key
+from eventlog.store.reads import EventReader
 from eventlog.store.sealed import SUM_BYTES
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId, Term
@@ -181,6 +183,7 @@ FLIPPER = """
 import random, sys
 from pathlib import Path
 from eventlog.errors import EventLogError
+from eventlog.store.reads import EventReader
 from eventlog.store.storage import LmdbStorage
 
 path, seed = Path(sys.argv[1]), int(sys.argv[2])
@@ -224,3 +227,19 @@ def test_random_byte_flips_are_typed_errors_or_nothing(tmp_path: Path) -> None:
         assert done.returncode == 0, (seed, done.returncode, done.stderr[-2000:])
         seen.add(done.stdout.strip())
     assert any(line.startswith("refused") for line in seen), seen
+
+
+def test_any_other_lmdb_error_in_a_read_is_a_storage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only corruption: whatever LMDB raises inside a read transaction comes out as one of
+    eventraft's typed errors, which a node answers, never as an ``lmdb`` exception."""
+    stored(tmp_path)
+
+    def failing(*_: object) -> None:
+        raise lmdb.ReadersFullError("mdb_txn_begin: MDB_READERS_FULL")
+
+    with open_store(tmp_path) as store:
+        monkeypatch.setattr(EventReader, "_recorded", failing)
+        with pytest.raises(StorageError, match=r"LMDB read failed: .*READERS_FULL"):
+            store.read_all()
