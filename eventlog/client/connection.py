@@ -16,6 +16,7 @@ from eventlog.protocol.addresses import split_address
 from eventlog.protocol.answers import unpack_error
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import NodeHello, hello, parse_node_hello
+from eventlog.protocol.requests import APPENDS_PER_SLICE
 from eventlog.protocol.streams import FrameWriter
 
 __all__ = [
@@ -52,8 +53,6 @@ class Connection:
         self.frames = FrameWriter(writer)
         self.node: NodeHello | None = None
         """The node's answering hello, once it came: its cluster, its members, its limit."""
-        self.retiring = False
-        """Retired: it answers the calls in flight and takes no more (``retire``)."""
         self.retiring = False
         """Retired: it answers the calls in flight and takes no more (``retire``)."""
         self.heard_at = asyncio.get_running_loop().time()
@@ -110,7 +109,8 @@ class Connection:
 
     def call(self, op: str, args: dict[str, Any]) -> asyncio.Future[Any]:
         """Send one call; the future gets ``(kind, payload)`` of its answer. Appends made in
-        one turn of the loop travel in one ``append_batch`` frame and are answered in one."""
+        one turn of the loop travel in ``append_batch`` frames of at most ``APPENDS_PER_SLICE``
+        each, and each frame is answered in one."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if op == "append":
@@ -130,6 +130,10 @@ class Connection:
                 if not future.done():
                     future.set_exception(Retry("connection closed"))
             return
+        for start in range(0, len(appends), APPENDS_PER_SLICE):
+            self._send_append_frame(appends[start : start + APPENDS_PER_SLICE])
+
+    def _send_append_frame(self, appends: list[tuple[Any, asyncio.Future[Any]]]) -> None:
         call_id = next(self.ids)
         if len(appends) == 1:
             [(request, future)] = appends

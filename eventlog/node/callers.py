@@ -16,12 +16,42 @@ from eventlog.types import LogIndex, Term
 
 __all__ = [
     "MAX_BATCH_BYTES",
+    "MAX_BATCH_REQUESTS",
+    "OUTCOMES_PER_SLICE",
     "Callers",
     "Queued",
+    "in_slices",
 ]
 
 MAX_BATCH_BYTES = 1 << 20
 """Requests packed into one entry, at most, in bytes (a request over it travels alone)."""
+MAX_BATCH_REQUESTS = 1024
+"""Requests packed into one entry, at most, in count: what is done per entry on the loop
+(answering its callers) stays a few milliseconds."""
+OUTCOMES_PER_SLICE = 1024
+"""Callers answered in one turn of the loop, about (entries are never split)."""
+
+Applied = list[tuple[LogIndex, list[Outcome]]]
+
+
+def in_slices(
+    committed: Sequence[Entry], outcomes: Applied, per_slice: int = OUTCOMES_PER_SLICE
+) -> Iterator[tuple[list[Entry], Applied]]:
+    """The outcomes of applied entries, with their entries, in slices of whole entries of
+    about ``per_slice`` outcomes: each is answered in a turn of the loop of its own."""
+    by_index = {entry.index: entry for entry in committed}
+    entries: list[Entry] = []
+    chunk: Applied = []
+    count = 0
+    for index, applied in outcomes:
+        entries.append(by_index[index])
+        chunk.append((index, applied))
+        count += len(applied)
+        if count >= per_slice:
+            yield entries, chunk
+            entries, chunk, count = [], [], 0
+    if chunk:
+        yield entries, chunk
 
 
 @attrs.frozen
@@ -78,7 +108,7 @@ class Callers:
         batch: list[Queued] = []
         size = 0
         for item in queued:
-            if batch and size + item.size > MAX_BATCH_BYTES:
+            if batch and (size + item.size > MAX_BATCH_BYTES or len(batch) >= MAX_BATCH_REQUESTS):
                 yield batch
                 batch, size = [], 0
             batch.append(item)
@@ -92,7 +122,7 @@ class Callers:
     def resolve(
         self,
         committed: Sequence[Entry],
-        outcomes: list[tuple[LogIndex, list[Outcome]]],
+        outcomes: Applied,
         replaced: Callable[[], Exception],
     ) -> None:
         """Answer the callers of committed entries; ``replaced()`` for those whose entry was

@@ -29,8 +29,13 @@ class NodeConfig:
     data_dir: str
     tick_ms: float = 10.0
     sync: bool = True
-    election_tick: int = 15
-    heartbeat_tick: int = 3
+    election_tick: int = 50
+    """Ticks a follower waits for its leader before it campaigns, at least (it draws from
+    [election_tick, 2 * election_tick)): 0.5 to 1 s at the default tick, as etcd's 1 s. A
+    Python node's loop pauses for tens of milliseconds under load (its collector, a 2-core
+    machine shared with its clients); the margin keeps a busy leader from looking dead."""
+    heartbeat_tick: int = 5
+    """Ticks between a leader's heartbeats: 50 ms, a tenth of the shortest election timeout."""
     flush_delay: float = STAGED_FLUSH_DELAY
     max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
     """The largest append this node takes as leader; the same on every node of a cluster."""

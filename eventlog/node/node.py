@@ -19,7 +19,7 @@ import contextvars
 import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from eventlog.errors import (
     Unavailable,
 )
 from eventlog.logs import bind_node
-from eventlog.node.callers import Callers, Queued
+from eventlog.node.callers import Callers, Queued, in_slices
 from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig
 from eventlog.node.divergence import Divergence
 from eventlog.node.health import Health, open_storage
@@ -79,6 +79,9 @@ __all__ = [
 
 REPORT_MS = 1000
 """How often a node tells its peers its alarms and its history's digest."""
+APPLY_ON_LOOP_BYTES = 64 << 10
+"""Committed entries a node applies on its loop when no write is due, at most; more is
+applied in the writer thread, so that the loop goes on stepping messages meanwhile."""
 
 
 def wall_clock_ms() -> int:
@@ -393,15 +396,20 @@ class Node:
         loop = asyncio.get_running_loop()
 
         def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
-            loop.call_soon_threadsafe(self._resolve, rd.committed, outcomes)
+            for entries, applied in in_slices(rd.committed, outcomes):
+                loop.call_soon_threadsafe(self._resolve, entries, applied)
 
         if not rd.must_sync:  # no entries, no new term or vote: nothing must survive power loss
             if rd.committed or rd.hard_state is not None:
                 # Only applying: decide and answer now, write with the next Ready (or flush).
-                # No fsync here, only work that holds the GIL: a thread would only add hops.
-                self.storage.stage(
-                    rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
-                )
+                # No fsync here, only work that holds the GIL: a thread adds hops, worth it
+                # only when applying takes longer than the loop may be held (heartbeats).
+                if sum(entry.size for entry in rd.committed) > APPLY_ON_LOOP_BYTES:
+                    await self._in_writer(self.storage.stage, rd.hard_state, rd.committed, answer)
+                else:
+                    self.storage.stage(
+                        rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
+                    )
                 if self._readers:  # someone waits for applied state: write it now
                     self._flush_at = loop.time()
                 elif self._flush_at is None:
@@ -440,7 +448,7 @@ class Node:
         self._callers.proposed(proposal.last_index, proposal.term, batch)
 
     def _resolve(
-        self, committed: tuple[Entry, ...], outcomes: list[tuple[LogIndex, list[Outcome]]]
+        self, committed: Sequence[Entry], outcomes: list[tuple[LogIndex, list[Outcome]]]
     ) -> None:
         def replaced() -> NotLeader:
             return NotLeader(self.config.node_id, self.core.leader or None)

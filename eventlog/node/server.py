@@ -28,6 +28,7 @@ from eventlog.node.node import Node
 from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
+from eventlog.protocol.requests import APPENDS_PER_SLICE, MAX_APPENDS_PER_FRAME
 from eventlog.protocol.streams import FrameWriter, read_hello
 from eventlog.records import RecordedEvent
 from eventlog.state.outcomes import ClusterNamed, Outcome
@@ -36,7 +37,6 @@ from eventlog.store.reads import Tail
 __all__ = [
     "HANDLERS",
     "HELLO_TIMEOUT",
-    "MAX_APPENDS_PER_FRAME",
     "MAX_SUBSCRIPTIONS_PER_CONNECTION",
     "ClientSession",
     "Handler",
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 HELLO_TIMEOUT = 5.0
-MAX_APPENDS_PER_FRAME = 10_000
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
 """Subscriptions one client connection may hold at once (a client opens one connection per
 subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can pile up."""
@@ -137,19 +136,24 @@ class ClientSession:
     async def run(self) -> None:
         try:
             while data := await self.reader.read(1 << 16):
+                checked = 0
                 for frame in self.decoder.feed(data):
                     call_id, op, args = _parse_call(frame)
                     if op in ("append", "lease"):
                         self._append(call_id, args)
-                        continue
-                    if op == "append_batch":
-                        self._append_batch(call_id, args)
-                        continue
-                    task = asyncio.create_task(self._call(call_id, op, args))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
+                        checked += 1
+                    elif op == "append_batch":
+                        checked += await self._append_batch(call_id, args)
+                    else:
+                        task = asyncio.create_task(self._call(call_id, op, args))
+                        self.tasks.add(task)
+                        task.add_done_callback(self.tasks.discard)
+                    if checked >= APPENDS_PER_SLICE:
+                        checked = await _breathe()
                 # Backpressure: read no more calls while answers are piling up unread.
                 await self.drain()
+                if checked:
+                    await _breathe()
         finally:
             for task in list(self.tasks):
                 task.cancel()
@@ -166,14 +170,15 @@ class ClientSession:
     def _append(self, call_id: int, args: dict[str, Any]) -> None:
         self._submit(args.get("request"), lambda reply: self.send([call_id, *reply]))
 
-    def _append_batch(self, call_id: int, args: dict[str, Any]) -> None:
+    async def _append_batch(self, call_id: int, args: dict[str, Any]) -> int:
         """Several independent appends in one frame (a client coalesces the calls made in one
-        turn of its loop); one answer frame with a reply per request, in order."""
+        turn of its loop); one answer frame with a reply per request, in order. Checked in
+        slices, the loop breathing between them; returns how many were checked since."""
         requests = args.get("requests")
         if not isinstance(requests, list) or not 0 < len(requests) <= MAX_APPENDS_PER_FRAME:
             message = f"requests must be a list of 1..{MAX_APPENDS_PER_FRAME} append requests"
             self.send([call_id, "error", answers.pack_error(InvalidRequest(message))])
-            return
+            return 0
         replies: list[list[Any] | None] = [None] * len(requests)
         remaining = len(requests)
 
@@ -185,7 +190,10 @@ class ClientSession:
                 self.send([call_id, "ok", replies])
 
         for slot, request in enumerate(requests):
+            if slot and slot % APPENDS_PER_SLICE == 0:
+                await _breathe()
             self._submit(request, functools.partial(answer, slot))
+        return len(requests) % APPENDS_PER_SLICE
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
@@ -238,6 +246,14 @@ class ClientSession:
             where = f"{address[0]}:{address[1]}" if address else None
             error = NotLeader(error.node_id, leader or None, where)
         return answers.pack_error(error)
+
+
+async def _breathe() -> int:
+    """Let the loop run what waits (peer messages, ticks, other connections) before checking
+    more appends: a node's heartbeats never wait behind a client's burst. Returns 0, the count
+    of appends checked since."""
+    await asyncio.sleep(0)
+    return 0
 
 
 def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:

@@ -27,12 +27,14 @@ from eventlog.protocol.reads import check_stream_name
 from eventlog.records import ANY, MAX_NUMBER, MAX_TYPE_BYTES, NewEvent
 
 __all__ = [
+    "APPENDS_PER_SLICE",
     "DEFAULT_MAX_APPEND_BYTES",
     "KIND_APPEND",
     "KIND_CLUSTER",
     "KIND_LEASE",
     "LEASE_ACQUIRE",
     "LEASE_RELEASE",
+    "MAX_APPENDS_PER_FRAME",
     "MAX_LEASE_NAME_BYTES",
     "MAX_LEASE_TTL_MS",
     "REQUEST_ID_BYTES",
@@ -56,6 +58,11 @@ LEASE_RELEASE = 2
 REQUEST_ID_BYTES = 16
 MAX_LEASE_NAME_BYTES = 256
 MAX_LEASE_TTL_MS = 86_400_000
+MAX_APPENDS_PER_FRAME = 10_000
+"""Appends one ``append_batch`` frame may carry."""
+APPENDS_PER_SLICE = 256
+"""Appends checked in one turn of a node's loop, and carried by one frame a client sends:
+checking one costs tens of microseconds, so a slice stays well inside a heartbeat interval."""
 DEFAULT_MAX_APPEND_BYTES = 1 << 20
 """The largest append a cluster takes unless configured otherwise (KurrentDB's limit too).
 Raft replicates an entry whole, so a large one holds up the heartbeats and acknowledgements

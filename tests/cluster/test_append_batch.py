@@ -1,5 +1,6 @@
-"""Concurrent appends on one client connection travel in one ``append_batch`` frame per turn of
-the client's loop; each keeps its own request id, expected version and answer."""
+"""Concurrent appends on one client connection travel in ``append_batch`` frames (at most
+``APPENDS_PER_SLICE`` each) per turn of the client's loop; each keeps its own request id,
+expected version and answer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from eventlog.client import AsyncClient
 from eventlog.errors import WrongExpectedVersion
+from eventlog.protocol.requests import APPENDS_PER_SLICE
 from eventlog.records import NO_STREAM, NewEvent
 from tests.cluster.harness import LocalCluster, local_cluster
 
@@ -46,7 +48,10 @@ def test_concurrent_appends_share_frames_and_get_their_own_results(cluster: Loca
                 *(client.append(f"batch-{n}", [NewEvent("T", str(n).encode())]) for n in range(300))
             )
             assert sum(count for _, count in seen) == 300
-            assert ("append_batch", 300) in seen
+            assert seen == [
+                ("append_batch", APPENDS_PER_SLICE),
+                ("append_batch", 300 - APPENDS_PER_SLICE),
+            ]
             positions = sorted(result.first_position for result in results)
             assert positions == list(range(positions[0], positions[0] + 300))
             assert all(result.stream_version == 1 for result in results)

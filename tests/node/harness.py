@@ -38,6 +38,9 @@ bytes on the wire); never a wait for a state."""
 TICK_MS = 1000.0
 """Only sets how long a node waits for a ReadIndex confirmation (four election timeouts of
 ``tick_ms``: a minute here), so that a read can fail in a test only for a reason of Raft's."""
+ELECTION_TICK = 15
+HEARTBEAT_TICK = 3
+"""Ticks here are logical (the test moves them): short timeouts keep a test few ticks long."""
 START_MS = 1_700_000_000_000
 
 
@@ -97,6 +100,8 @@ class Cluster:
             addresses=self.addresses,
             data_dir=str(self.root / f"node-{node_id}"),
             tick_ms=TICK_MS,
+            election_tick=ELECTION_TICK,
+            heartbeat_tick=HEARTBEAT_TICK,
             sync=False,
             flush_delay=self.flush_delay,
         )
