@@ -46,6 +46,7 @@ __all__ = [
     "BACKOFF_CAP",
     "DEFAULT_MAX_QUEUE_BYTES",
     "READ_CHUNK",
+    "WRITE_SLICE_BYTES",
     "Deliver",
     "PeerTransport",
     "Transport",
@@ -69,6 +70,8 @@ _RANDOM = random.Random()
 """Jitter only spreads reconnects apart, so an unseeded module RNG is fine by default."""
 
 
+WRITE_SLICE_BYTES: Final = 1 << 20
+"""Bulk written to a peer in one turn of the loop, about (one AppendEntries at most)."""
 DEFAULT_MAX_QUEUE_BYTES: Final = 64 << 20
 """Bytes of entries queued for one peer, at most: a peer that is down or slow costs the
 leader this much memory, whatever the write rate; what falls out, Raft sends again."""
@@ -95,9 +98,14 @@ class _Peer:
     host: str
     port: int
     queue: collections.deque[Message] = attrs.field(factory=collections.deque)
-    """Invariant: len(queue) <= max_queue, queued_bytes <= max_queue_bytes (or one message)."""
+    """AppendEntries that carry entries, the bulk. Invariant: len(queue) <= max_queue,
+    queued_bytes <= max_queue_bytes (or one message)."""
     queued_bytes: int = 0
     """Bytes of entries the queued messages carry (``message_bytes``)."""
+    urgent: collections.deque[Message] = attrs.field(factory=collections.deque)
+    """Everything else (heartbeats, votes, answers, empty appends): small, and written
+    before any bulk that waits, so no election starts behind a long catch-up. Raft takes
+    messages in any order. Invariant: len(urgent) <= max_queue."""
     wakeup: asyncio.Event = attrs.field(factory=asyncio.Event)
     """Set when the queue gains a message or the connection's watcher saw it close."""
     sent: int = 0
@@ -224,7 +232,7 @@ class PeerTransport:
                 "sent": peer.sent,
                 "dropped": peer.dropped,
                 "reconnects": peer.reconnects,
-                "queued": len(peer.queue),
+                "queued": len(peer.queue) + len(peer.urgent),
                 "queued_bytes": peer.queued_bytes,
             }
             for peer in self._peers.values()
@@ -239,6 +247,13 @@ class PeerTransport:
             peer = self._peers.get(m.dst)
             if peer is None:
                 self._log.warning("message_to_unknown_peer", dst=m.dst, kind=m.TAG)
+                continue
+            if not getattr(m, "entries", ()):
+                if len(peer.urgent) >= self._max_queue:
+                    peer.urgent.popleft()
+                    peer.dropped += 1
+                peer.urgent.append(m)
+                peer.wakeup.set()
                 continue
             size = message_bytes(m)
             while peer.queue and (
@@ -315,21 +330,19 @@ class PeerTransport:
                     raise ConnectionResetError(
                         f"no answer for {self._answer_timeout:.1f}s to what we sent"
                     )
-                if not peer.queue and peer.report is None:
+                if not peer.queue and not peer.urgent and peer.report is None:
                     peer.wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout_at(deadline):
                             await peer.wakeup.wait()
                     continue
-                batch = list(peer.queue)
-                peer.queue.clear()
-                peer.queued_bytes = 0
-                frames = self._encode(peer, batch, log)
+                frames = self._encode(peer, self._next_slice(peer), log)
                 if peer.report is not None:
                     frames.insert(0, encode_frame(peer.report))
                     peer.report = None
                 writer.write(b"".join(frames))
                 await self._drain(writer)
+                await asyncio.sleep(0)  # the next slice waits for what the loop has to do
                 peer.sent += len(frames)
                 if peer.unanswered_since is None:
                     peer.unanswered_since = loop.time()
@@ -340,6 +353,22 @@ class PeerTransport:
             writer.transport.abort()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    @staticmethod
+    def _next_slice(peer: _Peer) -> list[Message]:
+        """Every urgent message, then bulk up to ``WRITE_SLICE_BYTES`` (one message at least):
+        encoding and writing a slice holds the loop for a millisecond or so, never for the
+        whole queue, and urgent messages queued meanwhile go out before the next slice."""
+        batch = list(peer.urgent)
+        peer.urgent.clear()
+        size = 0
+        while peer.queue and (size == 0 or size < WRITE_SLICE_BYTES):
+            m = peer.queue.popleft()
+            weight = message_bytes(m)
+            peer.queued_bytes -= weight
+            size += weight
+            batch.append(m)
+        return batch
 
     def _answer_deadline(self, peer: _Peer) -> float | None:
         """Loop time at which the peer's silence ends this connection; None while nothing we

@@ -18,7 +18,8 @@ __all__ = [
 
 class ProgressState(enum.Enum):
     PROBE = "probe"
-    """The follower's log position is unknown: one AppendEntries per heartbeat interval."""
+    """The follower's log position is unknown: one AppendEntries, with no entries, per
+    heartbeat interval, until it says where its log agrees with ours."""
     REPLICATE = "replicate"
     """The follower is in sync: stream optimistically, bounded by the in-flight window."""
 
@@ -29,23 +30,28 @@ class Inflights:
 
     max_count: int
     max_bytes: int
-    _sent: deque[tuple[LogIndex, int]] = attrs.field(factory=deque)
+    _sent: deque[tuple[LogIndex, int, int]] = attrs.field(factory=deque)
+    """(last index, bytes, tick sent) of each message in the window, oldest first."""
     _bytes: int = 0
 
-    def add(self, last_index: LogIndex, size: int) -> None:
-        self._sent.append((last_index, size))
+    def add(self, last_index: LogIndex, size: int, tick: int = 0) -> None:
+        self._sent.append((last_index, size, tick))
         self._bytes += size
 
     def free_to(self, index: LogIndex) -> None:
         """Release every message whose last entry is at or below ``index``."""
         while self._sent and self._sent[0][0] <= index:
-            _, size = self._sent.popleft()
+            _, size, _ = self._sent.popleft()
             self._bytes -= size
 
     def free_first(self) -> None:
         if self._sent:
-            _, size = self._sent.popleft()
+            _, size, _ = self._sent.popleft()
             self._bytes -= size
+
+    def waited_since(self) -> int | None:
+        """The tick the oldest unacknowledged message was sent; None if none is."""
+        return self._sent[0][2] if self._sent else None
 
     def reset(self) -> None:
         self._sent.clear()
@@ -118,12 +124,24 @@ class Progress:
         """A probe at ``match`` was rejected: the follower no longer holds what it acked."""
         return self.state is ProgressState.PROBE and rejected == self.match > hint_index
 
-    def sent_entries(self, last_index: LogIndex, size: int) -> None:
+    def sent_entries(self, last_index: LogIndex, size: int, tick: int = 0) -> None:
         if self.state is ProgressState.REPLICATE:
             self.next = LogIndex(last_index + 1)
-            self.inflights.add(last_index, size)
+            self.inflights.add(last_index, size, tick)
         else:
             self.paused = True
+
+    def window_lost(self, now: int, timeout: int) -> bool:
+        """The window is full and its oldest message has waited ``timeout`` ticks for an
+        answer while the follower answers heartbeats: what is in flight was lost (a dropped
+        connection, an overflowing queue), and only a probe can find where to go on from."""
+        since = self.inflights.waited_since()
+        return (
+            self.state is ProgressState.REPLICATE
+            and self.inflights.full
+            and since is not None
+            and now - since >= timeout
+        )
 
     @property
     def is_paused(self) -> bool:

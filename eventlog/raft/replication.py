@@ -91,7 +91,11 @@ def send_append(core: RaftCore, peer: NodeId, *, send_if_empty: bool = True) -> 
     if pr.is_paused:
         return False
     log = core.log
-    entries = log.slice(pr.next, LogIndex(log.last_index() + 1), core.config.max_message_bytes)
+    entries: list[Entry] = []
+    if pr.state is ProgressState.REPLICATE:
+        # A probe carries no entries: it may be rejected, and it is sent once per heartbeat
+        # while the follower is lost, so its cost must not depend on how far behind it is.
+        entries = log.slice(pr.next, LogIndex(log.last_index() + 1), core.config.max_message_bytes)
     if not entries and not send_if_empty:
         return False
     prev_index = LogIndex(pr.next - 1)
@@ -109,7 +113,7 @@ def send_append(core: RaftCore, peer: NodeId, *, send_if_empty: bool = True) -> 
         )
     )
     if entries:
-        pr.sent_entries(entries[-1].index, sum(entry.size for entry in entries))
+        pr.sent_entries(entries[-1].index, sum(entry.size for entry in entries), core.ticks)
     elif pr.state is ProgressState.PROBE:
         pr.paused = True
     return True
@@ -146,6 +150,13 @@ def _handle_append_response(core: RaftCore, m: AppendEntriesResponse) -> None:
     pr = core.progress.get(m.src)
     if pr is None:
         return
+    if m.index > core.log.last_index():
+        # No follower can hold what this leader never had in its term: a forged or garbled
+        # answer. Taking it would set a match past our log and commit what does not exist.
+        core.logger.warning(
+            "answer_beyond_log", follower=m.src, index=m.index, last_index=core.log.last_index()
+        )
+        return
     pr.last_heard_tick = core.ticks
     if m.reject:
         next_probe = m.hint_index
@@ -161,7 +172,8 @@ def _handle_append_response(core: RaftCore, m: AppendEntriesResponse) -> None:
             send_append(core, m.src)
         return
     was_paused = pr.is_paused
-    if not pr.maybe_update(m.index):
+    found = pr.state is ProgressState.PROBE and m.index == pr.match  # an empty probe taken
+    if not pr.maybe_update(m.index) and not found:
         return
     if pr.state is ProgressState.PROBE:
         pr.become_replicate()
@@ -185,9 +197,11 @@ def _handle_heartbeat_response(core: RaftCore, m: HeartbeatResponse) -> None:
         return
     pr.last_heard_tick = core.ticks
     pr.paused = False
-    if pr.state is ProgressState.REPLICATE and pr.inflights.full:
-        # An append in the window may have been lost; free a slot so replication resumes.
-        pr.inflights.free_first()
+    # A heartbeat's answer never opens the window (only acknowledgements do, so catching up
+    # is paced by the bytes in flight); if what is in flight was lost, probe again.
+    if pr.window_lost(core.ticks, core.config.election_tick):
+        core.logger.info("appends_lost", follower=m.src, match=pr.match, next=pr.next)
+        pr.become_probe()
     if pr.match < core.log.last_index():
         send_append(core, m.src)
     if not m.context or not core.read_only.ack(m.context, m.src):

@@ -62,7 +62,7 @@ class FaultPlan:
         return rng.expovariate(1.0 / self.mean_interval_ms)
 
 
-CALM = FaultPlan(weights=())
+CALM = FaultPlan(weights=(), crash_new_leader_chance=0.0)
 """No faults at all: a run that only checks that a healthy cluster makes progress."""
 
 STORM = FaultPlan(

@@ -296,6 +296,37 @@ def test_the_queue_of_a_peer_that_is_down_is_bounded_in_bytes() -> None:
     run(main)
 
 
+def test_heartbeats_and_votes_go_before_bulk_replication_that_waits() -> None:
+    """A peer that comes back to 1.6 MiB of appends waiting gets the heartbeat queued after
+    them first: it hears its leader at once, not once the catch-up has crossed the wire; the
+    appends follow in order, a slice at a time."""
+
+    def append(index: int) -> AppendEntries:
+        entry = Entry(term=Term(1), index=LogIndex(index), data=b"x" * (40 << 10))
+        return AppendEntries(
+            src=NodeId(1),
+            dst=NodeId(2),
+            term=Term(1),
+            prev_log_index=LogIndex(index - 1),
+            prev_log_term=Term(1),
+            entries=(entry,),
+            leader_commit=LogIndex(0),
+        )
+
+    async def main() -> None:
+        async with cluster(2, listening=[1]) as nodes:
+            one, two = nodes[1], nodes[2]
+            transport(one).send(append(i) for i in range(1, 41))
+            transport(one).send([heartbeat(1, 2, 7)])
+            await two.listen()
+            await eventually(lambda: len(two.received) == 41)
+            assert isinstance(two.received[0], Heartbeat)
+            appended = [m.entries[0].index for m in two.received[1:]]
+            assert appended == list(range(1, 41))
+
+    run(main)
+
+
 def test_message_over_the_frame_cap_is_dropped_not_sent() -> None:
     async def main() -> None:
         async with cluster(2, max_frame_bytes=256) as nodes:

@@ -238,3 +238,32 @@ def test_a_follower_that_lost_what_it_acknowledged_is_caught_up_again() -> None:
     assert net.host(3).applied_data == [b"a", b"b", b"c"]
     assert net.core(3).log.committed == net.core(1).log.committed == 4
     assert net.core(1).progress[NodeId(3)].match == 4
+
+
+def test_heartbeat_answers_never_open_the_window_only_acknowledgements_do() -> None:
+    """Catching up is paced by the bytes in flight: a follower that answers heartbeats but
+    whose acknowledgements do not come back is sent no more than the window holds, however
+    many heartbeats it answers; once the window has waited an election timeout it is probed
+    (with no entries) and, when its answers come back, caught up."""
+    net = Network.create(3, max_inflight_messages=2, max_message_bytes=1)
+    net.elect(1)
+
+    def no_acks_from_3(m: Message) -> bool:
+        return isinstance(m, AppendEntriesResponse) and m.src == 3
+
+    net.drop = no_acks_from_3
+    net.delivered.clear()
+    for i in range(20):
+        net.core(1).propose(b"p%d" % i)
+    net.stabilize()
+    for _ in range(ELECTION - 1):  # heartbeats answered, acknowledgements lost
+        net.tick_all(1)
+    sent = appends_with_entries(net, 3)
+    assert len(sent) == 2, "no more than the window, whatever the heartbeats"
+    net.tick_all(3 * ELECTION)
+    probes = [m for m in net.delivered if isinstance(m, AppendEntries) and m.dst == 3]
+    assert len(appends_with_entries(net, 3)) == 2, "a probe carries no entries"
+    assert len(probes) > len(sent)
+    net.heal()
+    net.tick_until(lambda: len(net.host(3).applied_data) == 20, 4 * ELECTION)
+    assert net.host(3).applied_data == [b"p%d" % i for i in range(20)]
