@@ -43,6 +43,8 @@ class NodeConfig:
     """Appends a leader holds, taken and not yet answered; past it it answers ``Overloaded``."""
     max_held_bytes: int = 256 << 20
     """The same bound, in the bytes of those appends."""
+    subscriber_stall: float = 30.0
+    """Seconds a subscriber may leave what it was sent unread before it is dropped."""
     quota_bytes: int | None = None
     """Past this many bytes in its store the node raises a NOSPACE alarm (None: no quota)."""
     storage_retry: float = 1.0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import structlog
 
@@ -48,7 +50,13 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
 """Subscriptions one client connection may hold at once (a client opens one connection per
 subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can pile up."""
 
+READ_ON_LOOP_EVENTS = 256
+"""Events a node reads (and packs) on its loop for one answer, at most, a few milliseconds;
+a longer read runs in the reader thread, so that a page of 10,000 events (tens of
+milliseconds) never holds up heartbeats. LMDB reads run in any thread beside the writer."""
+
 Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
+T = TypeVar("T")
 
 
 class Server:
@@ -58,6 +66,9 @@ class Server:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._closing = False
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-reader")
+        """One thread: long reads take turns, and the loop competes with one thread for the
+        interpreter, not with one per reader."""
 
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
@@ -79,6 +90,8 @@ class Server:
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*stuck, return_exceptions=True)
+        # A read may still run in the reader thread: the store must not close under it.
+        await asyncio.to_thread(self.reader.shutdown, True, cancel_futures=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -93,7 +106,7 @@ class Server:
                 check_peer(caller, ours)
                 await self.node.transport.serve_peer(reader, writer, caller, decoder)
             elif self._welcome(caller, ours, writer):
-                await ClientSession(self.node, reader, writer, decoder).run()
+                await ClientSession(self.node, reader, writer, decoder, self.reader).run()
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
             if not self._closing:
                 self.logger.warning("connection_closed", peer=str(peer), reason=str(error))
@@ -127,8 +140,10 @@ class ClientSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
+        long_reads: ThreadPoolExecutor | None = None,
     ) -> None:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
+        self.long_reads = long_reads
         self.frames = FrameWriter(writer)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriptions = 0
@@ -160,6 +175,15 @@ class ClientSession:
 
     def send(self, body: Any) -> None:
         self.frames.send(body)
+
+    async def read(self, events: int, read: Callable[[], T]) -> T:
+        """``read()`` on the loop if it reads at most ``READ_ON_LOOP_EVENTS`` events, else
+        in the reader thread."""
+        if events <= READ_ON_LOOP_EVENTS or self.long_reads is None:
+            return read()
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.long_reads, functools.partial(context.run, read))
 
     async def drain(self) -> None:
         """Write what is queued now and wait while the socket's buffer is above its mark."""
@@ -289,16 +313,22 @@ async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any
     asked = reads.ReadAll.from_args(args)
     read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
-    events = session.node.storage.read_all(read.from_position, read.limit)
-    return _page(events)
+    storage = session.node.storage
+    count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
+    return await session.read(
+        count, lambda: _page(storage.read_all(read.from_position, read.limit))
+    )
 
 
 async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadStream.from_args(args)
     read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
-    events = session.node.storage.read_stream(read.stream, read.from_version, read.limit)
-    return _page(events)
+    storage = session.node.storage
+    return await session.read(
+        _most(read.limit),
+        lambda: _page(storage.read_stream(read.stream, read.from_version, read.limit)),
+    )
 
 
 async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
@@ -306,8 +336,15 @@ async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str,
     read = reads.page_of(asked, asked.limit)
     await _read_barrier(session, args)
     storage = session.node.storage
-    events = storage.read_stream_backwards(read.stream, read.from_version, read.limit)
-    return _page(events)
+    return await session.read(
+        _most(read.limit),
+        lambda: _page(storage.read_stream_backwards(read.stream, read.from_version, read.limit)),
+    )
+
+
+def _most(limit: int | None) -> int:
+    """Events one page of a read may hold."""
+    return reads.READ_PAGE_EVENTS if limit is None else limit
 
 
 def _page(events: list[RecordedEvent]) -> list[Any]:
@@ -329,13 +366,39 @@ async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any])
     session.subscriptions += 1
     try:
         while True:
-            if events := tail.next_batch():
-                session.send([call_id, "events", [answers.pack_event(e) for e in events]])
-                await session.drain()
-            else:
+            waiting = node.storage.last_position() - tail.position + 1
+            if waiting <= 0:
                 await node.wait_position(tail.position)
+                continue
+            batch = await session.read(waiting, lambda: _pushed(tail))
+            if batch:
+                session.send([call_id, "events", batch])
+                if not await _drained(session, node.config.subscriber_stall):
+                    return None
     finally:
         session.subscriptions -= 1
+
+
+def _pushed(tail: Tail) -> list[Any]:
+    return [answers.pack_event(event) for event in tail.next_batch()]
+
+
+async def _drained(session: ClientSession, stall: float) -> bool:
+    """A subscriber that reads nothing is paused (the node waits for its socket to drain);
+    one that reads nothing for ``stall`` seconds is dropped: its connection closed, the
+    reason logged, so that it holds no buffer and no reader of the node's for good."""
+    try:
+        async with asyncio.timeout(stall):
+            await session.drain()
+        return True
+    except TimeoutError:
+        session.node.logger.warning(
+            "subscriber_dropped",
+            peer=str(session.writer.get_extra_info("peername")),
+            reason=f"it read nothing for {stall:g}s",
+        )
+        session.writer.transport.abort()
+        return False
 
 
 async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:

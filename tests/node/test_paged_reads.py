@@ -4,14 +4,17 @@ has what was asked, so a read without a limit of a log larger than a frame still
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from eventlog.client.async_client import AsyncClient
+from eventlog.node import server
 from eventlog.protocol import reads
 from eventlog.records import NewEvent
+from eventlog.store.storage import LmdbStorage
 from tests.node.harness import cluster, run
 
 
@@ -64,3 +67,33 @@ def test_a_read_of_more_bytes_than_a_frame_holds_comes_in_pages(tmp_path: Path) 
             assert len(events) == 80 and all(e.data == big for e in events)
 
     run(main)
+
+
+def test_long_reads_run_in_the_reader_thread_and_short_ones_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of thousands of events takes tens of milliseconds to read and pack: it runs
+    beside the loop (which goes on stepping heartbeats), a short read on it (no thread hop)."""
+    monkeypatch.setattr(server, "READ_ON_LOOP_EVENTS", 5)
+    threads: list[str] = []
+    read_all = LmdbStorage.read_all
+
+    def recorded(storage: LmdbStorage, *args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return read_all(storage, *args)
+
+    monkeypatch.setattr(LmdbStorage, "read_all", recorded)
+
+    async def main() -> None:
+        async with cluster(tmp_path) as c:
+            await c.elect()
+            client = c.client()
+            await c.ticking(client.append("s", [NewEvent("E", b"%d" % n) for n in range(8)]), "")
+            short = await c.ticking(client.read_all(limit=5), "a short read")
+            long = await c.ticking(client.read_all(), "a long read")
+            assert [e.data for e in short] == [b"%d" % n for n in range(5)]
+            assert [e.data for e in long] == [b"%d" % n for n in range(8)]
+
+    run(main)
+    assert threads[0] == threading.main_thread().name
+    assert threads[1].startswith("storage-reader")
