@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import itertools
 import statistics
 import tempfile
@@ -21,38 +20,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_overload import rss_mib
+from bench_overload import Load, rss_mib
 from rich.console import Console
 from rich.table import Table
 
-from eventlog import AsyncClient, EventLogError, NewEvent
+from eventlog import AsyncClient, EventLogError
 from eventraft.localcluster import LocalCluster, local_cluster
 
 
 async def run(cluster: LocalCluster, in_flight: int, before: float, pause: float) -> dict[str, Any]:
     leader = cluster.leader(timeout=30)
     follower = next(node for node in cluster.nodes if node != leader)
-    client = AsyncClient(cluster.addresses, timeout=10.0)
-    acked: list[bytes] = []
-    per_second: collections.Counter[int] = collections.Counter()
-    errors: collections.Counter[str] = collections.Counter()
     start = time.monotonic()
     total = before + pause + max(20.0, pause)
     stop = start + total
+    load = Load(AsyncClient(cluster.addresses, timeout=10.0), stop, start)
     caught_up: list[float] = []
-
-    async def appender(worker: int) -> None:
-        n = 0
-        while time.monotonic() < stop:
-            payload = b"%d-%d" % (worker, n)
-            n += 1
-            try:
-                await client.append(f"load-{worker % 64}", [NewEvent("E", payload.ljust(100))])
-            except EventLogError as error:
-                errors[type(error).__name__] += 1
-                continue
-            acked.append(payload)
-            per_second[int(time.monotonic() - start)] += 1
 
     samples: list[dict[str, Any]] = []
 
@@ -90,18 +73,15 @@ async def run(cluster: LocalCluster, in_flight: int, before: float, pause: float
             samples.append(await asyncio.to_thread(sample))
 
     tasks = [asyncio.ensure_future(conductor()), asyncio.ensure_future(sampler())]
-    await asyncio.gather(*(appender(i) for i in range(in_flight)))
+    await load.run(in_flight)
     await asyncio.gather(*tasks)
-    log = AsyncClient(cluster.addresses, timeout=60.0)
-    stored = collections.Counter(e.data.rstrip() for e in await log.read_all())
-    await log.close()
-    await client.close()
+    lost, duplicated = await load.check(cluster.addresses)
     leaders = [s["leader"] for s in samples if s["leader"]]
     return {
-        "rates": [per_second.get(second, 0) for second in range(int(total))],
-        "errors": dict(errors),
-        "lost": sum(1 for payload in acked if stored[payload] == 0),
-        "duplicated": sum(1 for payload in acked if stored[payload] > 1),
+        "rates": [load.per_second.get(second, 0) for second in range(int(total))],
+        "errors": dict(load.errors),
+        "lost": lost,
+        "duplicated": duplicated,
         "leader_changes": sum(1 for a, b in itertools.pairwise(leaders) if a != b),
         "terms": (samples[0]["term"], max(s["term"] for s in samples)) if samples else (0, 0),
         "rss": [s["leader_rss"] for s in samples],

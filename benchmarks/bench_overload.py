@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 from rich.console import Console
 from rich.table import Table
 
@@ -41,26 +42,47 @@ def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def run_load(cluster: LocalCluster, in_flight: int, seconds: float) -> dict[str, Any]:
-    client = AsyncClient(cluster.addresses, timeout=10.0)
-    acked: list[bytes] = []
-    per_second: collections.Counter[int] = collections.Counter()
-    errors: collections.Counter[str] = collections.Counter()
-    start = time.monotonic()
-    stop = start + seconds
+@attrs.define
+class Load:
+    """Appenders that each append one 100-byte event at a time, a payload of its own each,
+    until ``stop``; what they were told is counted here."""
 
-    async def appender(worker: int) -> None:
+    client: AsyncClient
+    stop: float
+    start: float = attrs.field(factory=time.monotonic)
+    acked: list[bytes] = attrs.field(factory=list)
+    per_second: collections.Counter[int] = attrs.field(factory=collections.Counter)
+    errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+
+    async def appender(self, worker: int) -> None:
         n = 0
-        while time.monotonic() < stop:
+        while time.monotonic() < self.stop:
             payload = b"%d-%d" % (worker, n)
             n += 1
             try:
-                await client.append(f"load-{worker % 64}", [NewEvent("E", payload.ljust(100))])
+                await self.client.append(f"load-{worker % 64}", [NewEvent("E", payload.ljust(100))])
             except EventLogError as error:
-                errors[type(error).__name__] += 1
+                self.errors[type(error).__name__] += 1
                 continue
-            acked.append(payload)
-            per_second[int(time.monotonic() - start)] += 1
+            self.acked.append(payload)
+            self.per_second[int(time.monotonic() - self.start)] += 1
+
+    async def run(self, in_flight: int) -> None:
+        await asyncio.gather(*(self.appender(i) for i in range(in_flight)))
+
+    async def check(self, addresses: str) -> tuple[int, int]:
+        """Read the whole log back: (acknowledged and missing, acknowledged and twice)."""
+        log = AsyncClient(addresses, timeout=60.0)
+        stored = collections.Counter(e.data.rstrip() for e in await log.read_all())
+        await log.close()
+        await self.client.close()
+        lost = sum(1 for payload in self.acked if stored[payload] == 0)
+        return lost, sum(1 for payload in self.acked if stored[payload] > 1)
+
+
+async def run_load(cluster: LocalCluster, in_flight: int, seconds: float) -> dict[str, Any]:
+    load = Load(AsyncClient(cluster.addresses, timeout=10.0), time.monotonic() + seconds)
+    stop = load.stop
 
     samples: list[dict[str, Any]] = []
 
@@ -86,20 +108,17 @@ async def run_load(cluster: LocalCluster, in_flight: int, seconds: float) -> dic
             samples.append(await asyncio.to_thread(sample))
 
     sampling = asyncio.ensure_future(sampler())
-    await asyncio.gather(*(appender(i) for i in range(in_flight)))
+    await load.run(in_flight)
     await sampling
-    log = AsyncClient(cluster.addresses, timeout=60.0)
-    stored = collections.Counter(e.data.rstrip() for e in await log.read_all())
-    await log.close()
-    await client.close()
-    rates = [per_second.get(second, 0) for second in range(int(seconds))]
+    lost, duplicated = await load.check(cluster.addresses)
+    rates = [load.per_second.get(second, 0) for second in range(int(seconds))]
     leaders = [s["leader"] for s in samples if s["leader"]]
     return {
         "rates": rates,
-        "acked": len(acked),
-        "errors": dict(errors),
-        "lost": sum(1 for payload in acked if stored[payload] == 0),
-        "duplicated": sum(1 for payload in acked if stored[payload] > 1),
+        "acked": len(load.acked),
+        "errors": dict(load.errors),
+        "lost": lost,
+        "duplicated": duplicated,
         "leader_changes": sum(1 for a, b in itertools.pairwise(leaders) if a != b),
         "samples": samples,
     }

@@ -51,6 +51,20 @@ def heartbeat(src: int, dst: int, commit: int) -> Heartbeat:
     return Heartbeat(src=NodeId(src), dst=NodeId(dst), term=Term(1), commit=LogIndex(commit))
 
 
+def append(index: int, size: int) -> AppendEntries:
+    """Node 1's append of one entry of ``size`` bytes at ``index`` to node 2."""
+    entry = Entry(term=Term(1), index=LogIndex(index), data=b"x" * size)
+    return AppendEntries(
+        src=NodeId(1),
+        dst=NodeId(2),
+        term=Term(1),
+        prev_log_index=LogIndex(index - 1),
+        prev_log_term=Term(1),
+        entries=(entry,),
+        leader_commit=LogIndex(0),
+    )
+
+
 def commits(messages: Iterable[Message]) -> list[int]:
     return [m.commit for m in messages if isinstance(m, Heartbeat)]
 
@@ -270,22 +284,10 @@ def test_the_queue_of_a_peer_that_is_down_is_bounded_in_bytes() -> None:
     """A leader writing large entries to a peer that is down holds at most the byte bound for
     it, oldest dropped first (Raft sends them again), not 10,000 messages of them."""
 
-    def append(index: int) -> AppendEntries:
-        entry = Entry(term=Term(1), index=LogIndex(index), data=b"x" * (16 << 10))
-        return AppendEntries(
-            src=NodeId(1),
-            dst=NodeId(2),
-            term=Term(1),
-            prev_log_index=LogIndex(index - 1),
-            prev_log_term=Term(1),
-            entries=(entry,),
-            leader_commit=LogIndex(0),
-        )
-
     async def main() -> None:
         async with cluster(2, listening=[1], max_queue_bytes=128 << 10) as nodes:
             one, two = nodes[1], nodes[2]
-            transport(one).send(append(i) for i in range(1, 101))
+            transport(one).send(append(i, 16 << 10) for i in range(1, 101))
             stats = transport(one).stats()[NodeId(2)]
             assert stats["queued_bytes"] <= 128 << 10 and stats["queued"] == 7
             assert stats["dropped"] == 93
@@ -301,22 +303,10 @@ def test_heartbeats_and_votes_go_before_bulk_replication_that_waits() -> None:
     them first: it hears its leader at once, not once the catch-up has crossed the wire; the
     appends follow in order, a slice at a time."""
 
-    def append(index: int) -> AppendEntries:
-        entry = Entry(term=Term(1), index=LogIndex(index), data=b"x" * (40 << 10))
-        return AppendEntries(
-            src=NodeId(1),
-            dst=NodeId(2),
-            term=Term(1),
-            prev_log_index=LogIndex(index - 1),
-            prev_log_term=Term(1),
-            entries=(entry,),
-            leader_commit=LogIndex(0),
-        )
-
     async def main() -> None:
         async with cluster(2, listening=[1]) as nodes:
             one, two = nodes[1], nodes[2]
-            transport(one).send(append(i) for i in range(1, 41))
+            transport(one).send(append(i, 40 << 10) for i in range(1, 41))
             transport(one).send([heartbeat(1, 2, 7)])
             await two.listen()
             await eventually(lambda: len(two.received) == 41)
