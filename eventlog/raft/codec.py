@@ -17,6 +17,7 @@ from typing import Any, Final
 import attrs
 
 from eventlog.errors import FrameError
+from eventlog.raft.membership import Membership, MembershipError
 from eventlog.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -96,8 +97,19 @@ def _entries(name: str, value: Any) -> Any:
             or kind not in kinds
         ):
             raise FrameError(f"malformed entry {item!r:.60}")
+        if kind == EntryKind.CONFIG:
+            _check_config(index, data)
         append(Entry(term=term, index=index, kind=kinds[kind], data=data))
     return tuple(out)
+
+
+def _check_config(index: int, data: bytes) -> None:
+    """A configuration entry must hold a configuration: a follower takes it into force as
+    soon as it is in its log."""
+    try:
+        Membership.decode(data)
+    except MembershipError as error:
+        raise FrameError(f"entry {index}: {error.message}") from None
 
 
 @attrs.frozen

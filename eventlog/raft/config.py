@@ -13,8 +13,8 @@ __all__ = [
 
 
 def _check(config: RaftConfig) -> None:
-    if config.node_id not in config.voters:
-        raise ConfigError(f"node {config.node_id} is not among the voters {config.voters}")
+    if config.node_id < 1:
+        raise ConfigError(f"a node id is >= 1, got {config.node_id}")
     if len(set(config.voters)) != len(config.voters) or min(config.voters) < 1:
         raise ConfigError(f"voters must be distinct ids >= 1, got {config.voters}")
     if config.heartbeat_tick < 1 or config.election_tick <= config.heartbeat_tick:
@@ -30,6 +30,8 @@ def _check(config: RaftConfig) -> None:
 class RaftConfig:
     node_id: NodeId
     voters: tuple[NodeId, ...]
+    """The voters the cluster started with; the log may change them since. A node that is
+    not among them joins as nothing until the log makes it a learner."""
     election_tick: int = 15
     """Ticks without a leader before campaigning; randomized in [election_tick, 2*election_tick)."""
     heartbeat_tick: int = 3
@@ -41,10 +43,8 @@ class RaftConfig:
     max_inflight_bytes: int = 16 << 20
     max_apply_bytes: int = 64 << 20
     """Byte cap of committed entries handed out in one Ready."""
+    max_promote_lag: int = 100
+    """Entries a learner may lack behind the leader's log and still be promoted to voter."""
 
     def __attrs_post_init__(self) -> None:
         _check(self)
-
-    @property
-    def peers(self) -> tuple[NodeId, ...]:
-        return tuple(voter for voter in self.voters if voter != self.node_id)

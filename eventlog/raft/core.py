@@ -9,7 +9,7 @@ Leader-side replication lives in ``replication.py``, the candidate and follower 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -18,6 +18,7 @@ from eventlog.errors import ConfigError, InvariantViolation, NotLeader, Proposal
 from eventlog.raft import replication, roles
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.log import RaftLog
+from eventlog.raft.membership import Change, ChangeKind, Membership, MembershipError, Memberships
 from eventlog.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -32,7 +33,7 @@ from eventlog.raft.progress import Inflights, Progress
 from eventlog.raft.quorum import VoteResult, vote_result
 from eventlog.raft.read_only import ReadOnly, ReadState
 from eventlog.raft.ready import Ready, Role, SoftState, must_sync
-from eventlog.raft.records import EntryKind, HardState
+from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.raft.storage import LogStorage, StateStorage
 from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
@@ -112,6 +113,8 @@ class RaftCore:
     _handed_self_messages: list[Message] = attrs.field(factory=list)
     _step: Callable[[RaftCore, Message], None] = roles.step_follower
     _tick: Callable[[RaftCore], None] = roles.tick_election
+    memberships: Memberships = attrs.field(default=None)
+    """The configurations in this log over the one the cluster started with (``config``)."""
 
     @classmethod
     def open(
@@ -125,6 +128,9 @@ class RaftCore:
         """Restart from what ``storage`` holds; ``applied`` is what the host already applied."""
         state = storage.hard_state()
         log = RaftLog.open(storage, state.commit, applied)
+        memberships = Memberships.from_log(
+            Membership.of(config.voters), _config_entries(storage, log.last_index())
+        )
         core = cls(
             config=config,
             log=log,
@@ -133,13 +139,80 @@ class RaftCore:
             term=state.term,
             vote=state.vote,
             prev_hard_state=state,
+            memberships=memberships,
         )
+        log.on_append = core._appended
         core.become_follower(state.term, NO_NODE)
         return core
 
     @property
     def id(self) -> NodeId:
         return self.config.node_id
+
+    @property
+    def membership(self) -> Membership:
+        """The configuration in force here: the latest in this node's log (thesis §4.1)."""
+        return self.memberships.current
+
+    @property
+    def voters(self) -> frozenset[NodeId]:
+        return self.memberships.current.voters
+
+    def promotable(self) -> bool:
+        """May this node campaign? A voter may; so may one whose own removal is in its log
+        but not committed: until it is, the cluster may need it to lead (its log may be the
+        only one up to date), and it then commits the removal and steps down."""
+        if self.id in self.voters:
+            return True
+        memberships = self.memberships
+        pending = memberships.last_change_index > self.log.committed
+        return pending and self.id in memberships.previous.voters
+
+    @property
+    def peers(self) -> list[NodeId]:
+        """Every other member, learners included: the leader replicates to all of them."""
+        return sorted(self.memberships.current.members - {self.id})
+
+    def propose_change(self, change: Change) -> Proposal:
+        """Propose one membership change as leader; ``MembershipError`` if it cannot be
+        made now (another one is uncommitted, this term has committed nothing yet, a learner
+        to promote is far behind, ...). It is in force here once appended."""
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.id, self.leader or None)
+        log = self.log
+        if self.memberships.last_change_index > log.committed:
+            raise MembershipError("in_flight", "another membership change is not committed yet")
+        if log.term(log.committed) != self.term:
+            raise MembershipError(
+                "not_committed_in_term", "this leader has not committed an entry of its term yet"
+            )
+        if change.kind is ChangeKind.PROMOTE and change.node in self.membership.learners:
+            behind = log.last_index() - self.progress[change.node].match
+            if behind > self.config.max_promote_lag:
+                raise MembershipError(
+                    "learner_behind",
+                    f"learner {change.node} is {behind} entries behind the leader; it is "
+                    f"promoted once within {self.config.max_promote_lag}",
+                )
+        membership = change.applied_to(self.membership)
+        first = LogIndex(log.last_index() + 1)
+        replication.append_entries(self, [(membership.encode(), EntryKind.CONFIG)])
+        self.logger.info("membership_proposed", change=change.kind.value, node=change.node)
+        return Proposal(term=self.term, first_index=first, last_index=first)
+
+    def _appended(self, entries: Sequence[Entry]) -> None:
+        if self.memberships.appended(entries):
+            self.reconfigured()
+
+    def reconfigured(self) -> None:
+        """A configuration entered (or left) the log: track who is in it now."""
+        members = self.memberships.current.members
+        last = self.log.last_index()
+        for node in members - set(self.progress):
+            self.progress[node] = self._new_progress(last)
+        for node in set(self.progress) - members - {self.id}:
+            del self.progress[node]
+        self.logger.info("membership_changed", membership=str(self.membership))
 
     # -- inputs --------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -201,7 +274,7 @@ class RaftCore:
 
     def transfer_leadership(self, target: NodeId) -> None:
         """Hand leadership to ``target`` once its log is up to date (thesis §3.10)."""
-        if target not in self.config.voters:
+        if target not in self.voters:
             raise ConfigError(f"cannot transfer leadership to {target}: not a voter")
         if self.role is Role.LEADER:
             replication.start_transfer(self, target)
@@ -307,16 +380,16 @@ class RaftCore:
         self.reads_waiting_for_commit = []
         last = self.log.last_index()
         self.progress = {
-            voter: Progress(
-                match=LogIndex(0),
-                next=LogIndex(last + 1),
-                inflights=Inflights(
-                    self.config.max_inflight_messages, self.config.max_inflight_bytes
-                ),
-                last_heard_tick=self.ticks,  # a new leader gives everyone a full timeout
-            )
-            for voter in self.config.voters
+            node: self._new_progress(last) for node in self.membership.members | {self.id}
         }
+
+    def _new_progress(self, last: LogIndex) -> Progress:
+        return Progress(
+            match=LogIndex(0),
+            next=LogIndex(last + 1),
+            inflights=Inflights(self.config.max_inflight_messages, self.config.max_inflight_bytes),
+            last_heard_tick=self.ticks,  # a new leader gives everyone a full timeout
+        )
 
     def become_follower(self, term: Term, leader: NodeId) -> None:
         self._reset(term)
@@ -358,4 +431,19 @@ class RaftCore:
 
     def record_vote(self, voter: NodeId, granted: bool) -> VoteResult:
         self.votes.setdefault(voter, granted)
-        return vote_result(self.config.voters, self.votes)
+        return vote_result(self.voters, self.votes)
+
+
+def _config_entries(storage: Storage, last: LogIndex) -> list[Entry]:
+    """The configuration entries ``storage`` holds: its own index of them if it keeps one,
+    else found by reading the log through."""
+    find = getattr(storage, "config_entries", None)
+    if find is not None:
+        return list(find())
+    entries: list[Entry] = []
+    index = LogIndex(1)
+    while index <= last:
+        chunk = storage.entries(index, LogIndex(last + 1), 1 << 20)
+        entries.extend(entry for entry in chunk if entry.kind is EntryKind.CONFIG)
+        index = LogIndex(chunk[-1].index + 1)
+    return entries

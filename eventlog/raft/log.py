@@ -9,7 +9,7 @@ Invariants (checked by the simulator, relied upon here):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -31,6 +31,9 @@ class RaftLog:
     offset: LogIndex
     """Index of the first unstable entry; every entry below it is in storage."""
     unstable: list[Entry] = attrs.field(factory=list)
+    on_append: Callable[[Sequence[Entry]], object] | None = None
+    """Told of every append (the log then ends with those entries): configurations live in
+    the log, and one truncated away is no longer in force."""
 
     @classmethod
     def open(cls, storage: LogStorage, committed: LogIndex, applied: LogIndex) -> RaftLog:
@@ -117,6 +120,8 @@ class RaftLog:
         else:
             del self.unstable[first - self.offset :]
             self.unstable.extend(entries)
+        if self.on_append is not None:
+            self.on_append(entries)
         return self.last_index()
 
     def maybe_append(

@@ -22,6 +22,8 @@ class EntryKind(enum.IntEnum):
     NORMAL = 0
     NOOP = 1
     """Appended by a new leader so that it can commit entries of earlier terms (Raft §5.4.2)."""
+    CONFIG = 2
+    """A new membership (``membership.Membership``), in force once in the log (thesis §4.1)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -67,7 +67,7 @@ def _quorum_heard(core: RaftCore) -> bool:
         for voter, pr in core.progress.items()
         if voter == core.id or pr.last_heard_tick > horizon
     ]
-    return has_quorum(core.config.voters, heard)
+    return has_quorum(core.voters, heard)
 
 
 def append_entries(core: RaftCore, items: Sequence[tuple[bytes, EntryKind]]) -> None:
@@ -81,7 +81,7 @@ def append_entries(core: RaftCore, items: Sequence[tuple[bytes, EntryKind]]) -> 
 
 
 def broadcast_append(core: RaftCore) -> None:
-    for peer in core.config.peers:
+    for peer in core.peers:
         send_append(core, peer)
 
 
@@ -120,7 +120,7 @@ def send_append(core: RaftCore, peer: NodeId, *, send_if_empty: bool = True) -> 
 
 
 def broadcast_heartbeat(core: RaftCore, context: bytes) -> None:
-    for peer in core.config.peers:
+    for peer in core.peers:
         commit = LogIndex(min(core.progress[peer].match, core.log.committed))
         core.send(Heartbeat(src=core.id, dst=peer, term=core.term, commit=commit, context=context))
 
@@ -128,7 +128,7 @@ def broadcast_heartbeat(core: RaftCore, context: bytes) -> None:
 def maybe_commit(core: RaftCore) -> bool:
     """Commit what a majority holds, if it is of our own term (Raft §5.4.2, Figure 8)."""
     matches = {voter: pr.match for voter, pr in core.progress.items()}
-    index = committed_index(core.config.voters, matches)
+    index = committed_index(core.voters, matches)
     return core.log.maybe_commit(index, core.term)
 
 
@@ -140,7 +140,7 @@ def step_leader(core: RaftCore, m: Message) -> None:
             _handle_heartbeat_response(core, m)
         case ReadIndexRequest():
             handle_read_index(core, m.context, m.src)
-        case TransferLeadershipRequest() if m.target in core.config.voters:
+        case TransferLeadershipRequest() if m.target in core.voters:
             start_transfer(core, m.target)
         case _:
             core.logger.debug("message_ignored", kind=m.TAG, src=m.src, role=core.role.value)
@@ -206,12 +206,18 @@ def _handle_heartbeat_response(core: RaftCore, m: HeartbeatResponse) -> None:
         send_append(core, m.src)
     if not m.context or not core.read_only.ack(m.context, m.src):
         return
-    for read in core.read_only.release(m.context, core.config.voters):
+    for read in core.read_only.release(m.context, core.voters):
         _answer_read(core, read.index, read.context, read.requester)
 
 
 def _on_commit(core: RaftCore) -> None:
-    """Reads that waited for our first commit in this term can now be served (thesis §6.4)."""
+    """Reads that waited for our first commit in this term can now be served (thesis §6.4).
+    A leader that committed its own removal steps down (thesis §4.2.2): it led until then
+    without counting itself in any majority."""
+    if core.id not in core.voters and core.log.committed >= core.memberships.last_change_index:
+        core.logger.info("stepped_down_removed", term=core.term)
+        core.become_follower(core.term, NO_NODE)
+        return
     waiting, core.reads_waiting_for_commit = core.reads_waiting_for_commit, []
     for context, requester in waiting:
         handle_read_index(core, context, requester)
@@ -223,7 +229,7 @@ def handle_read_index(core: RaftCore, context: bytes, requester: NodeId) -> None
         # Until an entry of our term commits we may not know the latest commit index: a
         # restarted node may not even have persisted its own last commit (thesis §6.4).
         core.reads_waiting_for_commit.append((context, requester))
-    elif len(core.config.voters) == 1:
+    elif len(core.voters) == 1:
         _answer_read(core, log.committed, context, requester)
     else:
         key = core.read_only.add(log.committed, context, requester, core.id)

@@ -41,14 +41,17 @@ __all__ = [
 # -- time ----------------------------------------------------------------------------------------
 def tick_election(core: RaftCore) -> None:
     core.election_elapsed += 1
-    if core.election_elapsed >= core.randomized_election_timeout:
+    if core.election_elapsed >= core.randomized_election_timeout and core.promotable():
         core.election_elapsed = 0
         hup(core, transfer=False)
+    # A node that may not campaign lets its time without a leader grow: its leader lease
+    # runs out, and it weighs the votes others ask of it.
 
 
 def hup(core: RaftCore, *, transfer: bool) -> None:
-    """Start an election: a pre-vote first, unless asked to by the leader (TimeoutNow)."""
-    if core.role is Role.LEADER:
+    """Start an election: a pre-vote first, unless asked to by the leader (TimeoutNow).
+    Only a voter campaigns (``RaftCore.promotable``): a learner, or a removed node, never."""
+    if core.role is Role.LEADER or not core.promotable():
         return
     if core.config.pre_vote and not transfer:
         core.become_pre_candidate()
@@ -74,7 +77,7 @@ def campaign(core: RaftCore, *, pre_vote: bool, transfer: bool) -> None:
         core.send(
             RequestVoteResponse(src=core.id, dst=core.id, term=term, granted=True, pre_vote=False)
         )
-    for peer in core.config.peers:
+    for peer in core.peers:
         core.send(
             RequestVote(
                 src=core.id,

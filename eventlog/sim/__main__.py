@@ -12,11 +12,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from eventlog.sim.config import SimConfig
-from eventlog.sim.faults import CALM, STORM, FaultPlan
+from eventlog.sim.faults import CALM, CHANGES, STORM, FaultPlan
 from eventlog.sim.report import report_failure, summary_table
 from eventlog.sim.run import Totals, run_seed, sweep
 
-PLANS: dict[str, FaultPlan] = {"default": FaultPlan(), "storm": STORM, "calm": CALM}
+PLANS: dict[str, FaultPlan] = {
+    "default": FaultPlan(),
+    "storm": STORM,
+    "calm": CALM,
+    "changes": CHANGES,
+}
+SPARES: dict[str, int] = {"changes": 2}
+"""Servers outside the first configuration, for the plans that change membership."""
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,7 +64,7 @@ def main(
     """Drive whole clusters through crashes, partitions, loss and lost unsynced writes,
     checking Raft's safety properties after every step. Exits 1 on any violation."""
     console = Console()
-    config = SimConfig(nodes=nodes, steps=steps, faults=PLANS[faults])
+    config = SimConfig(nodes=nodes, steps=steps, faults=PLANS[faults], spares=SPARES.get(faults, 0))
     if seed is not None:
         result, lines = run_seed(seed, config, trace=trace)
         for line in lines:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from eventlog.raft.membership import ChangeKind
+from eventlog.sim import members
 from eventlog.sim.faults import Fault
 from eventlog.sim.network import NetworkConditions
 
@@ -48,7 +50,7 @@ def _restart(sim: SimCluster) -> None:
 
 
 def _partition(sim: SimCluster) -> None:
-    ids = list(sim.voters)
+    ids = list(sim.nodes)
     sim.fault_rng.shuffle(ids)
     cut = sim.fault_rng.randint(1, len(ids) - 1)
     sim.network.partition(ids[:cut], ids[cut:])
@@ -59,20 +61,20 @@ def _partition(sim: SimCluster) -> None:
 def _isolate_leader(sim: SimCluster) -> None:
     leader = sim.leader_node()
     if leader is not None:
-        sim.network.partition([leader.id], [i for i in sim.voters if i != leader.id])
+        sim.network.partition([leader.id], [i for i in sim.nodes if i != leader.id])
         sim.stats.partitions += 1
         sim.note(f"leader n{leader.id} cut off from the rest")
 
 
 def _one_way(sim: SimCluster) -> None:
-    src, dst = sim.fault_rng.sample(list(sim.voters), 2)
+    src, dst = sim.fault_rng.sample(list(sim.nodes), 2)
     sim.network.block(src, dst)
     sim.stats.partitions += 1
     sim.note(f"one-way cut: n{src} can no longer reach n{dst}")
 
 
 def _flap(sim: SimCluster) -> None:
-    src, dst = sim.fault_rng.sample(list(sim.voters), 2)
+    src, dst = sim.fault_rng.sample(list(sim.nodes), 2)
     sim.start_flapping(src, dst, sim.fault_rng.randint(2, 12))
     sim.stats.partitions += 1
     sim.note(f"link n{src} -> n{dst} starts flapping")
@@ -100,14 +102,37 @@ def _transfer(sim: SimCluster) -> None:
     leader = sim.leader_node()
     if leader is None or leader.core is None:
         return
-    target = sim.fault_rng.choice([i for i in sim.voters if i != leader.id])
+    others = sorted(leader.core.voters - {leader.id})
+    if not others:
+        return
+    target = sim.fault_rng.choice(others)
     leader.core.transfer_leadership(target)
     sim.stats.transfers += 1
     sim.note(f"leader n{leader.id} asked to hand leadership to n{target}")
     sim.drive(leader)
 
 
+def _add_learner(sim: SimCluster) -> None:
+    members.propose(sim, ChangeKind.ADD_LEARNER)
+
+
+def _promote(sim: SimCluster) -> None:
+    members.propose(sim, ChangeKind.PROMOTE)
+
+
+def _remove(sim: SimCluster) -> None:
+    members.propose(sim, ChangeKind.REMOVE)
+
+
+def _remove_leader(sim: SimCluster) -> None:
+    members.propose(sim, ChangeKind.REMOVE, leader_itself=True)
+
+
 STRIKES: dict[Fault, Callable[[SimCluster], None]] = {
+    Fault.ADD_LEARNER: _add_learner,
+    Fault.PROMOTE: _promote,
+    Fault.REMOVE: _remove,
+    Fault.REMOVE_LEADER: _remove_leader,
     Fault.CRASH: _crash,
     Fault.CRASH_LEADER: _crash_leader,
     Fault.RESTART: _restart,

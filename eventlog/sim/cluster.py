@@ -21,8 +21,8 @@ import attrs
 from eventlog.errors import NotLeader, ProposalDropped
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import Logger, NullLogger, RaftCore
+from eventlog.raft.membership import Membership
 from eventlog.raft.messages import Message
-from eventlog.raft.quorum import majority
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.raft.storage import MemoryStorage
@@ -30,6 +30,7 @@ from eventlog.sim.chaos import inject
 from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
 from eventlog.sim.invariants import InvariantChecker, Violation
+from eventlog.sim.members import committed_membership, durable_quorum_holds, quorums
 from eventlog.sim.network import NetworkConditions, SimNetwork
 from eventlog.sim.state_checks import StateChecker
 from eventlog.sim.trace import TraceLogger, describe
@@ -122,14 +123,20 @@ class SimCluster:
         self.workload = Workload(random.Random(master.getrandbits(64)))
         self.stats = Stats()
         self.voters = tuple(NodeId(i) for i in range(1, config.nodes + 1))
+        """The voters the cluster starts with; membership changes move them since."""
+        ids = [NodeId(i) for i in range(1, config.nodes + config.spares + 1)]
         disk_rng = random.Random(master.getrandbits(64))
         self.nodes = {
-            i: SimNode(id=i, disk=SimDisk(random.Random(disk_rng.getrandbits(64))))
-            for i in self.voters
+            i: SimNode(id=i, disk=SimDisk(random.Random(disk_rng.getrandbits(64)))) for i in ids
         }
-        self.tick_skew = {i: 1.0 + self.core_rng.uniform(-0.02, 0.02) for i in self.voters}
+        self.tick_skew = {i: 1.0 + self.core_rng.uniform(-0.02, 0.02) for i in ids}
         clocks = random.Random(f"{seed}/wall-clocks")  # drawn apart: the run is otherwise as was
-        self.wall_skew_ms = {i: clocks.choice(WALL_SKEWS_MS) for i in self.voters}
+        self.wall_skew_ms = {i: clocks.choice(WALL_SKEWS_MS) for i in ids}
+        self.counted_in: dict[tuple[LogIndex, Term], tuple[Membership, Membership]] = {}
+        """The configurations a leader may have counted a majority in when it committed each
+        entry: the one in force then, and the one before it."""
+        self.removed: set[NodeId] = set()
+        """Servers removed from the configuration: they run on, and never join again."""
         self.stamped_at: dict[bytes, int] = {}
         """The virtual time at which each proposed batch was stamped."""
         self.faulting = True
@@ -247,8 +254,7 @@ class SimCluster:
         lost = node.disk.crash()
         self.stats.lost_writes += lost
         self.note(f"n{node.id} crashed, losing {lost} unsynced writes")
-        durable = [n.disk.storage.durable_log() for n in self.nodes.values()]
-        self.checker.check_durable(durable, majority(len(self.nodes)))
+        self.check_durable()
         policy = self.config.faults
         if self.faulting and self.fault_rng.random() >= policy.stay_down_chance:
             delay = self.fault_rng.uniform(*policy.restart_after_ms)
@@ -271,6 +277,10 @@ class SimCluster:
         while core is not None and node.pending is None and core.has_ready():
             rd = core.ready()
             as_leader = rd.soft_state.role is Role.LEADER
+            if as_leader:
+                counted = (core.memberships.previous, core.membership)
+                for entry in rd.committed:
+                    self.counted_in.setdefault((entry.index, entry.term), counted)
             self.checker.wrote_entries(node.id, rd.entries, as_leader)
             node.disk.write(rd.hard_state, rd.entries)
             for m in rd.messages:
@@ -497,7 +507,10 @@ class SimCluster:
         commit = log.committed
         if log.term(commit) != term or commit != log.last_index():
             return False
+        members = leader.core.membership.members
         for node in self.nodes.values():
+            if node.id not in members:
+                continue  # a spare never added, or a server removed: it follows no one
             core = node.core
             if core is None or core.term != term or core.leader != leader.id:
                 return False
@@ -519,8 +532,23 @@ class SimCluster:
             )
         return "no convergence after the faults stopped; " + "; ".join(states)
 
+    def members(self) -> frozenset[NodeId]:
+        """The members of the configuration the cluster last committed."""
+        return committed_membership(self.voters, self.checker.applied).members
+
+    def check_durable(self) -> None:
+        durable = {i: node.disk.storage.durable_log() for i, node in self.nodes.items()}
+        committed = committed_membership(self.voters, self.checker.applied)
+        configs = quorums(committed, durable.values())
+
+        def on_a_majority(index: LogIndex, term: Term) -> bool:
+            counted = [*configs, *self.counted_in.get((index, term), ())]
+            return durable_quorum_holds(index, term, counted, durable)
+
+        self.checker.check_durable(on_a_majority)
+
     def final_checks(self) -> None:
-        durable = [node.disk.storage.durable_log() for node in self.nodes.values()]
-        self.checker.check_durable(durable, majority(len(self.nodes)))
+        self.check_durable()
         for node in self.nodes.values():
-            self.checker.check_all_acknowledged_applied(node.id, node.applied)
+            if node.id in self.members():
+                self.checker.check_all_acknowledged_applied(node.id, node.applied)

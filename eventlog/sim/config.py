@@ -17,6 +17,9 @@ __all__ = [
 @attrs.frozen(kw_only=True)
 class SimConfig:
     nodes: int = 3
+    """The voters the cluster starts with."""
+    spares: int = 0
+    """Servers that run from the start outside the configuration, for changes to add."""
     steps: int = 3000
     """Events (ticks, deliveries, fsyncs, client calls, faults) in the fault phase."""
     tick_ms: float = 10.0
@@ -52,3 +55,8 @@ class Stats:
     dropped: int = 0
     duplicated: int = 0
     fsyncs: int = 0
+    learners_added: int = 0
+    """Membership changes a leader took, by kind (``sim.members``)."""
+    promotions: int = 0
+    removals: int = 0
+    leader_removals: int = 0

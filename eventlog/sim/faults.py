@@ -9,6 +9,7 @@ import attrs
 
 __all__ = [
     "CALM",
+    "CHANGES",
     "STORM",
     "Fault",
     "FaultPlan",
@@ -26,6 +27,10 @@ class Fault(enum.Enum):
     HEAL = "heal"
     DEGRADE = "degrade"
     TRANSFER = "transfer"
+    ADD_LEARNER = "add_learner"
+    PROMOTE = "promote"
+    REMOVE = "remove"
+    REMOVE_LEADER = "remove_leader"
 
 
 @attrs.frozen(kw_only=True)
@@ -84,3 +89,16 @@ STORM = FaultPlan(
     crash_new_leader_chance=0.5,
 )
 """Leaders fall every few election timeouts: the plan that finds election and commit bugs."""
+
+CHANGES = FaultPlan(
+    weights=(
+        *FaultPlan().weights,
+        (Fault.ADD_LEARNER, 2.0),
+        (Fault.PROMOTE, 2.0),
+        (Fault.REMOVE, 1.5),
+        (Fault.REMOVE_LEADER, 0.7),
+    ),
+)
+"""The default faults, and membership changes among them: learners added from the spare
+servers, promoted once caught up, voters and leaders removed (a replacement is a removal and
+an addition); run it with spares (``SimConfig.spares``)."""

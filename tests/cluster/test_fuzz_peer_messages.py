@@ -34,6 +34,8 @@ TARGET, CLAIMED = 1, 2
 
 # The wire format, written down here on its own: [tag, src, dst, term, *fields].
 UINT, BOOL, BYTES, ENTRIES = "uint", "bool", "bytes", "entries"
+KINDS = (0, 1, 2)
+"""Entry kinds: normal, no-op, configuration."""
 FIELDS: dict[int, list[str]] = {
     1: [UINT, UINT, BOOL, BOOL],  # RequestVote: last_log_index, last_log_term, pre_vote, transfer
     2: [BOOL, BOOL],  # RequestVoteResponse: granted, pre_vote
@@ -110,7 +112,10 @@ def peer_frames(draw: st.DrawFn) -> tuple[Any, bool]:
             prev = body[4] if type(body[4]) is int and body[4] >= 0 else 0
             items = draw(entries(prev))
             sound = all(type(i) is list and len(i) == 4 for i in items) and all(
-                i[1] == prev + 1 + n and all(type(v) is int and v >= 0 for v in i[:3])
+                i[1] == prev + 1 + n
+                and all(type(v) is int and 0 <= v <= 2**62 for v in i[:3])
+                and i[2] in KINDS
+                and type(i[3]) is bytes
                 for n, i in enumerate(items)
             )
             good = good and sound and type(body[4]) is int and body[4] >= 0

@@ -4,11 +4,14 @@ the in-memory disk and configuration checks (etcd tests ``quorum/``, ``tracker/`
 
 from __future__ import annotations
 
+import random
+
 import attrs
 import pytest
 
 from eventlog.errors import ConfigError, InvariantViolation
 from eventlog.raft.config import RaftConfig
+from eventlog.raft.core import RaftCore
 from eventlog.raft.log import RaftLog
 from eventlog.raft.progress import Inflights, Progress, ProgressState
 from eventlog.raft.quorum import VoteResult, committed_index, has_quorum, vote_result
@@ -352,7 +355,7 @@ def test_overwriting_write_truncates_the_stored_suffix() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"node_id": NodeId(4)},
+        {"node_id": NodeId(0)},
         {"voters": (NodeId(1), NodeId(1), NodeId(2))},
         {"voters": (NodeId(0), NodeId(1))},
         {"heartbeat_tick": 0},
@@ -369,9 +372,11 @@ def test_invalid_config_raises_config_error(overrides: dict[str, object]) -> Non
 
 
 def test_valid_config_lists_its_peers() -> None:
-    """A valid configuration is accepted and names every other voter as a peer."""
+    """A valid configuration is accepted; a core opened on it names every other voter as a
+    peer."""
     config = RaftConfig(node_id=NodeId(2), voters=V3, election_tick=10, heartbeat_tick=1)
-    assert config.peers == (NodeId(1), NodeId(3))
+    core = RaftCore.open(config, MemoryStorage(), random.Random(0))
+    assert core.peers == [NodeId(1), NodeId(3)]
 
 
 # -- the durability rule -----------------------------------------------------------------------

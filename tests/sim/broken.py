@@ -7,12 +7,15 @@ import random
 
 import attrs
 
+from eventlog.errors import NotLeader
+from eventlog.raft import replication
 from eventlog.raft.config import RaftConfig
-from eventlog.raft.core import Logger, RaftCore
+from eventlog.raft.core import Logger, Proposal, RaftCore
 from eventlog.raft.log import RaftLog
+from eventlog.raft.membership import Change
 from eventlog.raft.read_only import ReadState
 from eventlog.raft.ready import Role
-from eventlog.raft.records import HardState
+from eventlog.raft.records import EntryKind, HardState
 from eventlog.raft.storage import MemoryStorage
 from eventlog.state.clock import LeaderClock
 from eventlog.state.memory import MemoryState
@@ -100,3 +103,23 @@ class OwnWallClock(LeaderClock):
 
     def stamp(self, term: int, applied_clock_ms: int, elapsed_ms: int) -> int:
         return elapsed_ms + 7_200_000
+
+
+class ChangesAtOnceCore(RaftCore):
+    """Proposes a membership change while another is uncommitted, and before its term has
+    committed anything (the two rules of single-server changes, thesis §4.1 and its fix):
+    two voters added or removed at once give two majorities that need not overlap."""
+
+    def propose_change(self, change: Change) -> Proposal:
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.id, self.leader or None)
+        membership = change.applied_to(self.membership)
+        first = LogIndex(self.log.last_index() + 1)
+        replication.append_entries(self, [(membership.encode(), EntryKind.CONFIG)])
+        return Proposal(term=self.term, first_index=first, last_index=first)
+
+
+def changes_at_once(
+    config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
+) -> RaftCore:
+    return ChangesAtOnceCore.open(config, storage, rng, logger)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventlog.sim.config import SimConfig
-from eventlog.sim.faults import STORM
+from eventlog.sim.faults import CHANGES, STORM
 from eventlog.sim.run import Totals, sweep
 
 CHUNK = 250
@@ -56,3 +56,17 @@ def test_small_cluster_sweep(nodes: int) -> None:
     """One node must still wait for its own term before reads; two need both for a quorum."""
     totals = _sweep(300_000 + 1000 * nodes, SimConfig(nodes=nodes, steps=2000))
     _assert_clean_and_busy(totals, networked=nodes > 1)
+
+
+@pytest.mark.parametrize(("first", "nodes"), [(400_000, 3), (400_250, 5)])
+def test_membership_change_sweep(first: int, nodes: int) -> None:
+    """The default faults with membership changes among them: learners added from spare
+    servers, promoted, voters and leaders removed, every invariant checked all along and the
+    remaining members converging once the faults stop."""
+    totals = _sweep(first, SimConfig(nodes=nodes, steps=2500, faults=CHANGES, spares=2))
+    _assert_clean_and_busy(totals)
+    stats = totals.stats
+    assert stats["learners_added"] > totals.seeds // 4
+    assert stats["promotions"] > 0 and stats["removals"] > 0
+    if nodes == 5:
+        assert stats["leader_removals"] > 0

@@ -1,0 +1,162 @@
+"""Who is in the cluster: voters and learners, changed one server at a time through the log.
+
+Single-server changes (Ongaro's dissertation, chapter 4) rather than joint consensus: every
+change an operator makes here adds, promotes or removes one server, and any two majorities
+of configurations that differ by one voter overlap, so no change needs two configurations at
+once. A configuration takes effect on each server as soon as its entry is in that server's
+log, committed or not (§4.1); an entry truncated away takes its configuration with it. A
+leader proposes a change only once an entry of its own term is committed (the fix to §4.1
+posted in 2015) and only when no other change is uncommitted, which keeps one in flight.
+
+Learners receive the log and never vote, campaign or count toward a quorum (etcd's
+learners, the dissertation's non-voting members of §4.2.1).
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from eventlog.errors import EventLogError
+from eventlog.raft.records import Entry, EntryKind
+from eventlog.types import LogIndex, NodeId
+
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "Membership",
+    "MembershipError",
+    "Memberships",
+]
+
+
+_COUNTS = struct.Struct(">HH")
+_ID = struct.Struct(">Q")
+
+
+class MembershipError(EventLogError):
+    """A membership change that cannot be made now; ``code`` says why, for callers to act on:
+    ``in_flight``, ``not_committed_in_term``, ``unknown_id``, ``already_member``,
+    ``not_learner``, ``learner_behind``, ``last_voter``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
+
+
+@attrs.frozen
+class Membership:
+    voters: frozenset[NodeId]
+    learners: frozenset[NodeId] = frozenset()
+
+    @classmethod
+    def of(cls, voters: Iterable[int], learners: Iterable[int] = ()) -> Membership:
+        return cls(frozenset(NodeId(v) for v in voters), frozenset(NodeId(n) for n in learners))
+
+    @property
+    def members(self) -> frozenset[NodeId]:
+        return self.voters | self.learners
+
+    def encode(self) -> bytes:
+        """Two counts, then the voters' ids and the learners', each sorted, 8 bytes each."""
+        voters, learners = sorted(self.voters), sorted(self.learners)
+        ids = b"".join(_ID.pack(node) for node in (*voters, *learners))
+        return _COUNTS.pack(len(voters), len(learners)) + ids
+
+    @classmethod
+    def decode(cls, data: bytes) -> Membership:
+        """The membership a configuration entry holds; ``MembershipError`` if it is not one
+        (an entry in the log was checked when it was proposed: this is a bug or a rot)."""
+        if len(data) < _COUNTS.size:
+            raise MembershipError("malformed", f"not a configuration entry: {data[:16]!r}")
+        voters, learners = _COUNTS.unpack_from(data)
+        if len(data) != _COUNTS.size + _ID.size * (voters + learners):
+            raise MembershipError("malformed", f"a configuration entry of {len(data)} bytes")
+        ids = [
+            _ID.unpack_from(data, _COUNTS.size + _ID.size * n)[0] for n in range(voters + learners)
+        ]
+        membership = cls.of(ids[:voters], ids[voters:])
+        if not membership.voters or membership.voters & membership.learners or 0 in ids:
+            raise MembershipError("malformed", f"not a configuration: {membership}")
+        return membership
+
+    def __str__(self) -> str:
+        learners = f", learners {sorted(self.learners)}" if self.learners else ""
+        return f"voters {sorted(self.voters)}{learners}"
+
+
+class ChangeKind(enum.Enum):
+    ADD_LEARNER = "add_learner"
+    PROMOTE = "promote"
+    REMOVE = "remove"
+
+
+@attrs.frozen
+class Change:
+    kind: ChangeKind
+    node: NodeId
+
+    def applied_to(self, current: Membership) -> Membership:
+        """The membership after this change, or ``MembershipError`` naming why not."""
+        node = self.node
+        if self.kind is ChangeKind.ADD_LEARNER:
+            if node in current.members:
+                raise MembershipError("already_member", f"node {node} is already a member")
+            return Membership(current.voters, current.learners | {node})
+        if self.kind is ChangeKind.PROMOTE:
+            if node not in current.learners:
+                raise MembershipError("not_learner", f"node {node} is not a learner")
+            return Membership(current.voters | {node}, current.learners - {node})
+        if node not in current.members:
+            raise MembershipError("unknown_id", f"node {node} is not a member")
+        if current.voters == {node}:
+            raise MembershipError("last_voter", f"node {node} is the last voter")
+        return Membership(current.voters - {node}, current.learners - {node})
+
+
+@attrs.define
+class Memberships:
+    """The configuration entries of one server's log over the one it started from: the latest
+    is in force (§4.1), whether it is committed or not."""
+
+    base: Membership
+    changes: list[tuple[LogIndex, Membership]] = attrs.field(factory=list)
+
+    @classmethod
+    def from_log(cls, base: Membership, entries: Iterable[Entry]) -> Memberships:
+        memberships = cls(base)
+        for entry in entries:
+            if entry.kind is EntryKind.CONFIG:
+                memberships.changes.append((entry.index, Membership.decode(entry.data)))
+        return memberships
+
+    @property
+    def current(self) -> Membership:
+        return self.changes[-1][1] if self.changes else self.base
+
+    @property
+    def previous(self) -> Membership:
+        """The configuration before the one in force."""
+        return self.changes[-2][1] if len(self.changes) > 1 else self.base
+
+    @property
+    def last_change_index(self) -> LogIndex:
+        return self.changes[-1][0] if self.changes else LogIndex(0)
+
+    def appended(self, entries: Sequence[Entry]) -> bool:
+        """The log now holds ``entries`` from ``entries[0].index`` on, and nothing after: what
+        it held there before, with its configurations, is gone. True if the one in force
+        changed."""
+        if not entries:
+            return False
+        before = self.current
+        first = entries[0].index
+        while self.changes and self.changes[-1][0] >= first:
+            self.changes.pop()
+        for entry in entries:
+            if entry.kind is EntryKind.CONFIG:
+                self.changes.append((entry.index, Membership.decode(entry.data)))
+        return self.current != before
