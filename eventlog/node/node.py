@@ -81,7 +81,7 @@ REPORT_MS = 1000
 """How often a node tells its peers its alarms and its history's digest."""
 APPLY_ON_LOOP_BYTES = 64 << 10
 """Committed entries a node applies on its loop when no write is due, at most; more is
-applied in the writer thread, so that the loop goes on stepping messages meanwhile."""
+applied in the writer thread (no fsync there, but the loop steps messages meanwhile)."""
 
 
 def wall_clock_ms() -> int:
@@ -401,9 +401,8 @@ class Node:
 
         if not rd.must_sync:  # no entries, no new term or vote: nothing must survive power loss
             if rd.committed or rd.hard_state is not None:
-                # Only applying: decide and answer now, write with the next Ready (or flush).
-                # No fsync here, only work that holds the GIL: a thread adds hops, worth it
-                # only when applying takes longer than the loop may be held (heartbeats).
+                # Only applying: decide and answer now, write with the next Ready (or flush);
+                # on the loop unless it takes longer than the loop may be held.
                 if sum(entry.size for entry in rd.committed) > APPLY_ON_LOOP_BYTES:
                     await self._in_writer(self.storage.stage, rd.hard_state, rd.committed, answer)
                 else:

@@ -26,11 +26,11 @@ from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.raft.storage import MemoryStorage
+from eventlog.sim import liveness, members
 from eventlog.sim.chaos import inject
 from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
 from eventlog.sim.invariants import InvariantChecker, Violation
-from eventlog.sim.members import committed_membership, durable_quorum_holds, quorums
 from eventlog.sim.network import NetworkConditions, SimNetwork
 from eventlog.sim.state_checks import StateChecker
 from eventlog.sim.trace import TraceLogger, describe
@@ -133,8 +133,7 @@ class SimCluster:
         clocks = random.Random(f"{seed}/wall-clocks")  # drawn apart: the run is otherwise as was
         self.wall_skew_ms = {i: clocks.choice(WALL_SKEWS_MS) for i in ids}
         self.counted_in: dict[tuple[LogIndex, Term], tuple[Membership, Membership]] = {}
-        """The configurations a leader may have counted a majority in when it committed each
-        entry: the one in force then, and the one before it."""
+        """The configurations a leader may have counted in when it committed each entry."""
         self.removed: set[NodeId] = set()
         """Servers removed from the configuration: they run on, and never join again."""
         self.stamped_at: dict[bytes, int] = {}
@@ -181,16 +180,16 @@ class SimCluster:
         self.begin_recovery()
         recovery_start = self.now
         deadline = self.now + self.config.recovery_bound_ms
-        while not self.checker.violations and not self.converged():
+        while not self.checker.violations and not liveness.converged(self):
             if self.now > deadline or not self.queue:
-                self.checker.fail("liveness", self.liveness_report())
+                self.checker.fail("liveness", liveness.report(self))
                 break
             self.step(handlers)
         self.stats.recovery_ms = self.now - recovery_start
         if not self.checker.violations:
             self.note(f"converged {self.stats.recovery_ms:.0f}ms after the faults stopped")
         if not self.checker.violations:
-            self.final_checks()
+            members.final_checks(self)
         self.finish_stats()
         return self.stats, self.checker.violations
 
@@ -254,7 +253,7 @@ class SimCluster:
         lost = node.disk.crash()
         self.stats.lost_writes += lost
         self.note(f"n{node.id} crashed, losing {lost} unsynced writes")
-        self.check_durable()
+        members.check_durable(self)
         policy = self.config.faults
         if self.faulting and self.fault_rng.random() >= policy.stay_down_chance:
             delay = self.fault_rng.uniform(*policy.restart_after_ms)
@@ -495,60 +494,3 @@ class SimCluster:
             if node.core is None:
                 node.generation += 1
                 self.start(node)
-
-    def converged(self) -> bool:
-        """One leader that everyone follows, an entry of its term committed, all applied."""
-        if self.probe is None or self.probe in self.waiting:
-            return False
-        leader = self.leader_node()
-        if leader is None or leader.core is None:
-            return False
-        log, term = leader.core.log, leader.core.term
-        commit = log.committed
-        if log.term(commit) != term or commit != log.last_index():
-            return False
-        members = leader.core.membership.members
-        for node in self.nodes.values():
-            if node.id not in members:
-                continue  # a spare never added, or a server removed: it follows no one
-            core = node.core
-            if core is None or core.term != term or core.leader != leader.id:
-                return False
-            if len(node.applied) != commit or node.pending is not None:
-                return False
-        return True
-
-    def liveness_report(self) -> str:
-        states = []
-        for node in self.nodes.values():
-            core = node.core
-            if core is None:
-                states.append(f"n{node.id}: down")
-                continue
-            states.append(
-                f"n{node.id}: {core.role.value} term={core.term} leader={core.leader} "
-                f"last={core.log.last_index()} commit={core.log.committed} "
-                f"applied={len(node.applied)}"
-            )
-        return "no convergence after the faults stopped; " + "; ".join(states)
-
-    def members(self) -> frozenset[NodeId]:
-        """The members of the configuration the cluster last committed."""
-        return committed_membership(self.voters, self.checker.applied).members
-
-    def check_durable(self) -> None:
-        durable = {i: node.disk.storage.durable_log() for i, node in self.nodes.items()}
-        committed = committed_membership(self.voters, self.checker.applied)
-        configs = quorums(committed, durable.values())
-
-        def on_a_majority(index: LogIndex, term: Term) -> bool:
-            counted = [*configs, *self.counted_in.get((index, term), ())]
-            return durable_quorum_holds(index, term, counted, durable)
-
-        self.checker.check_durable(on_a_majority)
-
-    def final_checks(self) -> None:
-        self.check_durable()
-        for node in self.nodes.values():
-            if node.id in self.members():
-                self.checker.check_all_acknowledged_applied(node.id, node.applied)

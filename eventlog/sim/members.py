@@ -15,15 +15,17 @@ from eventlog.errors import NotLeader
 from eventlog.raft.membership import Change, ChangeKind, Membership, MembershipError
 from eventlog.raft.quorum import majority
 from eventlog.raft.records import Entry, EntryKind
-from eventlog.types import NodeId
+from eventlog.types import LogIndex, NodeId, Term
 
 if TYPE_CHECKING:
     from eventlog.sim.cluster import SimCluster
 
 __all__ = [
     "MIN_VOTERS",
+    "check_durable",
     "committed_membership",
     "durable_quorum_holds",
+    "final_checks",
     "propose",
     "quorums",
 ]
@@ -73,6 +75,30 @@ def durable_quorum_holds(
         if holders >= majority(len(config.voters)):
             return True
     return False
+
+
+def check_durable(sim: SimCluster) -> None:
+    """Every acknowledged entry is on the synced disks of a majority of the voters of a
+    configuration that may count now (the committed one, one appended after it) or that its
+    leader may have counted in when it committed it (the one in force then, the one before)."""
+    durable = {i: node.disk.storage.durable_log() for i, node in sim.nodes.items()}
+    committed = committed_membership(sim.voters, sim.checker.applied)
+    configs = quorums(committed, durable.values())
+
+    def on_a_majority(index: LogIndex, term: Term) -> bool:
+        counted = [*configs, *sim.counted_in.get((index, term), ())]
+        return durable_quorum_holds(index, term, counted, durable)
+
+    sim.checker.check_durable(on_a_majority)
+
+
+def final_checks(sim: SimCluster) -> None:
+    """Once converged: nothing acknowledged lost, and every member applied all of it."""
+    check_durable(sim)
+    member_ids = committed_membership(sim.voters, sim.checker.applied).members
+    for node in sim.nodes.values():
+        if node.id in member_ids:
+            sim.checker.check_all_acknowledged_applied(node.id, node.applied)
 
 
 def propose(sim: SimCluster, kind: ChangeKind, *, leader_itself: bool = False) -> None:
