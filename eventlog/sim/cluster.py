@@ -81,6 +81,7 @@ class SimNode:
     """Its stamps while it leads; lost at a crash, as a process's memory is."""
 
 
+PROBE_PATIENCE = 20  # rounds of 50 ms: a leader removed while cut off takes what never commits
 _TICK, _DELIVER, _SYNCED, _PROPOSE, _READ, _FAULT, _RESTART, _FLAP, _CRASH = range(9)
 
 
@@ -122,8 +123,7 @@ class SimCluster:
         self.state_checker = StateChecker(fail=self.checker.fail)
         self.workload = Workload(random.Random(master.getrandbits(64)))
         self.stats = Stats()
-        self.voters = tuple(NodeId(i) for i in range(1, config.nodes + 1))
-        """The voters the cluster starts with; membership changes move them since."""
+        self.voters = tuple(NodeId(i) for i in range(1, config.nodes + 1))  # the first voters
         ids = [NodeId(i) for i in range(1, config.nodes + config.spares + 1)]
         disk_rng = random.Random(master.getrandbits(64))
         self.nodes = {
@@ -134,8 +134,7 @@ class SimCluster:
         self.wall_skew_ms = {i: clocks.choice(WALL_SKEWS_MS) for i in ids}
         self.counted_in: dict[tuple[LogIndex, Term], tuple[Membership, Membership]] = {}
         """The configurations a leader may have counted in when it committed each entry."""
-        self.removed: set[NodeId] = set()
-        """Servers removed from the configuration: they run on, and never join again."""
+        self.removed: set[NodeId] = set()  # removed servers run on, and never join again
         self.stamped_at: dict[bytes, int] = {}
         """The virtual time at which each proposed batch was stamped."""
         self.faulting = True
@@ -144,6 +143,7 @@ class SimCluster:
         self.waiting: dict[bytes, tuple[NodeId, Term, LogIndex]] = {}
         self.counter = 0
         self.probe: bytes | None = None
+        self.probe_rounds = 0
         self.story: list[tuple[float, str]] = []
 
     # -- scheduling ----------------------------------------------------------------------------
@@ -387,6 +387,9 @@ class SimCluster:
             self.schedule(50.0, _PROPOSE, None)
             if self.probe is not None and self.probe not in self.waiting:
                 return  # the probe was acknowledged
+            self.probe_rounds += 1
+            if self.probe_rounds % PROBE_PATIENCE == 0:
+                self.leader_hint = NO_NODE  # a client that timed out tries elsewhere
             count = 1
         node = self.client_target()
         if node is None:
@@ -484,7 +487,6 @@ class SimCluster:
         leaders = [n for n in self.up_nodes() if n.core is not None and n.core.role is Role.LEADER]
         return max(leaders, key=lambda n: n.term) if leaders else None
 
-    # -- recovery and liveness -----------------------------------------------------------------
     def begin_recovery(self) -> None:
         self.faulting = False
         self.network.heal()
