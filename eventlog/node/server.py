@@ -140,7 +140,7 @@ class ClientSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
-        long_reads: ThreadPoolExecutor | None = None,
+        long_reads: ThreadPoolExecutor,
     ) -> None:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
         self.long_reads = long_reads
@@ -151,23 +151,22 @@ class ClientSession:
     async def run(self) -> None:
         try:
             while data := await self.reader.read(1 << 16):
-                checked = 0
+                appended = False
                 for frame in self.decoder.feed(data):
                     call_id, op, args = _parse_call(frame)
                     if op in ("append", "lease"):
                         self._append(call_id, args)
-                        checked += 1
+                        appended = True
                     elif op == "append_batch":
-                        checked += await self._append_batch(call_id, args)
+                        await self._append_batch(call_id, args)
+                        appended = True
                     else:
                         task = asyncio.create_task(self._call(call_id, op, args))
                         self.tasks.add(task)
                         task.add_done_callback(self.tasks.discard)
-                    if checked >= APPENDS_PER_SLICE:
-                        checked = await _breathe()
                 # Backpressure: read no more calls while answers are piling up unread.
                 await self.drain()
-                if checked:
+                if appended:  # a chunk holds a few hundred appends at most
                     await _breathe()
         finally:
             for task in list(self.tasks):
@@ -179,7 +178,7 @@ class ClientSession:
     async def read(self, events: int, read: Callable[[], T]) -> T:
         """``read()`` on the loop if it reads at most ``READ_ON_LOOP_EVENTS`` events, else
         in the reader thread."""
-        if events <= READ_ON_LOOP_EVENTS or self.long_reads is None:
+        if events <= READ_ON_LOOP_EVENTS:
             return read()
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
@@ -194,15 +193,15 @@ class ClientSession:
     def _append(self, call_id: int, args: dict[str, Any]) -> None:
         self._submit(args.get("request"), lambda reply: self.send([call_id, *reply]))
 
-    async def _append_batch(self, call_id: int, args: dict[str, Any]) -> int:
+    async def _append_batch(self, call_id: int, args: dict[str, Any]) -> None:
         """Several independent appends in one frame (a client coalesces the calls made in one
         turn of its loop); one answer frame with a reply per request, in order. Checked in
-        slices, the loop breathing between them; returns how many were checked since."""
+        slices of ``APPENDS_PER_SLICE``, the loop breathing between them."""
         requests = args.get("requests")
         if not isinstance(requests, list) or not 0 < len(requests) <= MAX_APPENDS_PER_FRAME:
             message = f"requests must be a list of 1..{MAX_APPENDS_PER_FRAME} append requests"
             self.send([call_id, "error", answers.pack_error(InvalidRequest(message))])
-            return 0
+            return
         replies: list[list[Any] | None] = [None] * len(requests)
         remaining = len(requests)
 
@@ -217,7 +216,6 @@ class ClientSession:
             if slot and slot % APPENDS_PER_SLICE == 0:
                 await _breathe()
             self._submit(request, functools.partial(answer, slot))
-        return len(requests) % APPENDS_PER_SLICE
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
@@ -272,12 +270,10 @@ class ClientSession:
         return answers.pack_error(error)
 
 
-async def _breathe() -> int:
+async def _breathe() -> None:
     """Let the loop run what waits (peer messages, ticks, other connections) before checking
-    more appends: a node's heartbeats never wait behind a client's burst. Returns 0, the count
-    of appends checked since."""
+    more appends: a node's heartbeats never wait behind a client's burst."""
     await asyncio.sleep(0)
-    return 0
 
 
 def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
