@@ -5,7 +5,8 @@ from __future__ import annotations
 import attrs
 
 from eventlog.errors import ConfigError
-from eventlog.types import NodeId
+from eventlog.raft.membership import Membership
+from eventlog.types import LogIndex, NodeId
 
 __all__ = [
     "RaftConfig",
@@ -15,7 +16,7 @@ __all__ = [
 def _check(config: RaftConfig) -> None:
     if config.node_id < 1:
         raise ConfigError(f"a node id is >= 1, got {config.node_id}")
-    if len(set(config.voters)) != len(config.voters) or min(config.voters) < 1:
+    if len(set(config.voters)) != len(config.voters) or min(config.voters, default=1) < 1:
         raise ConfigError(f"voters must be distinct ids >= 1, got {config.voters}")
     if config.heartbeat_tick < 1 or config.election_tick <= config.heartbeat_tick:
         raise ConfigError(
@@ -32,6 +33,10 @@ class RaftConfig:
     voters: tuple[NodeId, ...]
     """The voters the cluster started with; the log may change them since. A node that is
     not among them joins as nothing until the log makes it a learner."""
+    base: Membership | None = None
+    """The configuration the cluster started with, addresses included; None: ``voters``."""
+    base_index: LogIndex = LogIndex(0)
+    """The log index ``base`` holds from (``Memberships.base_index``)."""
     election_tick: int = 15
     """Ticks without a leader before campaigning; randomized in [election_tick, 2*election_tick)."""
     heartbeat_tick: int = 3
@@ -48,3 +53,7 @@ class RaftConfig:
 
     def __attrs_post_init__(self) -> None:
         _check(self)
+
+    @property
+    def base_membership(self) -> Membership:
+        return self.base if self.base is not None else Membership.of(self.voters)

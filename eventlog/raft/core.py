@@ -129,7 +129,9 @@ class RaftCore:
         state = storage.hard_state()
         log = RaftLog.open(storage, state.commit, applied)
         memberships = Memberships.from_log(
-            Membership.of(config.voters), _config_entries(storage, log.last_index())
+            config.base_membership,
+            _config_entries(storage, config.base_index, log.last_index()),
+            config.base_index,
         )
         core = cls(
             config=config,
@@ -195,6 +197,10 @@ class RaftCore:
                     f"promoted once within {self.config.max_promote_lag}",
                 )
         membership = change.applied_to(self.membership)
+        if change.kind is ChangeKind.ADD_LEARNER and change.node in self.memberships.ever():
+            raise MembershipError(
+                "id_reused", f"node id {change.node} was a member before; a new node takes a new id"
+            )
         first = LogIndex(log.last_index() + 1)
         replication.append_entries(self, [(membership.encode(), EntryKind.CONFIG)])
         self.logger.info("membership_proposed", change=change.kind.value, node=change.node)
@@ -434,14 +440,14 @@ class RaftCore:
         return vote_result(self.voters, self.votes)
 
 
-def _config_entries(storage: Storage, last: LogIndex) -> list[Entry]:
+def _config_entries(storage: Storage, after: LogIndex, last: LogIndex) -> list[Entry]:
     """The configuration entries ``storage`` holds: its own index of them if it keeps one,
     else found by reading the log through."""
     find = getattr(storage, "config_entries", None)
     if find is not None:
         return list(find())
     entries: list[Entry] = []
-    index = LogIndex(1)
+    index = LogIndex(after + 1)
     while index <= last:
         chunk = storage.entries(index, LogIndex(last + 1), 1 << 20)
         entries.extend(entry for entry in chunk if entry.kind is EntryKind.CONFIG)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -25,6 +25,7 @@ from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, NodeId
 
 __all__ = [
+    "MAX_ADDRESS_BYTES",
     "Change",
     "ChangeKind",
     "Membership",
@@ -35,12 +36,15 @@ __all__ = [
 
 _COUNTS = struct.Struct(">HH")
 _ID = struct.Struct(">Q")
+_LENGTH = struct.Struct(">H")
+MAX_ADDRESS_BYTES = 255
+"""A member's address (``host:port``) in a configuration entry, at most this long."""
 
 
 class MembershipError(EventLogError):
     """A membership change that cannot be made now; ``code`` says why, for callers to act on:
     ``in_flight``, ``not_committed_in_term``, ``unknown_id``, ``already_member``,
-    ``not_learner``, ``learner_behind``, ``last_voter``."""
+    ``not_learner``, ``learner_behind``, ``last_voter``, ``id_reused``."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code, self.message = code, message
@@ -49,22 +53,53 @@ class MembershipError(EventLogError):
 
 @attrs.frozen
 class Membership:
+    """One configuration: who votes, who only learns, and where each member listens. The
+    addresses travel in the configuration entry, so that every member (and a node joining)
+    learns where a new one is from the log itself; the core carries them and never reads
+    them."""
+
     voters: frozenset[NodeId]
     learners: frozenset[NodeId] = frozenset()
+    addresses: tuple[tuple[NodeId, str], ...] = ()
+    """``(node, "host:port")`` of the members whose address is known, sorted by node."""
 
     @classmethod
-    def of(cls, voters: Iterable[int], learners: Iterable[int] = ()) -> Membership:
-        return cls(frozenset(NodeId(v) for v in voters), frozenset(NodeId(n) for n in learners))
+    def of(
+        cls,
+        voters: Iterable[int],
+        learners: Iterable[int] = (),
+        addresses: Mapping[int, str] | None = None,
+    ) -> Membership:
+        known = sorted((NodeId(n), a) for n, a in (addresses or {}).items() if a)
+        return cls(
+            frozenset(NodeId(v) for v in voters),
+            frozenset(NodeId(n) for n in learners),
+            tuple(known),
+        )
 
     @property
     def members(self) -> frozenset[NodeId]:
         return self.voters | self.learners
 
+    def address(self, node: NodeId) -> str:
+        """Where ``node`` listens, as this configuration says (empty if it does not)."""
+        return dict(self.addresses).get(node, "")
+
+    def with_addresses(self, addresses: Mapping[NodeId, str]) -> Membership:
+        """The same members, with ``addresses`` (of members only) over the ones known."""
+        known = dict(self.addresses) | {n: a for n, a in addresses.items() if a}
+        return Membership.of(
+            self.voters, self.learners, {n: known[n] for n in self.members & known.keys()}
+        )
+
     def encode(self) -> bytes:
-        """Two counts, then the voters' ids and the learners', each sorted, 8 bytes each."""
+        """Two counts, then the voters' ids and the learners', each sorted, 8 bytes each;
+        then each one's address in the same order, as a 2-byte length and UTF-8."""
         voters, learners = sorted(self.voters), sorted(self.learners)
-        ids = b"".join(_ID.pack(node) for node in (*voters, *learners))
-        return _COUNTS.pack(len(voters), len(learners)) + ids
+        members = (*voters, *learners)
+        ids = b"".join(_ID.pack(node) for node in members)
+        addresses = b"".join(_lp(self.address(node).encode()) for node in members)
+        return _COUNTS.pack(len(voters), len(learners)) + ids + addresses
 
     @classmethod
     def decode(cls, data: bytes) -> Membership:
@@ -73,12 +108,28 @@ class Membership:
         if len(data) < _COUNTS.size:
             raise MembershipError("malformed", f"not a configuration entry: {data[:16]!r}")
         voters, learners = _COUNTS.unpack_from(data)
-        if len(data) != _COUNTS.size + _ID.size * (voters + learners):
+        count = voters + learners
+        offset = _COUNTS.size + _ID.size * count
+        if len(data) < offset:
             raise MembershipError("malformed", f"a configuration entry of {len(data)} bytes")
-        ids = [
-            _ID.unpack_from(data, _COUNTS.size + _ID.size * n)[0] for n in range(voters + learners)
-        ]
-        membership = cls.of(ids[:voters], ids[voters:])
+        ids = [_ID.unpack_from(data, _COUNTS.size + _ID.size * n)[0] for n in range(count)]
+        addresses: dict[int, str] = {}
+        for node in ids:
+            if len(data) < offset + _LENGTH.size:
+                raise MembershipError("malformed", "a configuration entry cut short")
+            (length,) = _LENGTH.unpack_from(data, offset)
+            offset += _LENGTH.size
+            raw = data[offset : offset + length]
+            offset += length
+            if len(raw) != length:
+                raise MembershipError("malformed", "a configuration entry cut short")
+            try:
+                addresses[node] = raw.decode()
+            except UnicodeDecodeError:
+                raise MembershipError("malformed", f"address of node {node} is not UTF-8") from None
+        if offset != len(data):
+            raise MembershipError("malformed", f"a configuration entry of {len(data)} bytes")
+        membership = cls.of(ids[:voters], ids[voters:], addresses)
         if not membership.voters or membership.voters & membership.learners or 0 in ids:
             raise MembershipError("malformed", f"not a configuration: {membership}")
         return membership
@@ -86,6 +137,10 @@ class Membership:
     def __str__(self) -> str:
         learners = f", learners {sorted(self.learners)}" if self.learners else ""
         return f"voters {sorted(self.voters)}{learners}"
+
+
+def _lp(raw: bytes) -> bytes:
+    return _LENGTH.pack(len(raw)) + raw
 
 
 class ChangeKind(enum.Enum):
@@ -98,23 +153,32 @@ class ChangeKind(enum.Enum):
 class Change:
     kind: ChangeKind
     node: NodeId
+    address: str = ""
+    """Where a learner being added listens (``host:port``); only ``ADD_LEARNER`` has one."""
 
     def applied_to(self, current: Membership) -> Membership:
         """The membership after this change, or ``MembershipError`` naming why not."""
         node = self.node
+        addresses = dict(current.addresses)
         if self.kind is ChangeKind.ADD_LEARNER:
             if node in current.members:
                 raise MembershipError("already_member", f"node {node} is already a member")
-            return Membership(current.voters, current.learners | {node})
+            if len(self.address.encode()) > MAX_ADDRESS_BYTES:
+                raise MembershipError(
+                    "malformed", f"an address is {MAX_ADDRESS_BYTES} bytes at most"
+                )
+            addresses[node] = self.address
+            return Membership.of(current.voters, current.learners | {node}, addresses)
         if self.kind is ChangeKind.PROMOTE:
             if node not in current.learners:
                 raise MembershipError("not_learner", f"node {node} is not a learner")
-            return Membership(current.voters | {node}, current.learners - {node})
+            return Membership.of(current.voters | {node}, current.learners - {node}, addresses)
         if node not in current.members:
             raise MembershipError("unknown_id", f"node {node} is not a member")
         if current.voters == {node}:
             raise MembershipError("last_voter", f"node {node} is the last voter")
-        return Membership(current.voters - {node}, current.learners - {node})
+        addresses.pop(node, None)
+        return Membership.of(current.voters - {node}, current.learners - {node}, addresses)
 
 
 @attrs.define
@@ -124,12 +188,18 @@ class Memberships:
 
     base: Membership
     changes: list[tuple[LogIndex, Membership]] = attrs.field(factory=list)
+    base_index: LogIndex = LogIndex(0)
+    """The log index ``base`` is in force from: 0 for a cluster bootstrapped with it, the
+    last index of the copy for one restored from a backup (the configuration entries of the
+    copied log are another cluster's)."""
 
     @classmethod
-    def from_log(cls, base: Membership, entries: Iterable[Entry]) -> Memberships:
-        memberships = cls(base)
+    def from_log(
+        cls, base: Membership, entries: Iterable[Entry], base_index: LogIndex = LogIndex(0)
+    ) -> Memberships:
+        memberships = cls(base, base_index=base_index)
         for entry in entries:
-            if entry.kind is EntryKind.CONFIG:
+            if entry.kind is EntryKind.CONFIG and entry.index > base_index:
                 memberships.changes.append((entry.index, Membership.decode(entry.data)))
         return memberships
 
@@ -141,6 +211,13 @@ class Memberships:
     def previous(self) -> Membership:
         """The configuration before the one in force."""
         return self.changes[-2][1] if len(self.changes) > 1 else self.base
+
+    def ever(self) -> frozenset[NodeId]:
+        """Every node this log has known as a member: an id is never given to another."""
+        known = set(self.base.members)
+        for _, membership in self.changes:
+            known |= membership.members
+        return frozenset(known)
 
     @property
     def last_change_index(self) -> LogIndex:

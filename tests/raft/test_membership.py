@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from eventlog.errors import FrameError
 from eventlog.raft.codec import unpack_message
 from eventlog.raft.core import RaftCore
-from eventlog.raft.membership import Change, ChangeKind, Membership, MembershipError
+from eventlog.raft.membership import Change, ChangeKind, Membership, MembershipError, Memberships
 from eventlog.raft.messages import AppendEntries
 from eventlog.raft.ready import Role
+from eventlog.raft.records import Entry, EntryKind
 from eventlog.raft.storage import MemoryStorage
-from eventlog.types import NodeId
+from eventlog.types import LogIndex, NodeId, Term
 from tests.raft.harness import Network
 
 ELECTION = 15
@@ -164,14 +165,49 @@ def test_a_restarted_node_takes_its_configuration_from_its_log() -> None:
     assert reopened.peers == [NodeId(1), NodeId(3), NodeId(4)]
 
 
+def test_a_removed_node_s_id_is_never_given_to_another() -> None:
+    net = cluster_with_learner()
+    change(net, 1, ChangeKind.REMOVE, 4)
+    with pytest.raises(MembershipError) as reused:
+        net.core(1).propose_change(Change(ChangeKind.ADD_LEARNER, NodeId(4), "10.0.0.4:7000"))
+    assert reused.value.code == "id_reused"
+
+
+def test_a_learner_s_address_travels_in_its_configuration_entry() -> None:
+    net = Network.create(3)
+    net.elect(1)
+    with_node(net, 4)
+    net.core(1).propose_change(Change(ChangeKind.ADD_LEARNER, NodeId(4), "10.0.0.4:7000"))
+    net.stabilize()
+    for node in (2, 3, 4):
+        assert net.core(node).membership.address(NodeId(4)) == "10.0.0.4:7000"
+    change(net, 1, ChangeKind.PROMOTE, 4)
+    assert net.core(3).membership.address(NodeId(4)) == "10.0.0.4:7000"
+    change(net, 1, ChangeKind.REMOVE, 4)
+    assert net.core(3).membership.address(NodeId(4)) == ""
+
+
+def test_configuration_entries_at_or_below_the_base_index_are_another_cluster_s() -> None:
+    old = Membership.of([7, 8])
+    entries = [
+        Entry(term=Term(1), index=LogIndex(i), data=old.encode(), kind=EntryKind.CONFIG)
+        for i in (2, 5)
+    ]
+    restored = Memberships.from_log(Membership.of([1, 2, 3]), entries, LogIndex(5))
+    assert restored.current == Membership.of([1, 2, 3])
+    assert Memberships.from_log(Membership.of([1]), entries).current == old
+
+
 @given(
     voters=st.frozensets(st.integers(1, 2**40), min_size=1, max_size=9),
     learners=st.frozensets(st.integers(1, 2**40), max_size=9),
+    hosts=st.lists(st.text(max_size=40), max_size=18),
 )
 def test_a_configuration_entry_decodes_to_what_was_encoded(
-    voters: frozenset[int], learners: frozenset[int]
+    voters: frozenset[int], learners: frozenset[int], hosts: list[str]
 ) -> None:
-    membership = Membership.of(voters, learners - voters)
+    members = sorted(voters | learners)
+    membership = Membership.of(voters, learners - voters, dict(zip(members, hosts, strict=False)))
     assert Membership.decode(membership.encode()) == membership
 
 
