@@ -16,6 +16,7 @@ __all__ = [
     "InvalidRequest",
     "InvariantViolation",
     "LeaseHeld",
+    "MembershipError",
     "NodeFailed",
     "NotLeader",
     "Overloaded",
@@ -133,6 +134,20 @@ class NodeFailed(EventLogError):
     def __init__(self, node_id: int, cause: BaseException) -> None:
         self.node_id, self.cause = node_id, cause
         super().__init__(f"node {node_id} failed: {type(cause).__name__}: {cause}")
+
+
+class MembershipError(EventLogError):
+    """A membership change that cannot be made now; ``reason`` says why, for callers to act
+    on: ``in_flight``, ``not_committed_in_term``, ``unknown_id``, ``already_member``,
+    ``not_learner``, ``learner_behind``, ``last_voter``, ``id_reused``, ``malformed``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason, self.message = reason, message
+        super().__init__(message)
+
+    @property
+    def code(self) -> str:
+        return self.reason
 
 
 class Overloaded(EventLogError):

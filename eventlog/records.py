@@ -16,6 +16,7 @@ __all__ = [
     "AppendResult",
     "LeaseGrant",
     "LeaseStatus",
+    "MemberStatus",
     "NewEvent",
     "NodeStatus",
     "RecordedEvent",
@@ -132,3 +133,22 @@ class NodeStatus:
     """The cluster the node belongs to."""
     alarms: tuple[Alarm, ...] = ()
     """Raised on this node, if any."""
+    voters: tuple[int, ...] = ()
+    """The voters of the configuration this node holds (the latest in its log)."""
+    learners: tuple[int, ...] = ()
+    """The learners of that configuration: they receive the log and serve reads only."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MemberStatus:
+    """One member of the cluster as its leader sees it (``eventraft member list``)."""
+
+    id: int
+    address: str
+    """Where it listens, ``host:port``."""
+    role: str
+    """``voter`` or ``learner``."""
+    match_index: int
+    """The last log entry the leader knows it holds."""
+    lag: int
+    """Entries it lacks behind the leader's log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import attrs
@@ -12,6 +13,8 @@ from eventlog.types import NodeId
 __all__ = [
     "STAGED_FLUSH_DELAY",
     "NodeConfig",
+    "monotonic_ms",
+    "wall_clock_ms",
 ]
 
 STAGED_FLUSH_DELAY = 0.005
@@ -49,3 +52,11 @@ class NodeConfig:
     """Past this many bytes in its store the node raises a NOSPACE alarm (None: no quota)."""
     storage_retry: float = 1.0
     """Seconds between attempts to write again after the disk was found full."""
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000

@@ -38,10 +38,11 @@ from eventlog.errors import (
 )
 from eventlog.logs import bind_node
 from eventlog.node.callers import Callers, Queued, in_slices
-from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig
+from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig, monotonic_ms, wall_clock_ms
 from eventlog.node.divergence import Divergence
 from eventlog.node.health import Health, open_storage
 from eventlog.node.incarnations import Incarnations
+from eventlog.node.members import Members, bootstrap_membership, open_core
 from eventlog.node.room import Room
 from eventlog.node.status import status_of
 from eventlog.node.transport import Deliver, TransportFactory, peer_transport
@@ -53,8 +54,7 @@ from eventlog.protocol.requests import (
     check_size,
     cluster_id_request,
 )
-from eventlog.raft.config import RaftConfig
-from eventlog.raft.core import RaftCore
+from eventlog.raft.membership import Change, Membership
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry
@@ -82,14 +82,6 @@ REPORT_MS = 1000
 APPLY_ON_LOOP_BYTES = 64 << 10
 """Committed entries a node applies on its loop when no write is due, at most; more is
 applied in the writer thread (no fsync there, but the loop steps messages meanwhile)."""
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 class Node:
@@ -120,14 +112,16 @@ class Node:
                 cluster_id=config.cluster_id,
                 node_id=config.node_id,
                 sync=config.sync,
+                base=bootstrap_membership(config),
             ),
         )
         self.config = config
-        self.core = self._open_core(rng if rng is not None else random.Random())
+        self.core = open_core(config, self.storage, rng or random.Random(), self.logger)
         bind_node(config.node_id, lambda: self.core.term)
         self.transport = transport(config, self.step)
         self.transport.cluster_id = self.storage.cluster_id
         self.transport.on_report = self._heard
+        self.members = Members(config.node_id, config.addresses, self.transport, self.logger)
         self._ticks = 0
         self.transport.incarnations = Incarnations.load(
             self.storage.path, self.storage.incarnation, self.fail
@@ -160,19 +154,9 @@ class Node:
             config.storage_retry,
         )
 
-    def _open_core(self, rng: random.Random) -> RaftCore:
-        config = self.config
-        raft_config = RaftConfig(
-            node_id=config.node_id,
-            voters=tuple(sorted(config.addresses)),
-            election_tick=config.election_tick,
-            heartbeat_tick=config.heartbeat_tick,
-        )
-        applied = self.storage.applied_index()
-        return RaftCore.open(raft_config, self.storage, rng, self.logger, applied=applied)
-
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
+        self._follow_membership()
         await self.transport.start()
         self._tasks = [asyncio.create_task(self._ready_loop(), name="ready")]
         if self._tick_loop_enabled:
@@ -218,6 +202,7 @@ class Node:
         if not self.health.stop(cause):
             return
         self._callers.fail_all(self.health.unavailable())
+        self.members.fail_all(self.health.unavailable())
         for task in self._tasks:
             task.cancel()
         asyncio.get_running_loop().create_task(self._wake_waiters())
@@ -429,6 +414,20 @@ class Node:
             self._callers.answer_read(read.context, read.index)
         self._on_soft_state(rd)
         self.core.advance(rd)
+        self._follow_membership()
+
+    def _follow_membership(self) -> None:
+        if self.members.follow(self.core):
+            self.divergence.voters = len(self.core.membership.members)
+
+    def change_membership(self, change: Change) -> asyncio.Future[Membership]:
+        """Propose one membership change as leader; the future resolves with the new
+        configuration once it commits. ``MembershipError`` at once if it cannot be made now,
+        ``NotLeader`` on a follower."""
+        self.health.check_serving()
+        future = self.members.propose(self.core, change)
+        self._wakeup.set()
+        return future
 
     def _propose_queued(self) -> None:
         for batch in self._callers.batches():
@@ -468,7 +467,9 @@ class Node:
         if self._role is Role.LEADER:
             # Our proposals may still commit under the next leader; callers retry with the
             # same request id, which the state machine answers without appending twice.
-            self._callers.fail_all(NotLeader(self.config.node_id, rd.soft_state.leader or None))
+            deposed = NotLeader(self.config.node_id, rd.soft_state.leader or None)
+            self._callers.fail_all(deposed)
+            self.members.fail_all(deposed)
         self._role = role
         if role is Role.LEADER:
             self._leader_clock.lead(int(self.core.term), self.storage.clock_ms(), self.elapsed_ms())
@@ -490,7 +491,7 @@ class Node:
     # -- looking -------------------------------------------------------------------------------
     def leader_address(self) -> tuple[NodeId, tuple[str, int] | None]:
         leader = self.core.leader
-        return leader, self.config.addresses.get(leader) if leader != NO_NODE else None
+        return leader, self.members.addresses.get(leader) if leader != NO_NODE else None
 
     def status(self) -> NodeStatus:
         return attrs.evolve(

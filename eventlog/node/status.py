@@ -30,6 +30,8 @@ def status_of(core: RaftCore, storage: LmdbStorage, now_ms: int | None = None) -
         digest=storage.digest().hex(),
         leases=leases_of(storage, now_ms),
         cluster_id=storage.cluster_id,
+        voters=tuple(sorted(core.membership.voters)),
+        learners=tuple(sorted(core.membership.learners)),
     )
 
 

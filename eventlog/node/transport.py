@@ -16,18 +16,17 @@ reads the hello (``protocol.hello.read_hello``) and hands peer connections to
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-import attrs
 import structlog
 
 from eventlog.errors import FrameError
 from eventlog.node.config import NodeConfig
 from eventlog.node.incarnations import Incarnations
+from eventlog.node.outbox import DEFAULT_MAX_QUEUE_BYTES, WRITE_SLICE_BYTES, Outbox, message_bytes
 from eventlog.protocol.frames import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER_BYTES,
@@ -70,57 +69,10 @@ _RANDOM = random.Random()
 """Jitter only spreads reconnects apart, so an unseeded module RNG is fine by default."""
 
 
-WRITE_SLICE_BYTES: Final = 1 << 20
-"""Bulk written to a peer in one turn of the loop, about (one AppendEntries at most)."""
-DEFAULT_MAX_QUEUE_BYTES: Final = 64 << 20
-"""Bytes of entries queued for one peer, at most: a peer that is down or slow costs the
-leader this much memory, whatever the write rate; what falls out, Raft sends again."""
-_MESSAGE_OVERHEAD = 64
-
-
-def message_bytes(m: Message) -> int:
-    """What a queued message weighs: its entries' data, plus a little for the rest."""
-    entries = getattr(m, "entries", ())
-    return _MESSAGE_OVERHEAD + sum(len(entry.data) for entry in entries)
-
-
 def backoff_delay(attempt: int, rng: random.Random, base: float, cap: float) -> float:
     """Full jitter (uniform in [0, min(cap, base * 2**attempt)]), so peers that lost the same
     node do not reconnect in lockstep."""
     return rng.uniform(0.0, min(cap, base * 2 ** min(attempt, 32)))
-
-
-@attrs.define(eq=False)
-class _Peer:
-    """One remote node: its address, its outbound queue and its counters."""
-
-    node_id: NodeId
-    host: str
-    port: int
-    queue: collections.deque[Message] = attrs.field(factory=collections.deque)
-    """AppendEntries that carry entries, the bulk. Invariant: len(queue) <= max_queue,
-    queued_bytes <= max_queue_bytes (or one message)."""
-    queued_bytes: int = 0
-    """Bytes of entries the queued messages carry (``message_bytes``)."""
-    urgent: collections.deque[Message] = attrs.field(factory=collections.deque)
-    """Everything else (heartbeats, votes, answers, empty appends): small, and written
-    before any bulk that waits, so no election starts behind a long catch-up. Raft takes
-    messages in any order. Invariant: len(urgent) <= max_queue."""
-    wakeup: asyncio.Event = attrs.field(factory=asyncio.Event)
-    """Set when the queue gains a message or the connection's watcher saw it close."""
-    sent: int = 0
-    """Messages written and drained to the socket, over all connections."""
-    dropped: int = 0
-    """Messages discarded: evicted from a full queue, or not encodable within the frame cap."""
-    reconnects: int = 0
-    """Connection attempts after the first one."""
-    connected_at: float | None = None
-    """Loop time the current connection came up; None while not connected."""
-    unanswered_since: float | None = None
-    """Loop time of our first write since we last heard from this peer; None once heard."""
-    task: asyncio.Task[None] | None = None
-    report: list[Any] | None = None
-    """The latest alarm report not yet written to this peer."""
 
 
 class Transport(Protocol):
@@ -144,6 +96,10 @@ class Transport(Protocol):
     def report(self, report: Report) -> None:
         """Tell every peer this node's report (the latest replaces one not sent yet; a lost
         one is made good by the next)."""
+
+    def set_peers(self, peers: Mapping[NodeId, tuple[str, int]]) -> None:
+        """Follow a new configuration: talk to these members (our own id may be among them)
+        and hear no one else."""
 
     async def serve_peer(
         self,
@@ -192,11 +148,13 @@ class PeerTransport:
         self._answer_timeout = answer_timeout
         # Our own entry may be in the map (the node passes the whole cluster); never dial it.
         self._peers = {
-            peer: _Peer(peer, host, port)
+            peer: Outbox(peer, host, port)
             for peer, (host, port) in sorted(peers.items())
             if peer != node_id
         }
-        self._inbound: set[asyncio.StreamWriter] = set()
+        self._inbound: dict[asyncio.StreamWriter, NodeId] = {}
+        self._retired: set[asyncio.Task[None]] = set()
+        """Writers of peers that left the configuration, cancelled and not yet ended."""
         self._started = False
         self._closed = False
         self._log = structlog.get_logger(__name__).bind(node_id=node_id)
@@ -208,9 +166,38 @@ class PeerTransport:
             return
         self._started = True
         for peer in self._peers.values():
-            peer.task = asyncio.create_task(
-                self._run_peer(peer), name=f"peer-writer-{self.node_id}-{peer.node_id}"
-            )
+            self._dial(peer)
+
+    def _dial(self, peer: Outbox) -> None:
+        peer.task = asyncio.create_task(
+            self._run_peer(peer), name=f"peer-writer-{self.node_id}-{peer.node_id}"
+        )
+
+    def set_peers(self, peers: Mapping[NodeId, tuple[str, int]]) -> None:
+        """Follow a new configuration: dial the members new to it (or at a new address),
+        stop writing to those that left it and close their inbound connections, so a removed
+        node that still runs is heard no more (``_check_hello`` refuses it from now on)."""
+        wanted = {node: address for node, address in peers.items() if node != self.node_id}
+        for node, peer in list(self._peers.items()):
+            if wanted.get(node) != (peer.host, peer.port):
+                del self._peers[node]
+                self._retire(peer)
+        for writer, node in list(self._inbound.items()):
+            if node not in wanted:
+                writer.transport.abort()
+        for node, (host, port) in sorted(wanted.items()):
+            if node not in self._peers:
+                peer = self._peers[node] = Outbox(node, host, port)
+                if self._started and not self._closed:
+                    self._dial(peer)
+                self._log.info("peer_added", peer=node, host=host, port=port)
+
+    def _retire(self, peer: Outbox) -> None:
+        self._log.info("peer_removed", peer=peer.node_id)
+        if peer.task is not None:
+            peer.task.cancel()
+            self._retired.add(peer.task)
+            peer.task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
         """Stop writers, close every connection, inbound too. Safe to call more than once."""
@@ -218,6 +205,7 @@ class PeerTransport:
             return
         self._closed = True
         tasks = [peer.task for peer in self._peers.values() if peer.task is not None]
+        tasks += self._retired
         for task in tasks:
             task.cancel()
         for writer in list(self._inbound):
@@ -248,23 +236,7 @@ class PeerTransport:
             if peer is None:
                 self._log.warning("message_to_unknown_peer", dst=m.dst, kind=m.TAG)
                 continue
-            if not getattr(m, "entries", ()):
-                if len(peer.urgent) >= self._max_queue:
-                    peer.urgent.popleft()
-                    peer.dropped += 1
-                peer.urgent.append(m)
-                peer.wakeup.set()
-                continue
-            size = message_bytes(m)
-            while peer.queue and (
-                len(peer.queue) >= self._max_queue
-                or peer.queued_bytes + size > self._max_queue_bytes
-            ):
-                peer.queued_bytes -= message_bytes(peer.queue.popleft())
-                peer.dropped += 1
-            peer.queue.append(m)
-            peer.queued_bytes += size
-            peer.wakeup.set()
+            peer.put(m, self._max_queue, self._max_queue_bytes)
 
     def report(self, report: Report) -> None:
         if self._closed:
@@ -274,7 +246,7 @@ class PeerTransport:
             peer.report = body
             peer.wakeup.set()
 
-    async def _run_peer(self, peer: _Peer) -> None:
+    async def _run_peer(self, peer: Outbox) -> None:
         """Connect, write until the connection fails, back off, repeat until cancelled."""
         log = self._log.bind(peer=peer.node_id)
         loop = asyncio.get_running_loop()
@@ -296,7 +268,7 @@ class PeerTransport:
             peer.reconnects += 1
 
     def _log_failure(
-        self, log: structlog.typing.FilteringBoundLogger, peer: _Peer, attempt: int, error: OSError
+        self, log: structlog.typing.FilteringBoundLogger, peer: Outbox, attempt: int, error: OSError
     ) -> None:
         reason = str(error) or type(error).__name__
         if peer.connected_at is not None:
@@ -306,7 +278,7 @@ class PeerTransport:
         else:
             log.debug("peer_connect_failed", reason=reason, attempt=attempt)
 
-    async def _session(self, peer: _Peer, log: structlog.typing.FilteringBoundLogger) -> None:
+    async def _session(self, peer: Outbox, log: structlog.typing.FilteringBoundLogger) -> None:
         """One connection's life: hello, then every queued message in order, batch by batch."""
         async with asyncio.timeout(self._connect_timeout):
             reader, writer = await asyncio.open_connection(peer.host, peer.port)
@@ -336,7 +308,7 @@ class PeerTransport:
                         async with asyncio.timeout_at(deadline):
                             await peer.wakeup.wait()
                     continue
-                frames = self._encode(peer, self._next_slice(peer), log)
+                frames = self._encode(peer, peer.next_slice(), log)
                 if peer.report is not None:
                     frames.insert(0, encode_frame(peer.report))
                     peer.report = None
@@ -354,23 +326,7 @@ class PeerTransport:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    @staticmethod
-    def _next_slice(peer: _Peer) -> list[Message]:
-        """Every urgent message, then bulk up to ``WRITE_SLICE_BYTES`` (one message at least):
-        encoding and writing a slice holds the loop for a millisecond or so, never for the
-        whole queue, and urgent messages queued meanwhile go out before the next slice."""
-        batch = list(peer.urgent)
-        peer.urgent.clear()
-        size = 0
-        while peer.queue and (size == 0 or size < WRITE_SLICE_BYTES):
-            m = peer.queue.popleft()
-            weight = message_bytes(m)
-            peer.queued_bytes -= weight
-            size += weight
-            batch.append(m)
-        return batch
-
-    def _answer_deadline(self, peer: _Peer) -> float | None:
+    def _answer_deadline(self, peer: Outbox) -> float | None:
         """Loop time at which the peer's silence ends this connection; None while nothing we
         sent waits for an answer."""
         if peer.unanswered_since is None:
@@ -389,7 +345,7 @@ class PeerTransport:
         wakeup.set()
 
     def _encode(
-        self, peer: _Peer, batch: list[Message], log: structlog.typing.FilteringBoundLogger
+        self, peer: Outbox, batch: list[Message], log: structlog.typing.FilteringBoundLogger
     ) -> list[bytes]:
         """One frame per message of ``batch`` (written as one buffer). A message that cannot be
         framed within the cap is dropped and counted: the peer would reject it, and
@@ -420,7 +376,7 @@ class PeerTransport:
         """Deliver a peer's messages until it disconnects or misbehaves; never raises for
         anything the peer sent. Closes only this connection."""
         log = self._log.bind(peer=hello.node_id, remote=str(writer.get_extra_info("peername")))
-        self._inbound.add(writer)
+        self._inbound[writer] = hello.node_id
         try:
             self._check_hello(hello)
             log.info("peer_accepted")
@@ -432,7 +388,7 @@ class PeerTransport:
         except OSError as error:
             log.info("peer_connection_lost", reason=str(error) or type(error).__name__)
         finally:
-            self._inbound.discard(writer)
+            self._inbound.pop(writer, None)
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()

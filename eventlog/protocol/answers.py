@@ -19,6 +19,7 @@ from eventlog.errors import (
     FrameError,
     InvalidRequest,
     LeaseHeld,
+    MembershipError,
     NotLeader,
     Overloaded,
     StorageFull,
@@ -26,7 +27,7 @@ from eventlog.errors import (
     WrongCluster,
     WrongExpectedVersion,
 )
-from eventlog.records import AppendResult, LeaseGrant, NodeStatus, RecordedEvent
+from eventlog.records import AppendResult, LeaseGrant, MemberStatus, NodeStatus, RecordedEvent
 from eventlog.types import Position
 
 __all__ = [
@@ -34,12 +35,14 @@ __all__ = [
     "pack_error",
     "pack_event",
     "pack_lease",
+    "pack_members",
     "pack_outcome_result",
     "pack_result",
     "pack_status",
     "unpack_error",
     "unpack_event",
     "unpack_lease",
+    "unpack_members",
     "unpack_result",
     "unpack_status",
 ]
@@ -118,6 +121,17 @@ def pack_status(status: NodeStatus) -> dict[str, Any]:
     return packed
 
 
+def pack_members(members: list[MemberStatus]) -> list[dict[str, Any]]:
+    return [attrs.asdict(member) for member in members]
+
+
+def unpack_members(raw: Any) -> list[MemberStatus]:
+    try:
+        return _STATUS.structure(raw, list[MemberStatus])
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("members", None, str(error)) from error
+
+
 def unpack_status(raw: Any) -> NodeStatus:
     try:
         return _STATUS.structure(raw, NodeStatus)
@@ -145,6 +159,7 @@ ERROR_CODES: Final[tuple[_Code, ...]] = (
     _Code("wrong_cluster", WrongCluster, ("expected", "actual")),
     _Code("storage_full", StorageFull, ("reason",)),
     _Code("overloaded", Overloaded, ("reason",)),
+    _Code("membership", MembershipError, ("reason", "message")),
 )
 """The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
 node could not serve the call now, and the client may try again (elsewhere)."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from eventlog.errors import EventLogError
+from eventlog.errors import MembershipError
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.types import LogIndex, NodeId
 
@@ -41,16 +41,6 @@ MAX_ADDRESS_BYTES = 255
 """A member's address (``host:port``) in a configuration entry, at most this long."""
 
 
-class MembershipError(EventLogError):
-    """A membership change that cannot be made now; ``code`` says why, for callers to act on:
-    ``in_flight``, ``not_committed_in_term``, ``unknown_id``, ``already_member``,
-    ``not_learner``, ``learner_behind``, ``last_voter``, ``id_reused``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
-        super().__init__(message)
-
-
 @attrs.frozen
 class Membership:
     """One configuration: who votes, who only learns, and where each member listens. The
@@ -68,7 +58,7 @@ class Membership:
         cls,
         voters: Iterable[int],
         learners: Iterable[int] = (),
-        addresses: Mapping[int, str] | None = None,
+        addresses: Mapping[NodeId, str] | Mapping[int, str] | None = None,
     ) -> Membership:
         known = sorted((NodeId(n), a) for n, a in (addresses or {}).items() if a)
         return cls(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from eventlog.errors import CorruptRecord, InvariantViolation
 from eventlog.raft.records import Entry
 from eventlog.raft.storage import EntryUnavailable, StorageError
+from eventlog.store import members
 from eventlog.store.codecs import Q, decode_entry, encode_entry
 from eventlog.store.layout import Dbs, Txn
 from eventlog.types import LogIndex
@@ -69,6 +70,7 @@ def write_entries(txn: Txn, dbs: Dbs, entries: Sequence[Entry], last_index: LogI
         while cursor.delete():
             pass
     cursor.putmulti([(Q.pack(e.index), encode_entry(e)) for e in entries], append=True)
+    members.index_entries(txn, dbs, entries, last_index)
 
 
 def check_unavailable(lo: LogIndex, hi: LogIndex, last_index: LogIndex) -> None:

@@ -26,11 +26,12 @@ import lmdb
 
 from eventlog.errors import DataDirError
 from eventlog.logs import library_logger
+from eventlog.raft.membership import Membership
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import LeaseGrant, RecordedEvent
 from eventlog.state.machine import WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
-from eventlog.store import raftlog, sealed
+from eventlog.store import members, raftlog, sealed
 from eventlog.store.applied import Cache, Staged, TxnView, check_apply, load_cache, write_staged
 from eventlog.store.codecs import decode_lease, encode_hard_state
 from eventlog.store.layout import (
@@ -97,12 +98,14 @@ class LmdbStorage:
         sync: bool = True,
         map_size: int = 1 << 30,
         fresh_cluster_id: str = "",
+        base: Membership | None = None,
     ) -> LmdbStorage:
         """Create the store, or reopen it after checking it belongs to this node and (if
         ``cluster_id`` pins one) this cluster, holding the directory's lock until ``close``
         (``DataDirError`` if another holds it). A fresh store belongs to ``cluster_id``, else
         to ``fresh_cluster_id``; if that is empty too, the cluster is named later, by the
-        first request naming it that the store applies.
+        first request naming it that the store applies. A store that records no configuration
+        to start from records ``base`` (later opens keep what it records).
 
         ``sync=False`` skips fsync on commit: fast, and unsafe (a power loss can lose
         acknowledged entries); for tests and benchmarks only."""
@@ -112,13 +115,13 @@ class LmdbStorage:
             env = _open_env(directory, map_size=map_size, sync=sync, readonly=False)
             gate = Gate(durable=sync)
             try:
-                dbs = write_txn(
-                    gate,
-                    env,
-                    lambda txn: init_or_check(
-                        env, txn, directory, cluster_id, node_id, fresh_cluster_id
-                    ),
-                )
+
+                def init(txn: Txn) -> Dbs:
+                    dbs = init_or_check(env, txn, directory, cluster_id, node_id, fresh_cluster_id)
+                    members.prepare(txn, dbs, base)
+                    return dbs
+
+                dbs = write_txn(gate, env, init)
                 with gate.txn(env) as txn:
                     cache = load_cache(txn, dbs)
             except BaseException:
@@ -219,6 +222,16 @@ class LmdbStorage:
 
     def hard_state(self) -> HardState:
         return self._cache.hard_state
+
+    def config_entries(self) -> list[Entry]:
+        """The configuration entries of the log, from their index (``store.members``)."""
+        with self._gate.txn(self._env) as txn:
+            return members.read_config_entries(txn, self._dbs)
+
+    def base_membership(self) -> tuple[LogIndex, Membership] | None:
+        """The configuration the cluster started from, and the index it holds from."""
+        with self._gate.txn(self._env) as txn:
+            return members.read_base(txn, self._dbs)
 
     # -- host writes ---------------------------------------------------------------------------
     def write_ready(

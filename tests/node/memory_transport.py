@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from eventlog.node.incarnations import Incarnations
 from eventlog.node.node import NodeConfig
@@ -94,8 +94,10 @@ class MemoryNetwork:
         self._inboxes[m.dst](m)
 
     def _passes(self, m: Message) -> bool:
+        target = self.transports.get(m.dst)
         return (
-            m.src in self._inboxes
+            (target is None or m.src in target.peers)  # a node hears members only
+            and m.src in self._inboxes
             and m.dst in self._inboxes
             and (m.src, m.dst) not in self._cut
             and not self.drop(m)
@@ -130,6 +132,10 @@ class MemoryTransport:
             return
         for m in messages:
             self.network.post(m)
+
+    def set_peers(self, peers: Mapping[NodeId, tuple[str, int]]) -> None:
+        """Follow a new configuration: as the TCP transport, this node hears only members."""
+        self.peers = tuple(sorted(node for node in peers if node != self.node_id))
 
     def report(self, report: Report) -> None:
         """Reports arrive on a later turn, like messages, unless the link is cut."""
