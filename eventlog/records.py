@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import attrs
 
+from eventlog.errors import DataDirError
 from eventlog.types import Position
 
 __all__ = [
     "ANY",
+    "MANIFEST",
     "MAX_NUMBER",
     "MAX_STREAM_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
     "Alarm",
     "AppendResult",
+    "Configuration",
     "LeaseGrant",
     "LeaseStatus",
+    "Manifest",
     "MemberStatus",
     "NewEvent",
     "NodeStatus",
@@ -140,6 +147,16 @@ class NodeStatus:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class Configuration:
+    """Who the cluster is after a membership change: its voters, its learners, and where
+    each listens (``host:port`` by id)."""
+
+    voters: tuple[int, ...]
+    learners: tuple[int, ...]
+    addresses: dict[int, str] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class MemberStatus:
     """One member of the cluster as its leader sees it (``eventraft member list``)."""
 
@@ -152,3 +169,35 @@ class MemberStatus:
     """The last log entry the leader knows it holds."""
     lag: int
     """Entries it lacks behind the leader's log."""
+
+
+MANIFEST = "manifest.json"
+"""The file beside a backup's ``data.mdb`` that says what it holds."""
+
+
+@attrs.frozen(kw_only=True)
+class Manifest:
+    """What one copy holds, read in the transaction it was taken in."""
+
+    cluster_id: str
+    node_id: int
+    """The node the copy was taken from."""
+    applied_index: int
+    last_index: int
+    last_position: int
+    digest: str
+    """Hex of the digest after the event at ``last_position``."""
+    format: int = 0
+    """The store format of the copy."""
+    taken_ms: int = 0
+    """Wall-clock time the copy was taken, in ms since the epoch."""
+
+    def to_json(self) -> str:
+        return json.dumps(attrs.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: Path) -> Manifest:
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError) as error:
+            raise DataDirError(where, f"{MANIFEST} is not a manifest: {error}") from None

@@ -28,7 +28,8 @@ T = TypeVar("T")
 def node_command(
     node_id: int, cluster_map: str, data_dir: Path, *extra: str, log_level: str | None = None
 ) -> list[str]:
-    """The command line of one node process that stops when the process starting it does."""
+    """The command line of one node process that stops when the process starting it does;
+    without a ``cluster_map`` it joins (``extra`` then says ``--join`` and ``--listen``)."""
     level = ("--log-level", log_level) if log_level is not None else ()
     return [
         sys.executable,
@@ -37,8 +38,7 @@ def node_command(
         "node",
         "--id",
         str(node_id),
-        "--cluster",
-        cluster_map,
+        *(("--cluster", cluster_map) if cluster_map else ()),
         "--data-dir",
         str(data_dir),
         "--exit-with-parent",
@@ -239,6 +239,26 @@ class LocalCluster:
     def stop(self) -> None:
         for node in self.nodes.values():
             node.terminate()
+
+    def joining(self, node_id: int, directory: Path, *extra: str) -> NodeProcess:
+        """A node to add with ``member add`` and start with ``--join`` (not started yet); it
+        takes the cluster's other options (its id among them)."""
+        [port] = free_ports(1)
+        first = next(iter(self.nodes.values())).extra_args
+        placing = {i for i, a in enumerate(first) if a in ("--join", "--listen")}
+        shared = tuple(
+            a for i, a in enumerate(first) if i not in placing | {p + 1 for p in placing}
+        )
+        node = NodeProcess(
+            node_id=node_id,
+            port=port,
+            data_dir=directory / f"node-{node_id}",
+            cluster_map="",
+            log_path=directory / f"node-{node_id}.log",
+            extra_args=(*shared, "--join", self.addresses, "--listen", f"127.0.0.1:{port}", *extra),
+        )
+        self.nodes[node_id] = node
+        return node
 
 
 @contextmanager

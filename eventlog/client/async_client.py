@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -25,12 +25,22 @@ from eventlog.client.policy import (
     known_addresses,
     next_address,
 )
-from eventlog.errors import Unavailable, WrongCluster
+from eventlog.errors import MembershipError, Unavailable, WrongCluster
 from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import NodeHello
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
+from eventlog.records import (
+    ANY,
+    AppendResult,
+    Configuration,
+    LeaseGrant,
+    Manifest,
+    MemberStatus,
+    NewEvent,
+    NodeStatus,
+    RecordedEvent,
+)
 
 __all__ = [
     "SUBSCRIPTION_BUFFER",
@@ -38,6 +48,8 @@ __all__ = [
 ]
 
 SUBSCRIPTION_BUFFER = 8
+COPY_BUFFER = 8
+"""Chunks of a store copy (1 MiB each) a client holds before it stops reading the socket."""
 """Batches a subscription holds for its consumer before it stops reading the socket."""
 
 
@@ -189,6 +201,68 @@ class AsyncClient:
     async def status(self) -> NodeStatus:
         """The status of whichever node this client is connected to."""
         return answers.unpack_status(await self._call("status", {}, follow_leader=False))
+
+    # -- membership ------------------------------------------------------------------------------
+    async def members(self) -> list[MemberStatus]:
+        """Every member of the cluster, as its leader sees it: role, match index, lag."""
+        return answers.unpack_members(await self._call("members", {}))
+
+    async def add_member(self, node_id: int, address: str) -> Configuration:
+        """Add node ``node_id``, listening at ``address``, as a learner; start it with
+        ``eventraft node --join`` and promote it once it caught up."""
+        return await self._change("add_learner", node_id, address)
+
+    async def promote_member(self, node_id: int) -> Configuration:
+        """Make learner ``node_id`` a voter (``MembershipError`` while it is far behind)."""
+        return await self._change("promote", node_id)
+
+    async def remove_member(self, node_id: int) -> Configuration:
+        """Take node ``node_id`` out of the cluster (the leader too: it steps down once its
+        removal commits)."""
+        return await self._change("remove", node_id)
+
+    async def copy_store(self, write: Callable[[bytes], object]) -> Manifest:
+        """A consistent copy of the store of the node this client talks to (the leader, once
+        a call found it), handed to ``write`` chunk by chunk as it arrives; its manifest once
+        whole. A copy cut off raises ``Unavailable``: what ``write`` got is to be thrown away."""
+        connection = await self._dial(self._target, self.timeout)
+        try:
+            queue = connection.open_stream("copy", {}, COPY_BUFFER)
+            while True:
+                item = await queue.get()
+                if isinstance(item, Exception):
+                    raise Unavailable(f"the copy from {connection.address} was cut off: {item}")
+                if isinstance(item, tuple):
+                    kind, payload = item
+                    body = answer(kind, payload, follow_leader=False)
+                    return Manifest(**body["manifest"])
+                write(item)
+        except Retry as retry:
+            raise Unavailable(
+                f"the copy from {connection.address} failed: {retry.reason}"
+            ) from None
+        finally:
+            await connection.close()
+
+    async def base_configuration(self) -> tuple[str, int, Configuration]:
+        """The cluster's id, and the configuration its log starts from with the index it
+        holds from: what a node joining without a copy needs before its first entry."""
+        body = await self._call("base_configuration", {})
+        return body["cluster_id"], body["index"], answers.unpack_configuration(body["base"])
+
+    async def _change(self, kind: str, node_id: int, address: str = "") -> Configuration:
+        """One change, answered once committed. A leader that has not committed an entry of
+        its term yet (just elected) is asked again shortly."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        args = {"kind": kind, "id": node_id, "address": address}
+        while True:
+            try:
+                return answers.unpack_configuration(await self._call("change_member", args))
+            except MembershipError as refused:
+                if refused.reason != "not_committed_in_term" or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
     # -- calls, redirects and retries ------------------------------------------------------------
     async def _read(

@@ -90,7 +90,7 @@ class Connection:
             refused = unpack_error(payload)
             raise refused if isinstance(refused, WrongCluster) else Retry(str(refused))
         stream = self.streams.get(call_id)
-        if kind == "events" and stream is not None:
+        if kind in ("events", "chunk") and stream is not None:
             # Waits while the subscriber is behind: we stop reading, the socket fills, and
             # the node's pushes wait on TCP (flow control).
             await stream.put(payload)

@@ -14,7 +14,16 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from eventlog.client.async_client import AsyncClient
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
+from eventlog.records import (
+    ANY,
+    AppendResult,
+    Configuration,
+    LeaseGrant,
+    MemberStatus,
+    NewEvent,
+    NodeStatus,
+    RecordedEvent,
+)
 
 __all__ = [
     "Client",
@@ -161,6 +170,18 @@ class Client:
 
     def status(self) -> NodeStatus:
         return self._run(self._async.status)
+
+    def members(self) -> list[MemberStatus]:
+        return self._run(self._async.members)
+
+    def add_member(self, node_id: int, address: str) -> Configuration:
+        return self._run(self._async.add_member, node_id, address)
+
+    def promote_member(self, node_id: int) -> Configuration:
+        return self._run(self._async.promote_member, node_id)
+
+    def remove_member(self, node_id: int) -> Configuration:
+        return self._run(self._async.remove_member, node_id)
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live; closing the iterator closes its

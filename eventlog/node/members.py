@@ -115,9 +115,21 @@ class Members:
 
     def propose(self, core: RaftCore, change: Change) -> asyncio.Future[Membership]:
         """Propose ``change`` as leader (``MembershipError`` at once if it cannot be made now);
-        the future resolves once it commits."""
-        proposal = core.propose_change(change)
+        the future resolves once it commits. A change the configuration already holds (a
+        caller asking again after its leader fell) resolves once that configuration commits,
+        without a second entry."""
         future: asyncio.Future[Membership] = asyncio.get_running_loop().create_future()
+        memberships = core.memberships
+        if change.made_in(memberships.current, memberships.ever()):
+            if core.role is not Role.LEADER:
+                raise NotLeader(self.node_id, core.leader or None)
+            index = memberships.last_change_index
+            if index <= core.log.committed:
+                future.set_result(memberships.current)
+            else:
+                self._waiting[index] = (core.log.term(index) or Term(0), future)
+            return future
+        proposal = core.propose_change(change)
         self._waiting[proposal.last_index] = (proposal.term, future)
         return future
 

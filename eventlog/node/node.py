@@ -112,7 +112,7 @@ class Node:
                 cluster_id=config.cluster_id,
                 node_id=config.node_id,
                 sync=config.sync,
-                base=bootstrap_membership(config),
+                base=(LogIndex(0), bootstrap_membership(config)),
             ),
         )
         self.config = config

@@ -26,6 +26,7 @@ from eventlog.errors import (
     Unavailable,
     WrongCluster,
 )
+from eventlog.node import copy_calls, member_calls
 from eventlog.node.node import Node
 from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
@@ -69,6 +70,7 @@ class Server:
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-reader")
         """One thread: long reads take turns, and the loop competes with one thread for the
         interpreter, not with one per reader."""
+        self.copier = copy_calls.Copier()
 
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
@@ -92,6 +94,7 @@ class Server:
             await asyncio.gather(*stuck, return_exceptions=True)
         # A read may still run in the reader thread: the store must not close under it.
         await asyncio.to_thread(self.reader.shutdown, True, cancel_futures=True)
+        await asyncio.to_thread(self.copier.close)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -106,7 +109,7 @@ class Server:
                 check_peer(caller, ours)
                 await self.node.transport.serve_peer(reader, writer, caller, decoder)
             elif self._welcome(caller, ours, writer):
-                await ClientSession(self.node, reader, writer, decoder, self.reader).run()
+                await ClientSession(self.node, reader, writer, decoder, self).run()
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
             if not self._closing:
                 self.logger.warning("connection_closed", peer=str(peer), reason=str(error))
@@ -126,7 +129,7 @@ class Server:
             self.logger.warning("client_of_another_cluster", cluster_id=caller.cluster_id[:40])
             return False
         members = [
-            f"{host}:{port}" for _, (host, port) in sorted(self.node.config.addresses.items())
+            f"{host}:{port}" for _, (host, port) in sorted(self.node.members.addresses.items())
         ]
         limit = self.node.config.max_append_bytes
         writer.write(encode_frame(node_hello(ours, self.node.config.node_id, members, limit)))
@@ -140,10 +143,11 @@ class ClientSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
-        long_reads: ThreadPoolExecutor,
+        server: Server,
     ) -> None:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
-        self.long_reads = long_reads
+        self.long_reads = server.reader
+        self.copier = server.copier
         self.frames = FrameWriter(writer)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriptions = 0
@@ -413,4 +417,8 @@ HANDLERS: dict[str, Handler] = {
     "subscribe": _subscribe,
     "status": _status,
     "leases": _leases,
+    "members": member_calls.list_members,
+    "change_member": member_calls.change_member,
+    "copy": copy_calls.send_copy,
+    "base_configuration": member_calls.base_configuration,
 }

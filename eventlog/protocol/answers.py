@@ -27,11 +27,19 @@ from eventlog.errors import (
     WrongCluster,
     WrongExpectedVersion,
 )
-from eventlog.records import AppendResult, LeaseGrant, MemberStatus, NodeStatus, RecordedEvent
+from eventlog.records import (
+    AppendResult,
+    Configuration,
+    LeaseGrant,
+    MemberStatus,
+    NodeStatus,
+    RecordedEvent,
+)
 from eventlog.types import Position
 
 __all__ = [
     "ERROR_CODES",
+    "pack_configuration",
     "pack_error",
     "pack_event",
     "pack_lease",
@@ -39,6 +47,7 @@ __all__ = [
     "pack_outcome_result",
     "pack_result",
     "pack_status",
+    "unpack_configuration",
     "unpack_error",
     "unpack_event",
     "unpack_lease",
@@ -123,6 +132,20 @@ def pack_status(status: NodeStatus) -> dict[str, Any]:
 
 def pack_members(members: list[MemberStatus]) -> list[dict[str, Any]]:
     return [attrs.asdict(member) for member in members]
+
+
+def pack_configuration(configuration: Configuration) -> dict[str, Any]:
+    """Addresses by id as a string: a frame's maps have string keys only."""
+    packed: dict[str, Any] = _STATUS.unstructure(configuration)
+    packed["addresses"] = {str(node): address for node, address in packed["addresses"].items()}
+    return packed
+
+
+def unpack_configuration(raw: Any) -> Configuration:
+    try:
+        return _STATUS.structure(raw, Configuration)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("configuration", None, str(error)) from error
 
 
 def unpack_members(raw: Any) -> list[MemberStatus]:

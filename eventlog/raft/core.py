@@ -30,7 +30,7 @@ from eventlog.raft.messages import (
     TransferLeadershipRequest,
 )
 from eventlog.raft.progress import Inflights, Progress
-from eventlog.raft.quorum import VoteResult, vote_result
+from eventlog.raft.quorum import VoteResult, has_quorum, vote_result
 from eventlog.raft.read_only import ReadOnly, ReadState
 from eventlog.raft.ready import Ready, Role, SoftState, must_sync
 from eventlog.raft.records import Entry, EntryKind, HardState
@@ -190,6 +190,12 @@ class RaftCore:
             )
         if change.kind is ChangeKind.PROMOTE and change.node in self.membership.learners:
             behind = log.last_index() - self.progress[change.node].match
+            if change.node not in replication.heard_recently(self):
+                raise MembershipError(
+                    "learner_behind",
+                    f"learner {change.node} has not answered the leader for an election "
+                    "timeout (is it running?); it is promoted once it has caught up",
+                )
             if behind > self.config.max_promote_lag:
                 raise MembershipError(
                     "learner_behind",
@@ -197,6 +203,14 @@ class RaftCore:
                     f"promoted once within {self.config.max_promote_lag}",
                 )
         membership = change.applied_to(self.membership)
+        heard = replication.heard_recently(self)
+        if change.kind is not ChangeKind.ADD_LEARNER and not has_quorum(membership.voters, heard):
+            answering = sorted(set(heard) & membership.voters)
+            raise MembershipError(
+                "would_lose_quorum",
+                f"after this change the voters would be {sorted(membership.voters)}, of whom "
+                f"only {answering} answer the leader: not a majority",
+            )
         if change.kind is ChangeKind.ADD_LEARNER and change.node in self.memberships.ever():
             raise MembershipError(
                 "id_reused", f"node id {change.node} was a member before; a new node takes a new id"

@@ -146,6 +146,15 @@ class Change:
     address: str = ""
     """Where a learner being added listens (``host:port``); only ``ADD_LEARNER`` has one."""
 
+    def made_in(self, current: Membership, ever: frozenset[NodeId]) -> bool:
+        """Does ``current`` already hold what this change makes (a caller asking again)?"""
+        node = self.node
+        if self.kind is ChangeKind.ADD_LEARNER:
+            return node in current.members and self.address in ("", current.address(node))
+        if self.kind is ChangeKind.PROMOTE:
+            return node in current.voters
+        return node not in current.members and node in ever
+
     def applied_to(self, current: Membership) -> Membership:
         """The membership after this change, or ``MembershipError`` naming why not."""
         node = self.node

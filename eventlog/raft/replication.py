@@ -61,13 +61,17 @@ def _quorum_heard(core: RaftCore) -> bool:
     Checked on every tick against each peer's last answer, so a leader cut off from the
     majority steps down one election timeout after the last answer, never later.
     """
+    return has_quorum(core.voters, heard_recently(core))
+
+
+def heard_recently(core: RaftCore) -> list[NodeId]:
+    """The leader itself and each member that answered within the last election timeout."""
     horizon = core.ticks - core.config.election_tick
-    heard = [
-        voter
-        for voter, pr in core.progress.items()
-        if voter == core.id or pr.last_heard_tick > horizon
+    return [
+        node
+        for node, pr in core.progress.items()
+        if node == core.id or pr.last_heard_tick > horizon
     ]
-    return has_quorum(core.voters, heard)
 
 
 def append_entries(core: RaftCore, items: Sequence[tuple[bytes, EntryKind]]) -> None:

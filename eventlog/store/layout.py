@@ -43,6 +43,7 @@ __all__ = [
     "DB_NAMES",
     "FORMAT_VERSION",
     "HARD_STATE_KEY",
+    "INCOMING_DIR",
     "MAX_MAP_SIZE",
     "M_APPLIED",
     "M_CLOCK",
@@ -62,6 +63,7 @@ __all__ = [
     "check_readable",
     "grow_map",
     "init_or_check",
+    "new_incarnation",
     "open_existing",
     "prepare_dir",
     "seal_every_record",
@@ -80,7 +82,10 @@ MAX_MAP_SIZE = 1 << 40
 T = TypeVar("T")
 Txn = Any  # lmdb ships no type hints
 
-_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE}) | FILES_BESIDE
+INCOMING_DIR = "incoming"
+"""Where a store copied from another node waits, inside the data directory, until it is
+installed whole (``store.copies``)."""
+_STORE_FILES = frozenset({"data.mdb", "lock.mdb", LOCK_FILE, INCOMING_DIR}) | FILES_BESIDE
 HARD_STATE_KEY = b"hard_state"
 M_FORMAT, M_CLUSTER, M_NODE = b"format", b"cluster_id", b"node_id"
 M_APPLIED, M_POSITION, M_DIGEST = b"applied_index", b"last_position", b"digest"
@@ -241,7 +246,7 @@ def init_or_check(
         sealed.put(txn, dbs.meta, M_FORMAT, Q.pack(FORMAT_VERSION))
         sealed.put(txn, dbs.meta, M_CLUSTER, (cluster_id or fresh_id).encode())
         sealed.put(txn, dbs.meta, M_NODE, Q.pack(node_id))
-        sealed.put(txn, dbs.meta, M_INCARNATION, _new_incarnation())
+        sealed.put(txn, dbs.meta, M_INCARNATION, new_incarnation())
         return dbs
     if stored_format(txn, dbs) == UNSEALED_FORMAT:
         seal_every_record(txn, dbs)
@@ -253,14 +258,14 @@ def init_or_check(
     elif cluster_id is not None and stored_cluster != cluster_id:
         raise DataDirError(path, f"belongs to cluster {stored_cluster!r}, not {cluster_id!r}")
     if sealed.get(txn, dbs.meta, "meta", M_INCARNATION) is None:  # made before store ids
-        sealed.put(txn, dbs.meta, M_INCARNATION, _new_incarnation())
+        sealed.put(txn, dbs.meta, M_INCARNATION, new_incarnation())
     stored_node = u64(sealed.get(txn, dbs.meta, "meta", M_NODE), "meta", M_NODE)
     if stored_node != node_id:
         raise DataDirError(path, f"belongs to node {stored_node}, not node {node_id}")
     return dbs
 
 
-def _new_incarnation() -> bytes:
+def new_incarnation() -> bytes:
     return secrets.token_hex(8).encode()
 
 

@@ -79,11 +79,12 @@ def index_entries(txn: Txn, dbs: Dbs, entries: Sequence[Entry], last_index: LogI
             sealed.put(txn, dbs.raft_state, key, Q.pack(entry.term) + entry.data)
 
 
-def prepare(txn: Txn, dbs: Dbs, base: Membership | None) -> None:
-    """At a writable open: record ``base`` as the configuration the store started from if
-    it records none yet, and index the log of a store made before the index was kept."""
+def prepare(txn: Txn, dbs: Dbs, base: tuple[LogIndex, Membership] | None) -> None:
+    """At a writable open: record ``base`` (an index, and the configuration in force from
+    it) as the one the store started from if it records none yet, and index the log of a
+    store made before the index was kept."""
     if base is not None and read_base(txn, dbs) is None:
-        write_base(txn, dbs, LogIndex(0), base)
+        write_base(txn, dbs, *base)
     if sealed.get(txn, dbs.meta, "meta", M_CONFIG_INDEXED) is not None:
         return
     found: list[Entry] = []

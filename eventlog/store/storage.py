@@ -28,10 +28,10 @@ from eventlog.errors import DataDirError
 from eventlog.logs import library_logger
 from eventlog.raft.membership import Membership
 from eventlog.raft.records import Entry, EntryKind, HardState
-from eventlog.records import LeaseGrant, RecordedEvent
+from eventlog.records import LeaseGrant, Manifest, RecordedEvent
 from eventlog.state.machine import WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
-from eventlog.store import members, raftlog, sealed
+from eventlog.store import copies, members, raftlog, sealed
 from eventlog.store.applied import Cache, Staged, TxnView, check_apply, load_cache, write_staged
 from eventlog.store.codecs import decode_lease, encode_hard_state
 from eventlog.store.layout import (
@@ -98,7 +98,7 @@ class LmdbStorage:
         sync: bool = True,
         map_size: int = 1 << 30,
         fresh_cluster_id: str = "",
-        base: Membership | None = None,
+        base: tuple[LogIndex, Membership] | None = None,
     ) -> LmdbStorage:
         """Create the store, or reopen it after checking it belongs to this node and (if
         ``cluster_id`` pins one) this cluster, holding the directory's lock until ``close``
@@ -227,6 +227,18 @@ class LmdbStorage:
         """The configuration entries of the log, from their index (``store.members``)."""
         with self._gate.txn(self._env) as txn:
             return members.read_config_entries(txn, self._dbs)
+
+    def copy_to(self, fd: int) -> Manifest:
+        """Write a consistent copy of the store to ``fd`` (a file, or a pipe someone reads in
+        another thread) while the node goes on writing; returns what it holds. The copy holds
+        a read transaction, during which the map cannot grow: it is grown first if it is
+        over half full, so the writer is not kept waiting for room while the copy runs."""
+        if 2 * self.used_bytes() > self.map_size():
+            self._gate.grow(self._env)
+        with self._gate.txn(self._env) as txn:
+            manifest = copies.manifest_of(txn, self._dbs)
+            self._env.copyfd(fd, compact=True, txn=txn)
+        return manifest
 
     def base_membership(self) -> tuple[LogIndex, Membership] | None:
         """The configuration the cluster started from, and the index it holds from."""

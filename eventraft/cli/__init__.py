@@ -10,6 +10,7 @@ from eventraft.cli.cluster import cluster, node
 from eventraft.cli.demo import demo
 from eventraft.cli.errors import Group
 from eventraft.cli.log import append, read, status
+from eventraft.cli.member import member
 from eventraft.cli.options import log_level, log_level_option
 from eventraft.cli.projections import project, rebuild
 from eventraft.cli.verify import verify
@@ -25,3 +26,6 @@ def main() -> None:
 
 for command in (node, cluster, status, append, read, project, rebuild, verify, demo, bench):
     main.add_command(log_level_option(command))
+main.add_command(member)
+for subcommand in member.commands.values():
+    log_level_option(subcommand)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,15 +10,17 @@ from pathlib import Path
 
 import click
 
-from eventlog.errors import EventLogError
+from eventlog.errors import EventLogError, InvalidRequest
 from eventlog.logs import bind_node
 from eventlog.node.node import NodeConfig
+from eventlog.protocol.addresses import parse_addresses, split_address
 from eventlog.protocol.hello import new_cluster_id
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import NodeId
 from eventraft.cli.errors import fail, os_error_message
 from eventraft.cli.options import cluster_id_option, log_level, quota_option
+from eventraft.join import CatchUp, join
 from eventraft.localcluster import NodeProcess
 from eventraft.supervisor import Supervisor, listen_problem
 
@@ -28,14 +31,34 @@ from eventraft.supervisor import Supervisor, listen_problem
     "node_id",
     type=click.IntRange(min=1),
     required=True,
-    help="This node's id in --cluster.",
+    help="This node's id in --cluster (or the id it was added with, with --join).",
 )
 @click.option(
     "--cluster",
     "cluster_map",
-    required=True,
     metavar="ID=HOST:PORT,...",
-    help="Every node's id and address; this node listens on its own entry, dials the others.",
+    help="Bootstrap a new cluster: every node's id and address; this node listens on its own "
+    "entry, dials the others. Once a store exists, its configuration comes from its log.",
+)
+@click.option(
+    "--join",
+    "join_addresses",
+    metavar="HOST:PORT,...",
+    help="Join a running cluster that added this node with `eventraft member add`: the "
+    "addresses of some of its members.",
+)
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="With --join: where this node listens (the address it was added with).",
+)
+@click.option(
+    "--catch-up",
+    type=click.Choice([mode.value for mode in CatchUp]),
+    default=CatchUp.COPY.value,
+    show_default=True,
+    help="With --join: take a copy of the leader's store (copy), or receive the log entry by "
+    "entry (entries: every event applied again, slower).",
 )
 @click.option(
     "--data-dir",
@@ -73,7 +96,10 @@ from eventraft.supervisor import Supervisor, listen_problem
 )
 def node(
     node_id: int,
-    cluster_map: str,
+    cluster_map: str | None,
+    join_addresses: str | None,
+    listen: str | None,
+    catch_up: str,
     data_dir: Path,
     cluster_id: str | None,
     tick_ms: float,
@@ -83,14 +109,9 @@ def node(
     exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT (then exit 0)."""
-    from eventlog.node.process import parse_cluster_map, run
+    from eventlog.node.process import run
 
-    try:
-        addresses = parse_cluster_map(cluster_map)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--cluster") from error
-    if node_id not in addresses:
-        raise click.BadParameter(f"node {node_id} is not in the cluster map", param_hint="--id")
+    addresses = _addresses_of(node_id, cluster_map, join_addresses, listen)
     bind_node(node_id)
     config = NodeConfig(
         node_id=NodeId(node_id),
@@ -103,6 +124,9 @@ def node(
         quota_bytes=quota_bytes,
     )
     try:
+        if join_addresses is not None:
+            cluster = parse_addresses(join_addresses)
+            asyncio.run(join(config, cluster, CatchUp(catch_up)))
         run(config, exit_with_parent=exit_with_parent)
     except EventLogError as error:
         fail(error)
@@ -174,6 +198,32 @@ def cluster(
         code = supervisor.run()
     click.echo("every node stopped" + ("; a node failed" if code else ""), err=True)
     click.get_current_context().exit(code)
+
+
+def _addresses_of(
+    node_id: int, cluster_map: str | None, join_addresses: str | None, listen: str | None
+) -> dict[int, tuple[str, int]]:
+    """Where this node listens, and (bootstrapping) where the others do."""
+    from eventlog.node.process import parse_cluster_map
+
+    if (cluster_map is None) == (join_addresses is None):
+        raise click.UsageError("give either --cluster (a new cluster) or --join (a running one)")
+    if join_addresses is not None:
+        if listen is None:
+            raise click.BadParameter("--join needs --listen HOST:PORT", param_hint="--listen")
+        try:
+            parse_addresses(join_addresses)
+            return {node_id: split_address(listen)}
+        except InvalidRequest as error:
+            raise click.BadParameter(str(error), param_hint="--join/--listen") from error
+    assert cluster_map is not None
+    try:
+        addresses = parse_cluster_map(cluster_map)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--cluster") from error
+    if node_id not in addresses:
+        raise click.BadParameter(f"node {node_id} is not in the cluster map", param_hint="--id")
+    return addresses
 
 
 def _stored_cluster_id(data_dir: Path, nodes: int) -> str | None:

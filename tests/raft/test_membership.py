@@ -226,3 +226,17 @@ def test_a_peer_s_configuration_entry_that_holds_none_is_a_bad_frame() -> None:
         unpack_message([3, 1, 2, 1, 0, 0, [entry], 0])
     good = [1, 1, 2, Membership.of([1, 2, 3]).encode()]
     assert unpack_message([3, 1, 2, 1, 0, 0, [good], 0])
+
+
+def test_a_change_that_leaves_no_answering_majority_is_refused() -> None:
+    net = Network.create(3)
+    net.elect(1)
+    net.isolate(3)
+    net.tick_all(ELECTION + 1)  # 1 still leads with 2; 3 has not answered for a timeout
+    with pytest.raises(MembershipError) as refused:
+        net.core(1).propose_change(Change(ChangeKind.REMOVE, NodeId(2)))
+    assert refused.value.code == "would_lose_quorum"
+    assert "[1]" in refused.value.message
+    net.core(1).propose_change(Change(ChangeKind.REMOVE, NodeId(3)))  # the dead one goes
+    net.stabilize()
+    assert net.core(2).membership == Membership.of([1, 2])
