@@ -66,17 +66,19 @@ def open_core(
 
 
 def addresses_of(
-    membership: Membership, known: Mapping[NodeId, tuple[str, int]]
+    membership: Membership, given: Mapping[NodeId, tuple[str, int]]
 ) -> dict[NodeId, tuple[str, int]]:
-    """Where each member listens: as its configuration says, else as ``known`` says (a node's
-    own address, and those it was started with)."""
+    """Where each member listens: as the node was told at its start (its own address, and
+    with ``--cluster`` everyone's: a cluster restarted on other ports is where it is told),
+    else as the configuration says (ids are never reused, so what a node is told of an id
+    is the operator's word on that node)."""
     addresses = {}
     for node in sorted(membership.members):
         written = membership.address(node)
-        if written:
+        if node in given:
+            addresses[node] = given[node]
+        elif written:
             addresses[node] = split_address(written)
-        elif node in known:
-            addresses[node] = known[node]
     return addresses
 
 

@@ -26,6 +26,6 @@ def main() -> None:
 
 for command in (node, cluster, status, append, read, project, rebuild, verify, demo, bench):
     main.add_command(log_level_option(command))
-main.add_command(member)
+main.add_command(log_level_option(member))
 for subcommand in member.commands.values():
     log_level_option(subcommand)

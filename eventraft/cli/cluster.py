@@ -38,19 +38,20 @@ from eventraft.supervisor import Supervisor, listen_problem
     "cluster_map",
     metavar="ID=HOST:PORT,...",
     help="Bootstrap a new cluster: every node's id and address; this node listens on its own "
-    "entry, dials the others. Once a store exists, its configuration comes from its log.",
+    "entry, dials the others. Once a store exists, its configuration comes from its log.  "
+    "[required: this or --join]",
 )
 @click.option(
     "--join",
     "join_addresses",
     metavar="HOST:PORT,...",
     help="Join a running cluster that added this node with `eventraft member add`: the "
-    "addresses of some of its members.",
+    "addresses of some of its members.  [required: this or --cluster]",
 )
 @click.option(
     "--listen",
     metavar="HOST:PORT",
-    help="With --join: where this node listens (the address it was added with).",
+    help="Where this node listens: the address it was added with.  [required: with --join]",
 )
 @click.option(
     "--catch-up",

@@ -89,7 +89,11 @@ def _json_option(f: Any) -> Any:
 
 def _id_option(f: Any) -> Any:
     return click.option(
-        "--id", "node_id", type=click.IntRange(min=1), required=True, help="The node's id."
+        "--id",
+        "node_id",
+        type=click.IntRange(min=1),
+        required=True,
+        help="The id of the node to change.",
     )(f)
 
 

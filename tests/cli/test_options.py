@@ -31,6 +31,10 @@ def options() -> list[tuple[str, click.Option]]:
     found = [("eventraft", p) for p in main.params if isinstance(p, click.Option)]
     for name, command in sorted(main.commands.items()):
         found += [(name, p) for p in command.params if isinstance(p, click.Option)]
+        for sub, subcommand in sorted(getattr(command, "commands", {}).items()):
+            found += [
+                (f"{name} {sub}", p) for p in subcommand.params if isinstance(p, click.Option)
+            ]
     return found
 
 
@@ -55,6 +59,8 @@ def test_the_log_level_is_taken_before_or_after_the_subcommand(where: str) -> No
 def test_every_command_takes_the_log_level() -> None:
     for name, command in main.commands.items():
         assert "--log-level" in {o for p in command.params for o in p.opts}, name
+        for sub, subcommand in getattr(command, "commands", {}).items():
+            assert "--log-level" in {o for p in subcommand.params for o in p.opts}, sub
 
 
 def test_the_nodes_of_a_local_cluster_get_the_log_level() -> None:

@@ -22,6 +22,7 @@ from eventlog.errors import (
     InvalidRequest,
     InvariantViolation,
     LeaseHeld,
+    MembershipError,
     NotLeader,
     Overloaded,
     StorageFull,
@@ -112,6 +113,7 @@ def test_every_code_of_the_table_round_trips() -> None:
         WrongCluster: WrongCluster("mine", "theirs"),
         StorageFull: StorageFull("NOSPACE alarm: node 2 holds 9 bytes, its quota is 1"),
         Overloaded: Overloaded("20,000 appends wait for their commit here"),
+        MembershipError: MembershipError("learner_behind", "learner 4 is 500 entries behind"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():
