@@ -233,7 +233,7 @@ class LmdbStorage:
         another thread) while the node goes on writing; returns what it holds. The copy holds
         a read transaction, during which the map cannot grow: it is grown first if it is
         over half full, so the writer is not kept waiting for room while the copy runs."""
-        if 2 * self.used_bytes() > self.map_size():
+        if not self.readonly and 2 * self.used_bytes() > self.map_size():
             self._gate.grow(self._env)
         with self._gate.txn(self._env) as txn:
             manifest = copies.manifest_of(txn, self._dbs)

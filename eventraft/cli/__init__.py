@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from eventlog.logs import configure_logging
+from eventraft.cli.backup import backup, restore
 from eventraft.cli.bench import bench
 from eventraft.cli.cluster import cluster, node
 from eventraft.cli.demo import demo
@@ -24,7 +25,8 @@ def main() -> None:
     configure_logging(log_level())
 
 
-for command in (node, cluster, status, append, read, project, rebuild, verify, demo, bench):
+commands = (node, cluster, status, append, read, project, rebuild, verify, backup, restore)
+for command in (*commands, demo, bench):
     main.add_command(log_level_option(command))
 main.add_command(log_level_option(member))
 for subcommand in member.commands.values():
