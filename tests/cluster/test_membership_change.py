@@ -4,10 +4,13 @@ history checker's rules (nothing acknowledged lost, nothing twice) and equal dig
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from eventlog import Client, MembershipError, NewEvent
-from tests.cluster.harness import dump_logs, local_cluster, wait_for
+from tests.cluster.harness import LocalCluster, dump_logs, local_cluster, wait_for
+from tests.cluster.history import History
+from tests.cluster.test_cluster import check_every_node, run_writers
 
 
 def caught_up(client: Client, node_id: int) -> bool:
@@ -44,3 +47,93 @@ def test_a_node_joins_from_a_copy_is_promoted_and_the_leader_is_removed(tmp_path
         except BaseException:
             print(dump_logs(cluster))
             raise
+
+
+def replace_with_learner(cluster: LocalCluster, client: Client, node_id: int, root: Path) -> None:
+    """Add ``node_id`` as a learner, start it with an empty directory, promote it."""
+    new = cluster.joining(node_id, root)
+    client.add_member(node_id, new.address)
+    new.start()
+    wait_for(lambda: caught_up(client, node_id), 60, f"node {node_id} to catch up")
+    made = client.promote_member(node_id)
+    assert node_id in made.voters
+
+
+def drop(cluster: LocalCluster, client: Client, node_id: int) -> None:
+    made = client.remove_member(node_id)
+    assert node_id not in made.voters + made.learners
+    cluster.nodes.pop(node_id).kill()
+
+
+def test_a_dead_follower_is_replaced_under_load(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
+        history, stop = History(), threading.Event()
+        load = threading.Thread(target=run_writers, args=(cluster, history, 4, 100_000, stop, 30))
+        load.start()
+        try:
+            wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
+            leader = cluster.leader(timeout=20)
+            dead = next(n for n in cluster.nodes if n != leader)
+            cluster.nodes[dead].kill()
+            drop(cluster, client, dead)
+            replace_with_learner(cluster, client, 4, tmp_path)
+            before = len(history.acknowledged)
+            wait_for(lambda: len(history.acknowledged) > before + 100, 30, "more appends")
+        finally:
+            stop.set()
+            load.join(timeout=120)
+        check_every_node(cluster, history)
+        assert all(s.voters == (*sorted(set(cluster.nodes)),) for s in cluster.statuses().values())
+
+
+def test_a_cluster_grows_to_five_and_shrinks_to_three_removing_its_leader_under_load(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
+        history, stop = History(), threading.Event()
+        load = threading.Thread(target=run_writers, args=(cluster, history, 4, 100_000, stop, 30))
+        load.start()
+        try:
+            wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
+            for node_id in (4, 5):
+                replace_with_learner(cluster, client, node_id, tmp_path)
+            assert client.status().voters == (1, 2, 3, 4, 5)
+            drop(cluster, client, cluster.leader(timeout=20))
+            drop(cluster, client, next(n for n in sorted(cluster.nodes)))
+            before = len(history.acknowledged)
+            wait_for(lambda: len(history.acknowledged) > before + 100, 30, "more appends")
+        finally:
+            stop.set()
+            load.join(timeout=120)
+        check_every_node(cluster, history)
+        assert len(cluster.nodes) == 3
+        assert all(s.voters == (*sorted(cluster.nodes),) for s in cluster.statuses().values())
+
+
+def test_a_removed_node_restarted_with_its_old_directory_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
+        client.append("s", [NewEvent("E", b"before")])
+        leader = cluster.leader(timeout=20)
+        removed = next(n for n in cluster.nodes if n != leader)
+        old = cluster.nodes[removed]
+        old.kill()
+        client.remove_member(removed)  # while it is down: it never hears of its removal
+        terms = {n: s.term for n, s in cluster.statuses().items()}
+        old.start()
+        others = [cluster.nodes[n] for n in cluster.nodes if n != removed]
+        wait_for(
+            lambda: any(f"node {removed} is not a peer" in n.log_path.read_text() for n in others),
+            30,
+            "the members to refuse the removed node",
+        )
+        for n in range(20):
+            client.append("s", [NewEvent("E", str(n).encode())])
+        del cluster.nodes[removed]
+        statuses = cluster.wait_converged(timeout=30)
+        assert {n: s.term for n, s in statuses.items()} == {n: terms[n] for n in statuses}
+        assert cluster.leader(timeout=5) == leader
+        with Client([old.address], timeout=5) as stray:
+            assert stray.status().last_position == 1, "it got nothing after its removal"
+        old.kill()
