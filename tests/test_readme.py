@@ -187,9 +187,8 @@ def test_every_eventraft_command_in_the_readme_names_real_options(line: str) -> 
     words = shlex.split(line)[1:]
     command: click.Command = eventraft_main
     context = click.Context(eventraft_main)
-    if words and not words[0].startswith("-"):
-        assert isinstance(eventraft_main, click.Group)
-        found = eventraft_main.get_command(context, words[0])
+    while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+        found = command.get_command(context, words[0])
         assert found is not None, f"no command {words[0]!r}"
         command, words = found, words[1:]
     options = {name for param in command.params for name in getattr(param, "opts", [])}
