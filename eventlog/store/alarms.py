@@ -15,6 +15,7 @@ __all__ = [
     "ALARM_FILE",
     "FILES_BESIDE",
     "PEERS_FILE",
+    "fsync_path",
     "record_corruption",
     "recorded_corruption",
     "write_whole",
@@ -44,7 +45,12 @@ def write_whole(path: Path, body: str) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
-    descriptor = os.open(directory, os.O_RDONLY)
+    fsync_path(directory)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by name (a directory: to make a rename in it durable)."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

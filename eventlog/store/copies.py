@@ -27,6 +27,7 @@ from eventlog.raft.membership import Membership
 from eventlog.raft.records import HardState
 from eventlog.records import MANIFEST, Manifest
 from eventlog.store import members, sealed
+from eventlog.store.alarms import fsync_path
 from eventlog.store.applied import load_cache
 from eventlog.store.codecs import Q, decode_entry, encode_hard_state
 from eventlog.store.layout import (
@@ -88,7 +89,7 @@ def install(directory: Path, rewrite: Callable[[Txn, Dbs], None]) -> None:
     ``rewrite`` make it this node's in one transaction, then move it into place atomically."""
     incoming = directory / INCOMING
     data = incoming / "data.mdb"
-    _fsync(data)
+    fsync_path(data)
     env = lmdb.open(str(incoming), max_dbs=len(DB_NAMES), map_size=_map_size(data), sync=True)
     try:
         dbs = open_existing(env, incoming)
@@ -98,7 +99,7 @@ def install(directory: Path, rewrite: Callable[[Txn, Dbs], None]) -> None:
     finally:
         env.close()
     os.replace(data, directory / "data.mdb")
-    _fsync(directory)
+    fsync_path(directory)
     shutil.rmtree(incoming, ignore_errors=True)
 
 
@@ -152,11 +153,3 @@ def _put_hard_state(txn: Txn, dbs: Dbs, state: HardState) -> None:
 def _map_size(data: Path) -> int:
     """Room to rewrite a few records of a copy: its size, doubled."""
     return max(1 << 20, 2 * data.stat().st_size)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,6 +5,8 @@ history checker's rules (nothing acknowledged lost, nothing twice) and equal dig
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from eventlog import Client, MembershipError, NewEvent
@@ -65,24 +67,32 @@ def drop(cluster: LocalCluster, client: Client, node_id: int) -> None:
     cluster.nodes.pop(node_id).kill()
 
 
+@contextmanager
+def under_load(cluster: LocalCluster) -> Iterator[History]:
+    """Four writers append while the body changes the cluster; after it, 100 more appends
+    must be acknowledged, then the history is checked against every node's log."""
+    history, stop = History(), threading.Event()
+    load = threading.Thread(target=run_writers, args=(cluster, history, 4, 100_000, stop, 30))
+    load.start()
+    try:
+        wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
+        yield history
+        before = len(history.acknowledged)
+        wait_for(lambda: len(history.acknowledged) > before + 100, 30, "more appends")
+    finally:
+        stop.set()
+        load.join(timeout=120)
+    check_every_node(cluster, history)
+
+
 def test_a_dead_follower_is_replaced_under_load(tmp_path: Path) -> None:
     with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
-        history, stop = History(), threading.Event()
-        load = threading.Thread(target=run_writers, args=(cluster, history, 4, 100_000, stop, 30))
-        load.start()
-        try:
-            wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
+        with under_load(cluster):
             leader = cluster.leader(timeout=20)
             dead = next(n for n in cluster.nodes if n != leader)
             cluster.nodes[dead].kill()
             drop(cluster, client, dead)
             replace_with_learner(cluster, client, 4, tmp_path)
-            before = len(history.acknowledged)
-            wait_for(lambda: len(history.acknowledged) > before + 100, 30, "more appends")
-        finally:
-            stop.set()
-            load.join(timeout=120)
-        check_every_node(cluster, history)
         assert all(s.voters == (*sorted(set(cluster.nodes)),) for s in cluster.statuses().values())
 
 
@@ -90,22 +100,12 @@ def test_a_cluster_grows_to_five_and_shrinks_to_three_removing_its_leader_under_
     tmp_path: Path,
 ) -> None:
     with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
-        history, stop = History(), threading.Event()
-        load = threading.Thread(target=run_writers, args=(cluster, history, 4, 100_000, stop, 30))
-        load.start()
-        try:
-            wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
+        with under_load(cluster):
             for node_id in (4, 5):
                 replace_with_learner(cluster, client, node_id, tmp_path)
             assert client.status().voters == (1, 2, 3, 4, 5)
             drop(cluster, client, cluster.leader(timeout=20))
             drop(cluster, client, next(n for n in sorted(cluster.nodes)))
-            before = len(history.acknowledged)
-            wait_for(lambda: len(history.acknowledged) > before + 100, 30, "more appends")
-        finally:
-            stop.set()
-            load.join(timeout=120)
-        check_every_node(cluster, history)
         assert len(cluster.nodes) == 3
         assert all(s.voters == (*sorted(cluster.nodes),) for s in cluster.statuses().values())
 
