@@ -240,9 +240,11 @@ class LocalCluster:
         for node in self.nodes.values():
             node.terminate()
 
-    def joining(self, node_id: int, directory: Path, *extra: str) -> NodeProcess:
-        """A node to add with ``member add`` and start with ``--join`` (not started yet); it
-        takes the cluster's other options (its id among them)."""
+    def joining(
+        self, node_id: int, directory: Path, *extra: str, join: str | None = None
+    ) -> NodeProcess:
+        """A node to add with ``member add`` and start with ``--join`` (not started yet), at
+        ``join`` or every member; it takes the cluster's other options (its id among them)."""
         [port] = free_ports(1)
         first = next(iter(self.nodes.values())).extra_args
         placing = {i for i, a in enumerate(first) if a in ("--join", "--listen")}
@@ -255,7 +257,11 @@ class LocalCluster:
             data_dir=directory / f"node-{node_id}",
             cluster_map="",
             log_path=directory / f"node-{node_id}.log",
-            extra_args=(*shared, "--join", self.addresses, "--listen", f"127.0.0.1:{port}", *extra),
+            extra_args=(
+                *shared,
+                *("--join", join or self.addresses, "--listen", f"127.0.0.1:{port}"),
+                *extra,
+            ),
         )
         self.nodes[node_id] = node
         return node

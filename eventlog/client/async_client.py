@@ -9,13 +9,14 @@ means is ``policy``'s to say, the frames are ``connection``'s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
-from eventlog.client.connection import Connection, dial
+from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial
 from eventlog.client.policy import (
     SUBSCRIPTION_PAUSE,
     Backoff,
@@ -297,13 +298,13 @@ class AsyncClient:
             attempt = sent = 0.0
             try:
                 connection = await self._connect(deadline - loop.time())
+                await self._greeted(connection, deadline - loop.time())
                 attempt = attempt_timeout(deadline - loop.time(), len(self.addresses))
                 sent = loop.time()
                 # asyncio.timeout, not wait_for: a Ctrl-C (a cancellation) that lands as the
                 # answer does must still cancel, never be taken for an answer.
                 async with asyncio.timeout(attempt):
                     kind, payload = await connection.call(op, args)
-                self._learn(connection)
                 return answer(kind, payload, follow_leader=follow_leader)
             except Retry as retry:
                 last = retry.reason
@@ -319,8 +320,23 @@ class AsyncClient:
             except OSError as error:
                 last = str(error) or type(error).__name__
                 await self._give_up(target, connection)
+            finally:
+                if connection is not None:  # its hello named the members, answer or not
+                    self._learn(connection)
             await asyncio.sleep(backoff.pause(deadline - loop.time()))
         raise Unavailable(f"{op} did not complete within {self.timeout}s (last: {last})")
+
+    async def _greeted(self, connection: Connection, remaining: float) -> None:
+        """Before a new connection's first call: its hello, briefly, so that the members it
+        names are known when the call's share of the deadline is set (a node that then
+        freezes costs one share, not the whole deadline, even if it was the one address)."""
+        if connection.node is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, remaining))):
+                    await connection.greeted.wait()
+        if connection.ended is not None:  # refused (another cluster) or gone: as a call would be
+            raise connection.ended
+        self._learn(connection)
 
     def _learn(self, connection: Connection) -> None:
         """Take in what the node's hello said: its cluster, and where the members listen; once

@@ -53,6 +53,10 @@ class Connection:
         self.frames = FrameWriter(writer)
         self.node: NodeHello | None = None
         """The node's answering hello, once it came: its cluster, its members, its limit."""
+        self.greeted = asyncio.Event()
+        """Set once the hello came, or the connection ended without one."""
+        self.ended: Exception | None = None
+        """Why the connection ended, once it did (what its calls in flight were failed with)."""
         self.retiring = False
         """Retired: it answers the calls in flight and takes no more (``retire``)."""
         self.heard_at = asyncio.get_running_loop().time()
@@ -73,6 +77,8 @@ class Connection:
         except WrongCluster as refused:  # the node will not serve us: no retry can help
             failure = refused
         finally:
+            self.ended = failure
+            self.greeted.set()
             for future in self.calls.values():
                 if not future.done():
                     future.set_exception(failure)
@@ -84,6 +90,7 @@ class Connection:
     async def _receive(self, frame: Any) -> None:
         if self.node is None and isinstance(frame, list) and frame[:1] == ["hello"]:
             self.node = parse_node_hello(frame)
+            self.greeted.set()
             return
         call_id, kind, payload = parse_answer(frame)
         if call_id == 0 and kind == "error":  # about the connection itself

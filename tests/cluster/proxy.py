@@ -15,7 +15,11 @@ class Proxy:
         self.target_port = target_port
         self.port = free_ports(1)[0]
         self.cut = False
+        self.forwarded = 0
+        """Bytes carried so far, both ways."""
         self._loop = asyncio.new_event_loop()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         ready = threading.Event()
@@ -55,9 +59,11 @@ class Proxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(1 << 16):
+                await self._flowing.wait()
                 if self.cut:
                     break
                 writer.write(data)
+                self.forwarded += len(data)
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
@@ -71,6 +77,11 @@ class Proxy:
         if cut != self.cut:
             self.cut = cut
             self._loop.call_soon_threadsafe(self._close_all)
+
+    def hold(self, held: bool) -> None:
+        """Held: connections stay open and carry nothing (a path that stalls); what waits
+        fills the senders' buffers, and TCP stops them."""
+        self._loop.call_soon_threadsafe(self._flowing.clear if held else self._flowing.set)
 
     def _close_all(self) -> None:
         for writer in list(self._writers):

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from eventlog import Client, MembershipError, NewEvent
+import pytest
+
+from eventlog import Client, EventLogError, MembershipError, NewEvent
 from tests.cluster.harness import LocalCluster, dump_logs, local_cluster, wait_for
 from tests.cluster.history import History
 from tests.cluster.test_cluster import check_every_node, run_writers
@@ -137,3 +139,49 @@ def test_a_removed_node_restarted_with_its_old_directory_is_refused_and_changes_
         with Client([old.address], timeout=5) as stray:
             assert stray.status().last_position == 1, "it got nothing after its removal"
         old.kill()
+
+
+@pytest.mark.parametrize("fate", ["killed", "cut off"])
+def test_a_leader_lost_right_after_it_proposed_a_change_leaves_one_configuration(
+    tmp_path: Path, fate: str
+) -> None:
+    """The followers are frozen, so the change is only in the leader's log when the leader
+    is killed (or frozen: cut off from everyone). The caller's retry reaches the next
+    leader; every member ends with the same configuration, and changes go on."""
+    with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
+        try:
+            client.append("s", [NewEvent("E", b"before")])
+            leader = cluster.leader(timeout=20)
+            old = cluster.nodes[leader]
+            followers = [node for n, node in cluster.nodes.items() if n != leader]
+            new = cluster.joining(4, tmp_path)
+            outcome: dict[str, object] = {}
+
+            def add() -> None:
+                with Client([old.address], timeout=60) as caller:
+                    try:
+                        outcome["made"] = caller.add_member(4, new.address)
+                    except EventLogError as error:
+                        outcome["error"] = error
+
+            for node in followers:
+                node.pause()
+            adding = threading.Thread(target=add)
+            adding.start()
+            wait_for(lambda: '"membership_proposed"' in old.log_path.read_text(), 20, "a proposal")
+            old.kill() if fate == "killed" else old.pause()
+            for node in followers:
+                node.resume()
+            adding.join(timeout=120)
+            assert "made" in outcome, outcome
+            old.start() if fate == "killed" else old.resume()
+            new.start()
+            wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
+            made = client.promote_member(4)
+            assert made.voters == (1, 2, 3, 4)
+            client.append("s", [NewEvent("E", b"after")])
+            statuses = cluster.wait_converged(timeout=30)
+            assert {(s.voters, s.learners) for s in statuses.values()} == {((1, 2, 3, 4), ())}
+        except BaseException:
+            print(dump_logs(cluster))
+            raise
