@@ -117,6 +117,10 @@ class TotalsSeven(Totals):
     name = "totals-seven"
 
 
+class TotalsOnALearner(Totals):
+    name = "totals-on-a-learner"
+
+
 _Q = struct.Struct(">Q")
 
 

@@ -331,3 +331,34 @@ def test_a_worker_given_one_address_resumes_after_that_node_dies(
             assert started[0].running, started[0].tail()
         finally:
             cluster.nodes[only].start()
+
+
+def test_a_worker_given_only_a_learner_catches_up_from_it_and_holds_its_lease(
+    cluster: LocalCluster, client: Client, tmp_path: Path
+) -> None:
+    """A read replica: the worker reads and subscribes on the learner it is given; its lease
+    (a write) reaches the leader through it. Last in the module: it adds a member for a while."""
+    for n in range(5):
+        client.append(f"acct-replica-{n}", deposits(50, amount=n))
+    learner = cluster.joining(9, tmp_path)
+    client.add_member(9, learner.address)
+    learner.start()
+    try:
+        wait_for(lambda: any(m.id == 9 and m.lag == 0 for m in client.members()), 60, "learner")
+        target = tmp_path / "replica.db"
+        with processes() as started:
+            replica = worker(
+                cluster, tmp_path, "TotalsOnALearner", target, addresses=learner.address
+            ).start()
+            started.append(replica)
+            wait_for(lambda: caught_up(client, target), 30, "catch-up from the learner")
+            client.append("acct-replica-live", [encode(Withdrawn(amount=3))])
+            wait_for(lambda: caught_up(client, target), 10, "a live append")
+            assert holder(client, "totals-on-a-learner") is not None
+            replica.signal(signal.SIGTERM)
+            assert replica.wait() == 0, replica.tail()
+        check_exact(client, target)
+    finally:
+        client.remove_member(9)
+        learner.kill()
+        del cluster.nodes[9]
