@@ -94,6 +94,7 @@ async def _copy(
     for attempt in range(1, COPY_ATTEMPTS + 1):
         incoming = copies.clear_incoming(directory)
         try:
+            await client.members()  # the leader now, which a copy cut off may have changed
             with open(incoming / "data.mdb", "wb") as out:
                 manifest = await client.copy_store(out.write)
         except Unavailable as error:

@@ -226,7 +226,10 @@ class AsyncClient:
         """A consistent copy of the store of the node this client talks to (the leader, once
         a call found it), handed to ``write`` chunk by chunk as it arrives; its manifest once
         whole. A copy cut off raises ``Unavailable``: what ``write`` got is to be thrown away."""
-        connection = await self._dial(self._target, self.timeout)
+        try:
+            connection = await self._dial(self._target, self.timeout)
+        except OSError as error:
+            raise Unavailable(f"no copy from {self._target}: {error}") from None
         try:
             queue = connection.open_stream("copy", {}, COPY_BUFFER)
             while True:

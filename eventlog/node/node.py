@@ -421,9 +421,8 @@ class Node:
             self.divergence.voters = len(self.core.membership.members)
 
     def change_membership(self, change: Change) -> asyncio.Future[Membership]:
-        """Propose one membership change as leader; the future resolves with the new
-        configuration once it commits. ``MembershipError`` at once if it cannot be made now,
-        ``NotLeader`` on a follower."""
+        """Propose one membership change as leader (``Members.propose``); the future resolves
+        with the new configuration once it commits."""
         self.health.check_serving()
         future = self.members.propose(self.core, change)
         self._wakeup.set()

@@ -7,6 +7,8 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from eventlog import Client, NewEvent
 from tests.cluster.harness import dump_logs, local_cluster, wait_for
 from tests.cluster.proxy import Proxy
@@ -18,9 +20,12 @@ def fill(client: Client, megabytes: int) -> None:
         client.append(f"big-{n % 3}", [NewEvent("E", os.urandom(10_000)) for _ in range(100)])
 
 
-def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_the_next_start_copies_again(
-    tmp_path: Path,
+@pytest.mark.parametrize("crashed", ["joiner", "leader"])
+def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_is_taken_again_whole(
+    tmp_path: Path, crashed: str
 ) -> None:
+    """kill -9 mid-transfer of the node joining (it is started again) or of the leader
+    sending the copy (the joiner takes it from the next leader)."""
     with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
         try:
             fill(client, 24)
@@ -34,15 +39,23 @@ def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_the_next_start_copies_a
                 proxy.hold(True)
                 incoming = new.data_dir / "incoming" / "data.mdb"
                 wait_for(lambda: incoming.exists() and incoming.stat().st_size > 0, 10, "bytes")
-                new.kill()  # mid-transfer: the copy is in incoming/, no store yet
-                assert not (new.data_dir / "data.mdb").exists()
-                proxy.hold(False)
-                new.start()
+                if crashed == "joiner":
+                    new.kill()  # mid-transfer: the copy is in incoming/, no store yet
+                    assert not (new.data_dir / "data.mdb").exists()
+                    proxy.hold(False)
+                    new.start()
+                else:
+                    cluster.nodes[leader].kill()
+                    proxy.hold(False)  # the copy's connection breaks
                 wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
             finally:
                 proxy.close()
             assert not (new.data_dir / "incoming").exists()
-            assert new.log_path.read_text().count('"copy_installed"') == 1
+            log = new.log_path.read_text()
+            assert log.count('"copy_installed"') == 1
+            if crashed == "leader":
+                assert '"copy_failed"' in log
+                cluster.nodes[leader].start()
             client.promote_member(4)
             client.append("after", [NewEvent("E", b"x")])
             statuses = cluster.wait_converged(timeout=30)
