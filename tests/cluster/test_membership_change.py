@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from eventlog import Client, EventLogError, MembershipError, NewEvent
-from tests.cluster.harness import LocalCluster, dump_logs, local_cluster, wait_for
+from tests.cluster.harness import LocalCluster, dump_logs, free_ports, local_cluster, wait_for
 from tests.cluster.history import History
+from tests.cluster.proxy import Proxy
 from tests.cluster.test_cluster import check_every_node, run_writers
 
 
@@ -185,3 +186,42 @@ def test_a_leader_lost_right_after_it_proposed_a_change_leaves_one_configuration
         except BaseException:
             print(dump_logs(cluster))
             raise
+
+
+def test_a_leader_partitioned_from_its_peers_mid_change_leaves_one_configuration(
+    tmp_path: Path,
+) -> None:
+    """The leader's links to its peers are cut (clients still reach it), then it is asked to
+    add a learner: the entry is only in its log. It steps down (check-quorum), the caller's
+    retry reaches the majority's leader, and after the heal the cut-off entry is gone."""
+    listen = free_ports(3)
+    proxies = {(i, j): Proxy(listen[j - 1]) for i in (1, 2, 3) for j in (1, 2, 3) if i != j}
+    dial = [proxies[(i, j)].port if i != j else listen[j - 1] for i in (1, 2, 3) for j in (1, 2, 3)]
+    try:
+        with local_cluster(tmp_path, 3, ports=listen, dial_ports=dial) as cluster:
+            try:
+                leader = cluster.leader(timeout=20)
+                with cluster.client(timeout=30) as client:
+                    client.append("s", [NewEvent("E", b"before")])
+                for (i, j), proxy in proxies.items():
+                    proxy.set_cut(leader in (i, j))
+                new = cluster.joining(4, tmp_path)
+                others = [node.address for n, node in cluster.nodes.items() if n != leader]
+                with Client([cluster.nodes[leader].address, *others], timeout=60) as caller:
+                    made = caller.add_member(4, new.address)
+                assert made.learners == (4,)
+                assert '"membership_proposed"' in cluster.nodes[leader].log_path.read_text()
+                for proxy in proxies.values():
+                    proxy.set_cut(False)
+                new.start()
+                with cluster.client(timeout=30) as client:
+                    wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
+                    client.append("s", [NewEvent("E", b"after")])
+                statuses = cluster.wait_converged(timeout=30)
+                assert {(s.voters, s.learners) for s in statuses.values()} == {((1, 2, 3), (4,))}
+            except BaseException:
+                print(dump_logs(cluster))
+                raise
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
