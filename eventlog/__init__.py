@@ -39,6 +39,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
 )
+from eventlog.security.tls import TLSConfig
 
 __all__ = [
     "ANY",
@@ -71,6 +72,7 @@ __all__ = [
     "ProposalDropped",
     "RecordedEvent",
     "StorageFull",
+    "TLSConfig",
     "Unavailable",
     "WrongCluster",
     "WrongExpectedVersion",

@@ -24,6 +24,7 @@ from eventlog.client.async_client import AsyncClient
 from eventlog.errors import DataDirError
 from eventlog.raft.membership import Membership
 from eventlog.records import MANIFEST, Manifest
+from eventlog.security.tls import TLSConfig
 from eventlog.store import copies
 from eventlog.store.alarms import write_whole
 from eventlog.store.storage import LmdbStorage
@@ -58,10 +59,12 @@ def _finish(out: Path, manifest: Manifest) -> Manifest:
     return manifest
 
 
-async def backup_from_cluster(addresses: Sequence[str], out: Path, timeout: float) -> Manifest:
+async def backup_from_cluster(
+    addresses: Sequence[str], out: Path, timeout: float, tls: TLSConfig | None = None
+) -> Manifest:
     """A copy of the leader's store, taken while the cluster serves."""
     _out_dir(out)
-    client = AsyncClient(addresses, timeout=timeout)
+    client = AsyncClient(addresses, timeout=timeout, tls=tls)
     try:
         await client.status()
         await client.members()  # finds the leader: its copy is the most recent

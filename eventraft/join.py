@@ -55,7 +55,7 @@ async def join(
     if (directory / "data.mdb").exists():
         return
     log = structlog.get_logger(__name__).bind(node_id=config.node_id)
-    client = AsyncClient(cluster, timeout=timeout)
+    client = AsyncClient(cluster, timeout=timeout, tls=config.tls)
     try:
         await _check_added(client, config)
         if catch_up is CatchUp.ENTRIES:

@@ -21,12 +21,19 @@ from eventlog.errors import EventLogError
 from eventlog.protocol.answers import pack_status
 from eventlog.protocol.hello import new_cluster_id
 from eventlog.records import NodeStatus
+from eventlog.security.tls import TLSConfig
+from eventraft.certs import create_tls_dir
 
 T = TypeVar("T")
 
 
 def node_command(
-    node_id: int, cluster_map: str, data_dir: Path, *extra: str, log_level: str | None = None
+    node_id: int,
+    cluster_map: str,
+    data_dir: Path,
+    *extra: str,
+    log_level: str | None = None,
+    tls_dir: Path | None = None,
 ) -> list[str]:
     """The command line of one node process that stops when the process starting it does;
     without a ``cluster_map`` it joins (``extra`` then says ``--join`` and ``--listen``)."""
@@ -42,6 +49,7 @@ def node_command(
         "--data-dir",
         str(data_dir),
         "--exit-with-parent",
+        *(("--tls-dir", str(tls_dir)) if tls_dir is not None else ("--insecure",)),
         *level,
         *extra,
     ]
@@ -117,6 +125,8 @@ class NodeProcess:
     extra_args: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     log_level: str | None = None
+    tls_dir: Path | None = None
+    """The cluster's TLS files (``eventraft certs create``'s layout); None: ``--insecure``."""
 
     @property
     def address(self) -> str:
@@ -131,6 +141,7 @@ class NodeProcess:
             self.data_dir,
             *self.extra_args,
             log_level=self.log_level,
+            tls_dir=self.tls_dir,
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -173,16 +184,18 @@ class NodeProcess:
 @attrs.define
 class LocalCluster:
     nodes: dict[int, NodeProcess]
+    tls: TLSConfig | None = None
+    """How a client of this cluster connects (the CA, and the ``admin`` certificate)."""
 
     @property
     def addresses(self) -> str:
         return ",".join(node.address for node in self.nodes.values())
 
     def client(self, timeout: float = 10.0) -> Client:
-        return Client(self.addresses, timeout=timeout)
+        return Client(self.addresses, timeout=timeout, tls=self.tls)
 
     def status(self, node_id: int, timeout: float = 1.0) -> NodeStatus:
-        with Client([self.nodes[node_id].address], timeout=timeout) as client:
+        with Client([self.nodes[node_id].address], timeout=timeout, tls=self.tls) as client:
             return client.status()
 
     def statuses(self) -> dict[int, NodeStatus]:
@@ -246,7 +259,8 @@ class LocalCluster:
         """A node to add with ``member add`` and start with ``--join`` (not started yet), at
         ``join`` or every member; it takes the cluster's other options (its id among them)."""
         [port] = free_ports(1)
-        first = next(iter(self.nodes.values())).extra_args
+        model = next(iter(self.nodes.values()))
+        first = model.extra_args
         placing = {i for i, a in enumerate(first) if a in ("--join", "--listen")}
         shared = tuple(
             a for i, a in enumerate(first) if i not in placing | {p + 1 for p in placing}
@@ -257,6 +271,7 @@ class LocalCluster:
             data_dir=directory / f"node-{node_id}",
             cluster_map="",
             log_path=directory / f"node-{node_id}.log",
+            tls_dir=model.tls_dir,
             extra_args=(
                 *shared,
                 *("--join", join or self.addresses, "--listen", f"127.0.0.1:{port}"),
@@ -276,16 +291,22 @@ def local_cluster(
     ports: list[int] | None = None,
     dial_ports: list[int] | None = None,
     cluster_id: str | None = "",
+    tls: bool = False,
 ) -> Iterator[LocalCluster]:
     """Start ``size`` node processes; ``dial_ports`` lets each node dial peers through proxies.
     Like ``eventraft cluster``, it names the cluster with a fresh random id (``cluster_id``
-    pins one; None starts the nodes unnamed, for their first leader to name)."""
+    pins one; None starts the nodes unnamed, for their first leader to name). With ``tls`` it
+    makes a CA in ``tmp/tls`` with certificates for nodes 1 to 20 and the client ``admin``;
+    without, the nodes run ``--insecure``."""
     tmp.mkdir(parents=True, exist_ok=True)
     listen = ports or free_ports(size)
     if cluster_id == "":
         cluster_id = new_cluster_id()
     if cluster_id is not None:
         extra_args = ("--cluster-id", cluster_id, *extra_args)
+    tls_dir = tmp / "tls" if tls else None
+    if tls_dir is not None:
+        create_tls_dir(tls_dir, range(1, 21), clients=["admin"])
     nodes = {}
     for i in range(1, size + 1):
         targets = dial_ports[(i - 1) * size : i * size] if dial_ports else listen
@@ -300,8 +321,10 @@ def local_cluster(
             cluster_map=cluster_map,
             log_path=tmp / f"node-{i}.log",
             extra_args=extra_args,
+            tls_dir=tls_dir,
         )
-    cluster = LocalCluster(nodes)
+    client_tls = TLSConfig.from_dir(tls_dir, "admin") if tls_dir is not None else None
+    cluster = LocalCluster(nodes, client_tls)
     try:
         for node in nodes.values():
             node.start()

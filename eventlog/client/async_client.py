@@ -42,6 +42,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
 )
+from eventlog.security.tls import TLSConfig, client_context
 
 __all__ = [
     "SUBSCRIPTION_BUFFER",
@@ -64,8 +65,13 @@ class AsyncClient:
         timeout: float = 10.0,
         *,
         cluster_id: str | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
         self._given = parse_addresses(addresses)
+        self.tls = tls
+        """The CA the nodes' certificates must be signed by, and this client's certificate
+        (its user) if it has one; None: plaintext, to nodes run with ``--insecure``."""
+        self._tls_context = client_context(tls) if tls is not None else None
         self.addresses = list(self._given)
         """Where to call: the addresses given, then the members the nodes name."""
         self.timeout = timeout
@@ -377,7 +383,7 @@ class AsyncClient:
                 self._target = next_address(self.addresses, self._target)
 
     async def _dial(self, address: str, timeout: float) -> Connection:
-        return await dial(address, self.cluster_id, timeout)
+        return await dial(address, self.cluster_id, timeout, self._tls_context)
 
     async def _switch(self, address: str) -> None:
         async with self._connecting:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import ssl
 from typing import Any
 
 from eventlog.client.policy import Retry
@@ -18,6 +19,7 @@ from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import NodeHello, hello, parse_node_hello
 from eventlog.protocol.requests import APPENDS_PER_SLICE
 from eventlog.protocol.streams import FrameWriter
+from eventlog.security.identity import node_of
 
 __all__ = [
     "DIAL_TIMEOUT",
@@ -31,12 +33,20 @@ DIAL_TIMEOUT = 2.0
 """Seconds one connection attempt may take, at most (the call's deadline may cut it shorter)."""
 
 
-async def dial(address: str, cluster_id: str | None, timeout: float) -> Connection:
-    """Connect to ``address`` and say hello as a client of ``cluster_id`` (None: of whatever
+async def dial(
+    address: str, cluster_id: str | None, timeout: float, tls: ssl.SSLContext | None = None
+) -> Connection:
+    """Connect to ``address`` (over TLS with a context: the node's certificate must be a
+    node's of the cluster's CA) and say hello as a client of ``cluster_id`` (None: of whatever
     cluster the node belongs to, which its answering hello tells)."""
     host, port = split_address(address)
     async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls is not None else None
+        )
+    if tls is not None and node_of(writer.get_extra_info("peercert")) is None:
+        writer.transport.abort()
+        raise ConnectionRefusedError(f"{address} presented a certificate that is no node's")
     writer.write(encode_frame(hello(cluster_id or "", "client", 0)))
     return Connection(address, reader, writer)
 

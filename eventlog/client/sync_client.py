@@ -24,6 +24,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
 )
+from eventlog.security.tls import TLSConfig
 
 __all__ = [
     "Client",
@@ -43,11 +44,12 @@ class Client:
         timeout: float = 10.0,
         *,
         cluster_id: str | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
+        self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id, tls=tls)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id)
 
     def _run(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """``call(*args, **kwargs)`` in the loop, waited for here. The awaitable is made in

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import attrs
 
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
+from eventlog.security.tls import TLSConfig
 from eventlog.types import NodeId
 
 __all__ = [
@@ -52,6 +53,10 @@ class NodeConfig:
     """Past this many bytes in its store the node raises a NOSPACE alarm (None: no quota)."""
     storage_retry: float = 1.0
     """Seconds between attempts to write again after the disk was found full."""
+    tls: TLSConfig | None = None
+    """The cluster's CA and this node's certificate and key: every link, to peers and
+    clients, is TLS, and a peer must present its own node's certificate. None: plaintext
+    (``--insecure``)."""
 
 
 def wall_clock_ms() -> int:

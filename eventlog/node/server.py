@@ -34,6 +34,7 @@ from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.requests import APPENDS_PER_SLICE, MAX_APPENDS_PER_FRAME
 from eventlog.protocol.streams import FrameWriter, read_hello
 from eventlog.records import RecordedEvent
+from eventlog.security.tls import server_context
 from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 
@@ -74,8 +75,12 @@ class Server:
 
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
-        self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
-        self.logger.info("listening", host=host, port=port)
+        tls = self.node.config.tls
+        context = server_context(tls) if tls is not None else None
+        self._server = await asyncio.start_server(
+            self._accept, host, port, reuse_address=True, ssl=context
+        )
+        self.logger.info("listening", host=host, port=port, tls=context is not None)
 
     async def close(self) -> None:
         """Stop accepting, then end every connection by closing its socket, so each handler

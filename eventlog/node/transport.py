@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -37,6 +38,8 @@ from eventlog.protocol.hello import Hello, check_peer, hello
 from eventlog.protocol.reports import Report, is_report, pack_report, unpack_report
 from eventlog.raft.codec import pack_message, unpack_message
 from eventlog.raft.messages import Message
+from eventlog.security.identity import node_of
+from eventlog.security.tls import client_context
 from eventlog.types import NodeId
 
 __all__ = [
@@ -130,6 +133,7 @@ class PeerTransport:
         connect_timeout: float = 2.0,
         write_timeout: float = 10.0,
         answer_timeout: float = ANSWER_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -146,6 +150,9 @@ class PeerTransport:
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
         self._answer_timeout = answer_timeout
+        self._tls = tls
+        """Dial peers over TLS with this context, and hear only peers that present their
+        own node's certificate; None: plaintext."""
         # Our own entry may be in the map (the node passes the whole cluster); never dial it.
         self._peers = {
             peer: Outbox(peer, host, port)
@@ -281,7 +288,17 @@ class PeerTransport:
     async def _session(self, peer: Outbox, log: structlog.typing.FilteringBoundLogger) -> None:
         """One connection's life: hello, then every queued message in order, batch by batch."""
         async with asyncio.timeout(self._connect_timeout):
-            reader, writer = await asyncio.open_connection(peer.host, peer.port)
+            reader, writer = await asyncio.open_connection(
+                peer.host,
+                peer.port,
+                ssl=self._tls,
+                server_hostname=peer.host if self._tls else None,
+            )
+        if self._tls is not None and node_of(writer.get_extra_info("peercert")) != peer.node_id:
+            writer.transport.abort()
+            raise ConnectionRefusedError(
+                f"the certificate at {peer.host}:{peer.port} is not node {peer.node_id}'s"
+            )
         # The far side never writes on this connection, so any read completing means it
         # closed (or broke) it; without this we would notice only on a later write.
         watcher = asyncio.create_task(
@@ -378,7 +395,7 @@ class PeerTransport:
         log = self._log.bind(peer=hello.node_id, remote=str(writer.get_extra_info("peername")))
         self._inbound[writer] = hello.node_id
         try:
-            self._check_hello(hello)
+            self._check_hello(hello, writer.get_extra_info("peercert"))
             log.info("peer_accepted")
             await self._read_messages(reader, decoder, hello.node_id)
             if decoder.buffered and not self._closed:
@@ -400,12 +417,16 @@ class PeerTransport:
         own, yours = stores.own, stores.yours(peer)
         return hello(self.cluster_id, "peer", self.node_id, incarnation=own, yours=yours)
 
-    def _check_hello(self, hello: Hello) -> None:
+    def _check_hello(self, hello: Hello, peercert: dict[str, Any] | None) -> None:
         if self._closed:
             raise FrameError("transport is closed")
         if hello.role != "peer":
             raise FrameError(f"expected a peer hello, got role {hello.role!r}")
         check_peer(hello, self.cluster_id)
+        if self._tls is not None and node_of(peercert) != hello.node_id:
+            raise FrameError(
+                f"a peer said it is node {hello.node_id} without node {hello.node_id}'s certificate"
+            )
         if hello.node_id not in self._peers:
             raise FrameError(f"node {hello.node_id} is not a peer of this cluster")
         if self.incarnations is not None:
@@ -443,5 +464,9 @@ def peer_transport(config: NodeConfig, deliver: Deliver) -> Transport:
     """TCP to every other node of ``config.addresses``: what a node process uses."""
     peers = {node: addr for node, addr in config.addresses.items() if node != config.node_id}
     return PeerTransport(
-        node_id=config.node_id, cluster_id=config.cluster_id or "", peers=peers, deliver=deliver
+        node_id=config.node_id,
+        cluster_id=config.cluster_id or "",
+        peers=peers,
+        deliver=deliver,
+        tls=client_context(config.tls) if config.tls is not None else None,
     )

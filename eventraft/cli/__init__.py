@@ -7,6 +7,7 @@ import click
 from eventlog.logs import configure_logging
 from eventraft.cli.backup import backup, restore
 from eventraft.cli.bench import bench
+from eventraft.cli.certs import certs
 from eventraft.cli.cluster import cluster, node
 from eventraft.cli.demo import demo
 from eventraft.cli.errors import Group
@@ -28,6 +29,7 @@ def main() -> None:
 commands = (node, cluster, status, append, read, project, rebuild, verify, backup, restore)
 for command in (*commands, demo, bench):
     main.add_command(log_level_option(command))
-main.add_command(log_level_option(member))
-for subcommand in member.commands.values():
-    log_level_option(subcommand)
+for group in (member, certs):
+    main.add_command(log_level_option(group))
+    for subcommand in group.commands.values():
+        log_level_option(subcommand)

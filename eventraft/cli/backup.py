@@ -13,10 +13,12 @@ import click
 from eventlog.errors import EventLogError
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.records import Manifest
+from eventlog.security.tls import TLSConfig
 from eventraft.backups import backup_from_cluster, backup_from_directory
 from eventraft.backups import restore as restore_store
 from eventraft.cli.errors import fail
 from eventraft.cli.options import timeout_option
+from eventraft.cli.tls_options import client_tls_options
 
 __all__ = [
     "backup",
@@ -53,8 +55,14 @@ def _said(manifest: Manifest) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @timeout_option(60.0, "reaching the cluster")
+@client_tls_options
 def backup(
-    addresses: str | None, data_dir: Path | None, out: Path, as_json: bool, timeout: float
+    addresses: str | None,
+    data_dir: Path | None,
+    out: Path,
+    as_json: bool,
+    timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Take a consistent copy of a store, with a manifest of what it holds."""
     if (addresses is None) == (data_dir is None):
@@ -62,7 +70,7 @@ def backup(
     try:
         if addresses is not None:
             listed = parse_addresses(addresses)
-            manifest = asyncio.run(backup_from_cluster(listed, out, timeout))
+            manifest = asyncio.run(backup_from_cluster(listed, out, timeout, tls))
         else:
             assert data_dir is not None
             manifest = backup_from_directory(data_dir, out)

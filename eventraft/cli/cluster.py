@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import structlog
 
 from eventlog.errors import EventLogError, InvalidRequest
 from eventlog.logs import bind_node
@@ -20,6 +21,7 @@ from eventlog.store.storage import LmdbStorage
 from eventlog.types import NodeId
 from eventraft.cli.errors import fail, os_error_message
 from eventraft.cli.options import cluster_id_option, log_level, quota_option
+from eventraft.cli.tls_options import node_tls, node_tls_options
 from eventraft.join import CatchUp, join
 from eventraft.localcluster import NodeProcess
 from eventraft.supervisor import Supervisor, listen_problem
@@ -89,6 +91,7 @@ from eventraft.supervisor import Supervisor, listen_problem
     "per event); give every node of a cluster the same.",
 )
 @quota_option
+@node_tls_options
 @click.option(
     "--exit-with-parent",
     is_flag=True,
@@ -107,13 +110,25 @@ def node(
     unsafe_no_fsync: bool,
     max_append_bytes: int,
     quota_bytes: int | None,
+    tls_dir: Path | None,
+    tls_ca: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    insecure: bool,
     exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT (then exit 0)."""
     from eventlog.node.process import run
 
     addresses = _addresses_of(node_id, cluster_map, join_addresses, listen)
+    tls = node_tls(node_id, tls_dir, tls_ca, tls_cert, tls_key, insecure)
     bind_node(node_id)
+    if tls is None:
+        host, port = addresses[node_id]
+        structlog.get_logger(__name__).warning(
+            "insecure_node",
+            message=f"TLS is OFF: anyone who reaches {host}:{port} reads and writes everything",
+        )
     config = NodeConfig(
         node_id=NodeId(node_id),
         cluster_id=cluster_id,
@@ -123,6 +138,7 @@ def node(
         sync=not unsafe_no_fsync,
         max_append_bytes=max_append_bytes,
         quota_bytes=quota_bytes,
+        tls=tls,
     )
     try:
         if join_addresses is not None:

@@ -18,16 +18,20 @@ import click
 from eventlog import ANY, AsyncClient, EventLogError, NewEvent, RecordedEvent
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.answers import pack_status
+from eventlog.security.tls import TLSConfig
 from eventraft.cli.errors import fail, message
 from eventraft.cli.options import cluster_id_option, cluster_option, timeout_option
 from eventraft.cli.payloads import check_stream, metadata, payloads
+from eventraft.cli.tls_options import client_tls_options
 from eventraft.console import output_console
 from eventraft.eventjson import event_line
 from eventraft.statustable import projections_table, status_table
 
 
-async def _status_of(address: str, cluster_id: str | None, timeout: float) -> dict[str, Any]:
-    client = AsyncClient([address], timeout=timeout, cluster_id=cluster_id)
+async def _status_of(
+    address: str, cluster_id: str | None, timeout: float, tls: TLSConfig | None
+) -> dict[str, Any]:
+    client = AsyncClient([address], timeout=timeout, cluster_id=cluster_id, tls=tls)
     try:
         return {"address": address, **pack_status(await client.status())}
     except EventLogError as error:
@@ -46,7 +50,10 @@ async def _status_of(address: str, cluster_id: str | None, timeout: float) -> di
     help="One JSON object per line, per address, instead of a table.  [default: a table]",
 )
 @timeout_option(2.0, "asking each node")
-def status(addresses: str, cluster_id: str | None, as_json: bool, timeout: float) -> None:
+@client_tls_options
+def status(
+    addresses: str, cluster_id: str | None, as_json: bool, timeout: float, tls: TLSConfig | None
+) -> None:
     """Show each node's role, term, indexes, position and history digest; exit 1 if any
     address is unreachable."""
     try:
@@ -55,7 +62,9 @@ def status(addresses: str, cluster_id: str | None, as_json: bool, timeout: float
         raise click.BadParameter(str(error), param_hint="--cluster") from error
 
     async def gather() -> list[dict[str, Any]]:
-        return list(await asyncio.gather(*(_status_of(a, cluster_id, timeout) for a in listed)))
+        return list(
+            await asyncio.gather(*(_status_of(a, cluster_id, timeout, tls) for a in listed))
+        )
 
     rows = asyncio.run(gather())
     if as_json:
@@ -106,6 +115,7 @@ def status(addresses: str, cluster_id: str | None, as_json: bool, timeout: float
     "N exactly N events.",
 )
 @timeout_option(10.0, "the append")
+@client_tls_options
 def append(
     addresses: str,
     cluster_id: str | None,
@@ -116,6 +126,7 @@ def append(
     raw: bool,
     expected_version: int,
     timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Append events to STREAM, all or none: one per --data, or one per line of standard
     input. Prints the positions written, as JSON. Streams starting with $ are the system's."""
@@ -125,7 +136,9 @@ def append(
     events = [NewEvent(event_type, payload, meta) for payload in payloads(data, lines, raw=raw)]
 
     async def send() -> dict[str, int]:
-        async with AsyncClient(addresses, timeout=timeout, cluster_id=cluster_id) as client:
+        async with AsyncClient(
+            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls
+        ) as client:
             result = await client.append(stream, events, expected_version)
         return {
             "first_position": result.first_position,
@@ -172,6 +185,7 @@ def append(
     help="Show msgpack data and metadata (how the aggregates layer writes by default) as JSON.",
 )
 @timeout_option(10.0, "each read")
+@client_tls_options
 def read(
     addresses: str,
     cluster_id: str | None,
@@ -181,6 +195,7 @@ def read(
     follow: bool,
     decode: bool,
     timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Print committed events, one JSON object per line: data and metadata that are JSON as
     JSON, other text as a string, other bytes as "base64:..."; timestamps in ISO 8601, UTC."""
@@ -188,7 +203,9 @@ def read(
         check_stream(stream, appending=False)
 
     async def run() -> None:
-        async with AsyncClient(addresses, timeout=timeout, cluster_id=cluster_id) as client:
+        async with AsyncClient(
+            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls
+        ) as client:
             events = _events(client, stream, start, limit, follow)
             await _print(events, limit, lambda event: click.echo(event_line(event, decode=decode)))
 

@@ -20,8 +20,10 @@ from eventlog.client.async_client import AsyncClient
 from eventlog.errors import EventLogError
 from eventlog.protocol.addresses import parse_addresses, split_address
 from eventlog.records import Configuration, MemberStatus
+from eventlog.security.tls import TLSConfig
 from eventraft.cli.errors import fail
 from eventraft.cli.options import cluster_id_option, cluster_option, timeout_option
+from eventraft.cli.tls_options import client_tls_options
 from eventraft.console import output_console
 
 __all__ = [
@@ -35,6 +37,7 @@ def _run(
     addresses: str,
     cluster_id: str | None,
     timeout: float,
+    tls: TLSConfig | None,
     call: Callable[[AsyncClient], Awaitable[T]],
 ) -> T:
     try:
@@ -43,7 +46,7 @@ def _run(
         raise click.BadParameter(str(error), param_hint="--cluster") from error
 
     async def run() -> T:
-        client = AsyncClient(listed, timeout=timeout, cluster_id=cluster_id)
+        client = AsyncClient(listed, timeout=timeout, cluster_id=cluster_id, tls=tls)
         try:
             return await call(client)
         finally:
@@ -107,9 +110,12 @@ def member() -> None:
 @cluster_id_option
 @_json_option
 @timeout_option(10.0, "finding the leader")
-def list_members(addresses: str, cluster_id: str | None, as_json: bool, timeout: float) -> None:
+@client_tls_options
+def list_members(
+    addresses: str, cluster_id: str | None, as_json: bool, timeout: float, tls: TLSConfig | None
+) -> None:
     """Every member as the leader sees it: id, address, voter or learner, match index, lag."""
-    members = _run(addresses, cluster_id, timeout, lambda client: client.members())
+    members = _run(addresses, cluster_id, timeout, tls, lambda client: client.members())
     if as_json:
         for m in members:
             click.echo(json.dumps(attrs.asdict(m), sort_keys=True))
@@ -130,6 +136,7 @@ def list_members(addresses: str, cluster_id: str | None, as_json: bool, timeout:
 )
 @_json_option
 @timeout_option(30.0, "the change")
+@client_tls_options
 def add(
     addresses: str,
     cluster_id: str | None,
@@ -138,6 +145,7 @@ def add(
     learner: bool,
     as_json: bool,
     timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Add a node as a learner: it receives the log and votes on nothing. Then start it with
     `eventraft node --id N --listen HOST:PORT --data-dir DIR --join ADDRS`."""
@@ -145,7 +153,9 @@ def add(
         split_address(address)
     except EventLogError as error:
         raise click.BadParameter(str(error), param_hint="--address") from error
-    made = _run(addresses, cluster_id, timeout, lambda client: client.add_member(node_id, address))
+    made = _run(
+        addresses, cluster_id, timeout, tls, lambda client: client.add_member(node_id, address)
+    )
     _show(made, as_json)
 
 
@@ -155,12 +165,19 @@ def add(
 @_id_option
 @_json_option
 @timeout_option(30.0, "the change")
+@client_tls_options
 def promote(
-    addresses: str, cluster_id: str | None, node_id: int, as_json: bool, timeout: float
+    addresses: str,
+    cluster_id: str | None,
+    node_id: int,
+    as_json: bool,
+    timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Make a learner that has caught up a voter."""
     _show(
-        _run(addresses, cluster_id, timeout, lambda client: client.promote_member(node_id)), as_json
+        _run(addresses, cluster_id, timeout, tls, lambda client: client.promote_member(node_id)),
+        as_json,
     )
 
 
@@ -170,11 +187,18 @@ def promote(
 @_id_option
 @_json_option
 @timeout_option(30.0, "the change")
+@client_tls_options
 def remove(
-    addresses: str, cluster_id: str | None, node_id: int, as_json: bool, timeout: float
+    addresses: str,
+    cluster_id: str | None,
+    node_id: int,
+    as_json: bool,
+    timeout: float,
+    tls: TLSConfig | None,
 ) -> None:
     """Take a node out of the cluster (the leader too: it steps down once its removal
     commits). Its id is never given to another node."""
     _show(
-        _run(addresses, cluster_id, timeout, lambda client: client.remove_member(node_id)), as_json
+        _run(addresses, cluster_id, timeout, tls, lambda client: client.remove_member(node_id)),
+        as_json,
     )

@@ -32,7 +32,7 @@ def a_file(tmp_path: Path) -> Path:
 def test_a_node_on_a_port_in_use_says_so_in_one_line(taken_port: int, tmp_path: Path) -> None:
     result = eventraft(
         "node", "--id", "1", "--cluster", f"1=127.0.0.1:{taken_port}",
-        "--data-dir", str(tmp_path / "data"),
+        "--data-dir", str(tmp_path / "data"), "--insecure",
     )  # fmt: skip
     assert one_line_error(result) == (
         f"Error: cannot listen on 127.0.0.1:{taken_port}: the address is in use "
@@ -58,7 +58,7 @@ def test_a_cluster_on_a_port_in_use_says_so_before_starting_any_node(tmp_path: P
 def test_a_data_dir_that_is_a_file_says_so_in_one_line(command: str, a_file: Path) -> None:
     [port] = free_ports(1)
     args = {
-        "node": ["--id", "1", "--cluster", f"1=127.0.0.1:{port}"],
+        "node": ["--id", "1", "--cluster", f"1=127.0.0.1:{port}", "--insecure"],
         "cluster": ["--nodes", "1", "--base-port", str(port)],
     }[command]
     result = eventraft(command, *args, "--data-dir", str(a_file))
@@ -69,7 +69,7 @@ def test_a_data_dir_that_is_a_file_says_so_in_one_line(command: str, a_file: Pat
 @pytest.mark.parametrize(
     "args",
     [
-        ["node", "--id", "1", "--cluster", b"1=\xff:7001", "--data-dir", "d"],
+        ["node", "--id", "1", "--cluster", b"1=\xff:7001", "--data-dir", "d", "--insecure"],
         ["cluster", "--data-dir", b"data-\xff"],
         ["append", "--cluster", "127.0.0.1:1", b"order-\xff", "--data", "1"],
         ["append", "--cluster", "127.0.0.1:1", "order-1", "--data", b'"\xfe"'],

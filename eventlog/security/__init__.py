@@ -1,0 +1,1 @@
+"""Who may talk to a node: TLS contexts, and the identities certificates carry."""

@@ -1,0 +1,142 @@
+"""TLS on every link of a cluster of processes: clients verify the nodes against the CA, a
+node hears a peer only with that peer's own certificate, and one that cannot prove who it is
+(another CA, another node's certificate) takes no part while the others serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eventlog import Client, NewEvent, Unavailable
+from eventlog.security.tls import TLSConfig
+from eventraft.certs import create_tls_dir
+from tests.cluster.harness import dump_logs, free_ports, local_cluster, wait_for
+
+
+def test_a_tls_cluster_serves_a_client_that_trusts_its_ca_and_no_plaintext_one(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as client:
+        client.append("s", [NewEvent("E", b"over tls")])
+        assert [e.data for e in client.read_stream("s")] == [b"over tls"]
+        assert all(n.tls_dir is not None for n in cluster.nodes.values())
+        only_ca = TLSConfig(ca=str(tmp_path / "tls" / "ca.pem"))
+        with Client(cluster.addresses, timeout=30, tls=only_ca) as anonymous:
+            assert anonymous.read_stream("s")[0].data == b"over tls"
+        with Client(cluster.addresses, timeout=2) as plaintext, pytest.raises(Unavailable):
+            plaintext.read_stream("s")
+        other = create_tls_dir(tmp_path / "other", [1], clients=["admin"])[0].parent
+        stranger = TLSConfig.from_dir(other, "admin")
+        with (
+            Client(cluster.addresses, timeout=2, tls=stranger) as untrusting,
+            pytest.raises(Unavailable),
+        ):
+            untrusting.read_stream("s")
+        assert cluster.wait_converged(timeout=20)
+
+
+@pytest.mark.parametrize("impostor", ["another CA", "another node's certificate"])
+def test_a_node_that_cannot_prove_who_it_is_takes_no_part(tmp_path: Path, impostor: str) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster:
+        node = cluster.nodes[3]
+        node.kill()
+        fake = tmp_path / "fake"
+        if impostor == "another CA":
+            create_tls_dir(fake, [3])
+        else:  # node 2's certificate and key, under node 3's name
+            fake.mkdir()
+            shutil.copy(tmp_path / "tls" / "ca.pem", fake / "ca.pem")
+            shutil.copy(tmp_path / "tls" / "node-2.pem", fake / "node-3.pem")
+            shutil.copy(tmp_path / "tls" / "node-2.key", fake / "node-3.key")
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        node.tls_dir = fake
+        node.start()
+        try:
+            with cluster.client(timeout=30) as client:
+                for n in range(10):
+                    client.append("s", [NewEvent("E", str(n).encode())])
+            others = [cluster.nodes[1], cluster.nodes[2]]
+            refused = ("certificate", "CERTIFICATE")
+            wait_for(
+                lambda: any(
+                    word in line
+                    for n in others
+                    for line in n.log_path.read_text().splitlines()
+                    if "node 3" in line or '"peer": 3' in line
+                    for word in refused
+                ),
+                30,
+                "the members to refuse node 3",
+            )
+            with Client([node.address], timeout=10, tls=TLSConfig(ca=str(fake / "ca.pem"))) as c:
+                assert c.status().last_position == 0, "node 3 was sent nothing"
+            del cluster.nodes[3]
+            statuses = cluster.wait_converged(timeout=20)
+            assert {s.last_position for s in statuses.values()} == {10}
+        except BaseException:
+            print(dump_logs(cluster))
+            raise
+
+
+def test_the_commands_take_the_tls_files_from_options_or_the_environment(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster:
+        cluster.leader(timeout=20)
+        tls = tmp_path / "tls"
+        status = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eventraft",
+                "status",
+                "--cluster",
+                cluster.addresses,
+                "--json",
+                "--tls-ca",
+                str(tls / "ca.pem"),
+                "--tls-cert",
+                str(tls / "admin.pem"),
+                "--tls-key",
+                str(tls / "admin.key"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert len([json.loads(line) for line in status.stdout.splitlines()]) == 3
+        environment = {**os.environ, "EVENTRAFT_TLS_CA": str(tls / "ca.pem")}
+        members = subprocess.run(
+            [sys.executable, "-m", "eventraft", "member", "list", "--cluster", cluster.addresses],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=environment,
+        )
+        assert members.returncode == 0, members.stderr
+        assert "voter" in members.stdout
+
+
+def test_a_node_without_tls_files_refuses_to_start_unless_insecure(tmp_path: Path) -> None:
+    [port] = free_ports(1)
+    node = [
+        sys.executable,
+        "-m",
+        "eventraft",
+        "node",
+        "--id",
+        "1",
+        "--cluster",
+        f"1=127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    refused = subprocess.run(node, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "a node runs with TLS" in refused.stderr and "--insecure" in refused.stderr
+    assert not (tmp_path / "d").exists()
