@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 import signal
 
+from eventlog.errors import ConfigError
 from eventlog.node.node import Node, NodeConfig
 from eventlog.node.server import Server
 
@@ -54,6 +56,7 @@ async def serve_node(node: Node, *, exit_with_parent: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, functools.partial(_reload_tls, server))
     watcher = asyncio.create_task(_watch_parent(stop, node)) if exit_with_parent else None
     ends = {asyncio.create_task(node.health.failed.wait()), asyncio.create_task(stop.wait())}
     try:
@@ -69,6 +72,14 @@ async def serve_node(node: Node, *, exit_with_parent: bool = False) -> None:
         await node.stop()
     if node.health.failure is not None:
         raise node.health.failure
+
+
+def _reload_tls(server: Server) -> None:
+    """SIGHUP: load the TLS files again, so certificates are rotated without a restart."""
+    try:
+        server.reload_tls()
+    except ConfigError as error:
+        server.logger.error("tls_reload_failed", reason=str(error))
 
 
 def settle_heap() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.requests import APPENDS_PER_SLICE, MAX_APPENDS_PER_FRAME
 from eventlog.protocol.streams import FrameWriter, read_hello
 from eventlog.records import RecordedEvent
-from eventlog.security.tls import server_context
+from eventlog.security.tls import reload, server_context
 from eventlog.state.outcomes import ClusterNamed, Outcome
 from eventlog.store.reads import Tail
 
@@ -72,15 +73,29 @@ class Server:
         """One thread: long reads take turns, and the loop competes with one thread for the
         interpreter, not with one per reader."""
         self.copier = copy_calls.Copier()
+        self.tls_context: ssl.SSLContext | None = None
+        """The listening port's TLS, once started; ``reload_tls`` loads its files again."""
 
     async def start(self) -> None:
         host, port = self.node.config.addresses[self.node.config.node_id]
         tls = self.node.config.tls
-        context = server_context(tls) if tls is not None else None
+        context = self.tls_context = server_context(tls) if tls is not None else None
         self._server = await asyncio.start_server(
             self._accept, host, port, reuse_address=True, ssl=context
         )
         self.logger.info("listening", host=host, port=port, tls=context is not None)
+
+    def reload_tls(self) -> None:
+        """Load the TLS files again (rotated certificates): connections from now on use them,
+        on the listening port and to peers. ``ConfigError`` if they do not load; the ones in
+        use stay."""
+        tls = self.node.config.tls
+        if tls is None:
+            return
+        for context in (self.tls_context, getattr(self.node.transport, "tls_context", None)):
+            if context is not None:
+                reload(context, tls)
+        self.logger.info("tls_reloaded", ca=tls.ca, cert=tls.cert)
 
     async def close(self) -> None:
         """Stop accepting, then end every connection by closing its socket, so each handler

@@ -150,7 +150,7 @@ class PeerTransport:
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
         self._answer_timeout = answer_timeout
-        self._tls = tls
+        self.tls_context = tls
         """Dial peers over TLS with this context, and hear only peers that present their
         own node's certificate; None: plaintext."""
         # Our own entry may be in the map (the node passes the whole cluster); never dial it.
@@ -291,10 +291,11 @@ class PeerTransport:
             reader, writer = await asyncio.open_connection(
                 peer.host,
                 peer.port,
-                ssl=self._tls,
-                server_hostname=peer.host if self._tls else None,
+                ssl=self.tls_context,
+                server_hostname=peer.host if self.tls_context else None,
             )
-        if self._tls is not None and node_of(writer.get_extra_info("peercert")) != peer.node_id:
+        presented = node_of(writer.get_extra_info("peercert"))
+        if self.tls_context is not None and presented != peer.node_id:
             writer.transport.abort()
             raise ConnectionRefusedError(
                 f"the certificate at {peer.host}:{peer.port} is not node {peer.node_id}'s"
@@ -423,7 +424,7 @@ class PeerTransport:
         if hello.role != "peer":
             raise FrameError(f"expected a peer hello, got role {hello.role!r}")
         check_peer(hello, self.cluster_id)
-        if self._tls is not None and node_of(peercert) != hello.node_id:
+        if self.tls_context is not None and node_of(peercert) != hello.node_id:
             raise FrameError(
                 f"a peer said it is node {hello.node_id} without node {hello.node_id}'s certificate"
             )

@@ -3,6 +3,7 @@ taken again whole; a learner serves reads and subscriptions while the voters are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from eventlog import Client, NewEvent
 from tests.cluster.harness import dump_logs, local_cluster, wait_for
 from tests.cluster.proxy import Proxy
-from tests.cluster.test_membership_change import caught_up
+from tests.cluster.test_membership_change import caught_up, under_load
 
 
 def fill(client: Client, megabytes: int) -> None:
@@ -31,7 +32,8 @@ def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_is_taken_again_whole(
             fill(client, 24)
             leader = cluster.leader(timeout=20)
             proxy = Proxy(cluster.nodes[leader].port)
-            try:
+            with under_load(cluster), contextlib.ExitStack() as closing:
+                closing.callback(proxy.close)
                 new = cluster.joining(4, tmp_path, join=f"127.0.0.1:{proxy.port}")
                 client.add_member(4, new.address)
                 new.start()
@@ -48,14 +50,13 @@ def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_is_taken_again_whole(
                     cluster.nodes[leader].kill()
                     proxy.hold(False)  # the copy's connection breaks
                 wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
-            finally:
-                proxy.close()
+                if crashed == "leader":
+                    cluster.nodes[leader].start()
             assert not (new.data_dir / "incoming").exists()
             log = new.log_path.read_text()
             assert log.count('"copy_installed"') == 1
             if crashed == "leader":
                 assert '"copy_failed"' in log
-                cluster.nodes[leader].start()
             client.promote_member(4)
             client.append("after", [NewEvent("E", b"x")])
             statuses = cluster.wait_converged(timeout=30)

@@ -123,17 +123,18 @@ def test_a_removed_node_restarted_with_its_old_directory_is_refused_and_changes_
         old = cluster.nodes[removed]
         old.kill()
         client.remove_member(removed)  # while it is down: it never hears of its removal
-        terms = {n: s.term for n, s in cluster.statuses().items()}
-        old.start()
-        others = [cluster.nodes[n] for n in cluster.nodes if n != removed]
-        wait_for(
-            lambda: any(f"node {removed} is not a peer" in n.log_path.read_text() for n in others),
-            30,
-            "the members to refuse the removed node",
-        )
-        for n in range(20):
-            client.append("s", [NewEvent("E", str(n).encode())])
         del cluster.nodes[removed]
+        terms = {n: s.term for n, s in cluster.statuses().items()}
+        with under_load(cluster):
+            old.start()
+            others = list(cluster.nodes.values())
+            wait_for(
+                lambda: any(
+                    f"node {removed} is not a peer" in n.log_path.read_text() for n in others
+                ),
+                30,
+                "the members to refuse the removed node",
+            )
         statuses = cluster.wait_converged(timeout=30)
         assert {n: s.term for n, s in statuses.items()} == {n: terms[n] for n in statuses}
         assert cluster.leader(timeout=5) == leader
@@ -165,22 +166,23 @@ def test_a_leader_lost_right_after_it_proposed_a_change_leaves_one_configuration
                     except EventLogError as error:
                         outcome["error"] = error
 
-            for node in followers:
-                node.pause()
-            adding = threading.Thread(target=add)
-            adding.start()
-            wait_for(lambda: '"membership_proposed"' in old.log_path.read_text(), 20, "a proposal")
-            old.kill() if fate == "killed" else old.pause()
-            for node in followers:
-                node.resume()
-            adding.join(timeout=120)
-            assert "made" in outcome, outcome
-            old.start() if fate == "killed" else old.resume()
-            new.start()
-            wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
-            made = client.promote_member(4)
-            assert made.voters == (1, 2, 3, 4)
-            client.append("s", [NewEvent("E", b"after")])
+            with under_load(cluster):
+                for node in followers:
+                    node.pause()
+                adding = threading.Thread(target=add)
+                adding.start()
+                proposed = '"membership_proposed"'
+                wait_for(lambda: proposed in old.log_path.read_text(), 20, "a proposal")
+                old.kill() if fate == "killed" else old.pause()
+                for node in followers:
+                    node.resume()
+                adding.join(timeout=120)
+                assert "made" in outcome, outcome
+                old.start() if fate == "killed" else old.resume()
+                new.start()
+                wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
+                made = client.promote_member(4)
+                assert made.voters == (1, 2, 3, 4)
             statuses = cluster.wait_converged(timeout=30)
             assert {(s.voters, s.learners) for s in statuses.values()} == {((1, 2, 3, 4), ())}
         except BaseException:
@@ -203,20 +205,20 @@ def test_a_leader_partitioned_from_its_peers_mid_change_leaves_one_configuration
                 leader = cluster.leader(timeout=20)
                 with cluster.client(timeout=30) as client:
                     client.append("s", [NewEvent("E", b"before")])
-                for (i, j), proxy in proxies.items():
-                    proxy.set_cut(leader in (i, j))
-                new = cluster.joining(4, tmp_path)
-                others = [node.address for n, node in cluster.nodes.items() if n != leader]
-                with Client([cluster.nodes[leader].address, *others], timeout=60) as caller:
-                    made = caller.add_member(4, new.address)
-                assert made.learners == (4,)
-                assert '"membership_proposed"' in cluster.nodes[leader].log_path.read_text()
-                for proxy in proxies.values():
-                    proxy.set_cut(False)
-                new.start()
-                with cluster.client(timeout=30) as client:
-                    wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
-                    client.append("s", [NewEvent("E", b"after")])
+                with under_load(cluster):
+                    for (i, j), proxy in proxies.items():
+                        proxy.set_cut(leader in (i, j))
+                    new = cluster.joining(4, tmp_path)
+                    others = [node.address for n, node in cluster.nodes.items() if n != leader]
+                    with Client([cluster.nodes[leader].address, *others], timeout=60) as caller:
+                        made = caller.add_member(4, new.address)
+                    assert made.learners == (4,)
+                    assert '"membership_proposed"' in cluster.nodes[leader].log_path.read_text()
+                    for proxy in proxies.values():
+                        proxy.set_cut(False)
+                    new.start()
+                    with cluster.client(timeout=30) as client:
+                        wait_for(lambda: caught_up(client, 4), 60, "node 4 to catch up")
                 statuses = cluster.wait_converged(timeout=30)
                 assert {(s.voters, s.learners) for s in statuses.values()} == {((1, 2, 3), (4,))}
             except BaseException:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +143,35 @@ def test_a_node_without_tls_files_refuses_to_start_unless_insecure(tmp_path: Pat
     assert refused.returncode == 2
     assert "a node runs with TLS" in refused.stderr and "--insecure" in refused.stderr
     assert not (tmp_path / "d").exists()
+
+
+def served_certificate(address: str, ca: Path) -> str:
+    """The serial number of the certificate a node presents now."""
+    host, port = address.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw) as wrapped,
+    ):
+        certificate = wrapped.getpeercert()
+    assert certificate is not None
+    return str(certificate["serialNumber"])
+
+
+def test_certificates_rotated_on_disk_are_served_after_sighup_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as client:
+        client.append("s", [NewEvent("E", b"before")])
+        tls, node = tmp_path / "tls", cluster.nodes[1]
+        before = served_certificate(node.address, tls / "ca.pem")
+        create_tls_dir(tls, [1])  # new keys and certificates from the same CA
+        assert served_certificate(node.address, tls / "ca.pem") == before, "not before SIGHUP"
+        assert node.process is not None
+        node.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: '"tls_reloaded"' in node.log_path.read_text(), 10, "the reload")
+        assert served_certificate(node.address, tls / "ca.pem") != before
+        assert node.running
+        client.append("s", [NewEvent("E", b"after")])
+        assert cluster.wait_converged(timeout=20)
