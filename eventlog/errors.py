@@ -22,6 +22,7 @@ __all__ = [
     "Overloaded",
     "ProposalDropped",
     "StorageFull",
+    "TLSError",
     "Unavailable",
     "WrongCluster",
     "WrongExpectedVersion",
@@ -148,6 +149,12 @@ class MembershipError(EventLogError):
     @property
     def code(self) -> str:
         return self.reason
+
+
+class TLSError(EventLogError):
+    """The two ends do not agree on TLS: a plaintext client at a node that requires TLS, a
+    TLS client at a node run ``--insecure``, or a certificate that does not verify. Raised at
+    once: asking again, or another node of the same cluster, cannot help."""
 
 
 class Overloaded(EventLogError):

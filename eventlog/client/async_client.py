@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial
+from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial, requires_tls
 from eventlog.client.policy import (
     SUBSCRIPTION_PAUSE,
     Backoff,
@@ -26,7 +26,7 @@ from eventlog.client.policy import (
     known_addresses,
     next_address,
 )
-from eventlog.errors import MembershipError, Unavailable, WrongCluster
+from eventlog.errors import MembershipError, TLSError, Unavailable, WrongCluster
 from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import NodeHello
@@ -302,6 +302,9 @@ class AsyncClient:
         deadline = loop.time() + self.timeout
         backoff = Backoff(self._rng)
         last = "no attempt"
+        refused: dict[str, TLSError] = {}
+        """Addresses whose TLS did not agree with ours in this call: once every address has,
+        the call fails with it at once (one node with a bad certificate fails only itself)."""
         while loop.time() < deadline:
             target, connection = self._target, None
             attempt = sent = 0.0
@@ -329,6 +332,13 @@ class AsyncClient:
             except OSError as error:
                 last = str(error) or type(error).__name__
                 await self._give_up(target, connection)
+            except TLSError as error:
+                refused[target] = error
+                if set(self.addresses) <= set(refused):
+                    raise
+                last = str(error)
+                await self._give_up(target, connection)
+                continue
             finally:
                 if connection is not None:  # its hello named the members, answer or not
                     self._learn(connection)
@@ -344,6 +354,16 @@ class AsyncClient:
                 async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, remaining))):
                     await connection.greeted.wait()
         if connection.ended is not None:  # refused (another cluster) or gone: as a call would be
+            silent = connection.node is None and not connection.heard
+            if (
+                silent
+                and self._tls_context is None
+                and await requires_tls(connection.address, DIAL_TIMEOUT)
+            ):
+                raise TLSError(
+                    f"the node at {connection.address} requires TLS: give the cluster's CA "
+                    "(tls=TLSConfig(ca=...), --tls-ca or EVENTRAFT_TLS_CA)"
+                )
             raise connection.ended
         self._learn(connection)
 

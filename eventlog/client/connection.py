@@ -12,7 +12,7 @@ import ssl
 from typing import Any
 
 from eventlog.client.policy import Retry
-from eventlog.errors import FrameError, WrongCluster
+from eventlog.errors import FrameError, TLSError, WrongCluster
 from eventlog.protocol.addresses import split_address
 from eventlog.protocol.answers import unpack_error
 from eventlog.protocol.frames import FrameDecoder, encode_frame
@@ -40,15 +40,49 @@ async def dial(
     node's of the cluster's CA) and say hello as a client of ``cluster_id`` (None: of whatever
     cluster the node belongs to, which its answering hello tells)."""
     host, port = split_address(address)
-    async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
-        reader, writer = await asyncio.open_connection(
-            host, port, ssl=tls, server_hostname=host if tls is not None else None
-        )
+    try:
+        async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
+            reader, writer = await asyncio.open_connection(
+                host, port, ssl=tls, server_hostname=host if tls is not None else None
+            )
+    except ssl.SSLError as error:
+        raise _tls_error(address, error) from None
     if tls is not None and node_of(writer.get_extra_info("peercert")) is None:
         writer.transport.abort()
-        raise ConnectionRefusedError(f"{address} presented a certificate that is no node's")
+        raise TLSError(f"{address} presented a certificate of the CA that is no node's")
     writer.write(encode_frame(hello(cluster_id or "", "client", 0)))
     return Connection(address, reader, writer)
+
+
+def _tls_error(address: str, error: ssl.SSLError) -> TLSError:
+    reason = getattr(error, "reason", None) or str(error)
+    if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
+        return TLSError(
+            f"the node at {address} does not speak TLS (it runs --insecure): connect without tls"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return TLSError(
+            f"the certificate of the node at {address} does not verify against the CA given: "
+            f"{error.verify_message}"
+        )
+    return TLSError(f"TLS with the node at {address} failed: {reason}")
+
+
+async def requires_tls(address: str, timeout: float) -> bool:
+    """Does the node at ``address`` speak TLS? Asked when a plaintext connection ended before
+    the node said anything (what a TLS port does with a plaintext hello): one handshake,
+    trusting nothing and sending nothing, only to name the mistake."""
+    host, port = split_address(address)
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port, ssl=probe)
+    except (OSError, TimeoutError):
+        return False
+    writer.transport.abort()
+    return True
 
 
 class Connection:
@@ -69,6 +103,8 @@ class Connection:
         """Why the connection ended, once it did (what its calls in flight were failed with)."""
         self.retiring = False
         """Retired: it answers the calls in flight and takes no more (``retire``)."""
+        self.heard = False
+        """Any byte came from the node on this connection."""
         self.heard_at = asyncio.get_running_loop().time()
         """Loop time bytes last came from the node: a call that timed out while others were
         answered timed out for its own reason, and the connection stays."""
@@ -80,6 +116,7 @@ class Connection:
         try:
             while data := await self.reader.read(1 << 16):
                 self.heard_at = asyncio.get_running_loop().time()
+                self.heard = True
                 for frame in decoder.feed(data):
                     await self._receive(frame)
         except (ConnectionError, FrameError, OSError) as error:

@@ -33,7 +33,7 @@ from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.requests import APPENDS_PER_SLICE, MAX_APPENDS_PER_FRAME
-from eventlog.protocol.streams import FrameWriter, read_hello
+from eventlog.protocol.streams import FrameWriter, PlaintextPort, read_hello
 from eventlog.records import RecordedEvent
 from eventlog.security.tls import reload, server_context
 from eventlog.state.outcomes import ClusterNamed, Outcome
@@ -130,6 +130,9 @@ class Server:
                 await self.node.transport.serve_peer(reader, writer, caller, decoder)
             elif self._welcome(caller, ours, writer):
                 await ClientSession(self.node, reader, writer, decoder, self).run()
+        except PlaintextPort as error:
+            self.logger.warning("tls_client_refused", peer=str(peer), reason=str(error))
+            await _answer_in_plaintext(reader, writer)
         except (FrameError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
             if not self._closing:
                 self.logger.warning("connection_closed", peer=str(peer), reason=str(error))
@@ -292,6 +295,17 @@ class ClientSession:
             where = f"{address[0]}:{address[1]}" if address else None
             error = NotLeader(error.node_id, leader or None, where)
         return answers.pack_error(error)
+
+
+async def _answer_in_plaintext(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read what the TLS client sent (its hello), so that closing does not reset the
+    connection first, and answer in plaintext: its TLS then reports a protocol mismatch
+    rather than a reset."""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(0.5):
+            await reader.read(1 << 16)
+        writer.write(encode_frame([0, "error", answers.pack_error(Unavailable("no TLS here"))]))
+        await writer.drain()
 
 
 async def _breathe() -> None:

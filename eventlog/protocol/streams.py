@@ -38,6 +38,14 @@ class FrameWriter:
             self.writer.write(data)
 
 
+TLS_HANDSHAKE = b"\x16\x03"
+"""How every TLS connection starts: a handshake record of version 3.x."""
+
+
+class PlaintextPort(FrameError):
+    """A TLS client at a port without TLS (a node run ``--insecure``)."""
+
+
 async def read_hello(reader: asyncio.StreamReader, decoder: FrameDecoder, timeout: float) -> Hello:
     """Read exactly the first frame and parse it as a hello.
 
@@ -54,6 +62,8 @@ async def read_hello(reader: asyncio.StreamReader, decoder: FrameDecoder, timeou
                 data = await reader.readexactly(wanted)
             except asyncio.IncompleteReadError:
                 raise FrameError("connection closed before the hello") from None
+            if not decoder.buffered and data.startswith(TLS_HANDSHAKE):
+                raise PlaintextPort("a TLS handshake at a node that runs without TLS")
             bodies = decoder.feed(data)
             if bodies:
                 return parse_hello(bodies[0])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from eventlog import Client, NewEvent, Unavailable
+from eventlog import Client, NewEvent, TLSError
 from eventlog.security.tls import TLSConfig
 from eventraft.certs import create_tls_dir
 from tests.cluster.harness import dump_logs, free_ports, local_cluster, wait_for
@@ -32,16 +32,34 @@ def test_a_tls_cluster_serves_a_client_that_trusts_its_ca_and_no_plaintext_one(
         only_ca = TLSConfig(ca=str(tmp_path / "tls" / "ca.pem"))
         with Client(cluster.addresses, timeout=30, tls=only_ca) as anonymous:
             assert anonymous.read_stream("s")[0].data == b"over tls"
-        with Client(cluster.addresses, timeout=2) as plaintext, pytest.raises(Unavailable):
+        # Typed once every node was tried: a retry until the 60 s deadline would raise
+        # Unavailable instead.
+        with (
+            Client(cluster.addresses, timeout=60) as plaintext,
+            pytest.raises(TLSError, match="requires TLS: give the cluster's CA"),
+        ):
             plaintext.read_stream("s")
         other = create_tls_dir(tmp_path / "other", [1], clients=["admin"])[0].parent
         stranger = TLSConfig.from_dir(other, "admin")
         with (
-            Client(cluster.addresses, timeout=2, tls=stranger) as untrusting,
-            pytest.raises(Unavailable),
+            Client(cluster.addresses, timeout=60, tls=stranger) as untrusting,
+            pytest.raises(TLSError, match="does not verify against the CA"),
         ):
             untrusting.read_stream("s")
         assert cluster.wait_converged(timeout=20)
+
+
+def test_a_tls_client_at_an_insecure_node_is_told_so_at_once(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as cluster:
+        cluster.leader(timeout=20)
+        ca = create_tls_dir(tmp_path / "tls", [1])[0]
+        with (
+            Client(cluster.addresses, timeout=60, tls=TLSConfig(ca=str(ca))) as client,
+            pytest.raises(TLSError, match="does not speak TLS"),
+        ):
+            client.status()
+        with cluster.client() as plaintext:
+            assert plaintext.status().role in ("leader", "follower")
 
 
 @pytest.mark.parametrize("impostor", ["another CA", "another node's certificate"])
