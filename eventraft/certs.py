@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_HOSTS",
     "VALID_DAYS",
     "create_tls_dir",
+    "local_cluster_tls",
 ]
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -54,6 +55,17 @@ def create_tls_dir(
     for name in clients:
         written += _leaf(out, name, CLIENT_UNIT, ca_key, ca_cert, (), valid_days)
     return [out / "ca.pem", *written]
+
+
+def local_cluster_tls(out: Path, nodes: int, host: str) -> Path:
+    """The TLS directory of a local cluster: made with a CA, node certificates for ``host``
+    and the client ``admin`` the first time; what is missing (a node more) is added later."""
+    missing = [n for n in range(1, nodes + 1) if not (out / f"{node_name(n)}.pem").exists()]
+    hosts = tuple(dict.fromkeys((host, *DEFAULT_HOSTS)))
+    clients = [] if (out / "admin.pem").exists() else ["admin"]
+    if missing or clients or not (out / "ca.pem").exists():
+        create_tls_dir(out, missing, hosts=hosts, clients=clients)
+    return out
 
 
 def _ca(out: Path, valid_days: int) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:

@@ -20,7 +20,7 @@ import attrs
 import click
 import pytest
 
-from eventlog import Client, EventLogError
+from eventlog import Client, EventLogError, TLSConfig
 from eventraft.cli import main as eventraft_main
 from tests.cli.commandline import free_base_port, wait_for
 
@@ -47,13 +47,15 @@ class Reader:
     directory: Path
     base_port: int
     background: list[tuple[str, subprocess.Popen[str]]] = attrs.field(factory=list)
+    exported: dict[str, str] = attrs.field(factory=dict)
+    """What ``export NAME=VALUE`` lines set in the reader's shell, for every later command."""
 
     @property
     def addresses(self) -> str:
         return ",".join(f"127.0.0.1:{self.base_port + n}" for n in range(3))
 
     def env(self) -> dict[str, str]:
-        return {
+        return self.exported | {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             # What the clone's root gives a user: ``examples`` is importable there.
             "PYTHONPATH": str(REPO),
@@ -77,7 +79,11 @@ class Reader:
 
     def run_shell(self, block: str) -> None:
         for command in commands(self.localise(block)):
-            if BACKGROUND in command:
+            if command.startswith("export "):
+                for assignment in shlex.split(command)[1:]:
+                    name, _, value = assignment.partition("=")
+                    self.exported[name] = value
+            elif BACKGROUND in command:
                 self.start(command)
             else:
                 run = subprocess.run(["bash", "-o", "pipefail", "-c", command], **self._io(60))
@@ -101,8 +107,10 @@ class Reader:
 
         def ready() -> bool:
             assert process.poll() is None, f"{what} exited: {process.communicate()[1]}"
+            made = self.directory / "data" / "tls"  # by `eventraft cluster`
+            tls = TLSConfig.from_dir(made, "admin") if (made / "ca.pem").exists() else None
             try:
-                with Client(self.addresses, timeout=2) as client:
+                with Client(self.addresses, timeout=2, tls=tls) as client:
                     status = client.status()
                     if what == "project":
                         return any(

@@ -68,10 +68,11 @@ class AsyncClient:
         tls: TLSConfig | None = None,
     ) -> None:
         self._given = parse_addresses(addresses)
-        self.tls = tls
+        self.tls = tls if tls is not None else TLSConfig.from_env()
         """The CA the nodes' certificates must be signed by, and this client's certificate
-        (its user) if it has one; None: plaintext, to nodes run with ``--insecure``."""
-        self._tls_context = client_context(tls) if tls is not None else None
+        (its user) if it has one; by default as ``EVENTRAFT_TLS_CA``, ``EVENTRAFT_TLS_CERT``
+        and ``EVENTRAFT_TLS_KEY`` say; None: plaintext, to nodes run with ``--insecure``."""
+        self._tls_context = client_context(self.tls) if self.tls is not None else None
         self.addresses = list(self._given)
         """Where to call: the addresses given, then the members the nodes name."""
         self.timeout = timeout

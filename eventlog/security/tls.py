@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -50,6 +51,20 @@ class TLSConfig:
             return cls(ca=str(root / "ca.pem"))
         return cls(
             ca=str(root / "ca.pem"), cert=str(root / f"{name}.pem"), key=str(root / f"{name}.key")
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TLSConfig | None:
+        """``EVENTRAFT_TLS_CA`` (and ``EVENTRAFT_TLS_CERT``, ``EVENTRAFT_TLS_KEY`` for a
+        client certificate), as the commands take them; None if no CA is set."""
+        env = os.environ if environ is None else environ
+        ca = env.get("EVENTRAFT_TLS_CA")
+        if not ca:
+            return None
+        return cls(
+            ca=ca,
+            cert=env.get("EVENTRAFT_TLS_CERT") or None,
+            key=env.get("EVENTRAFT_TLS_KEY") or None,
         )
 
     def check(self) -> TLSConfig:

@@ -19,6 +19,7 @@ from eventlog.protocol.hello import new_cluster_id
 from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import NodeId
+from eventraft.certs import local_cluster_tls
 from eventraft.cli.errors import fail, os_error_message
 from eventraft.cli.options import cluster_id_option, log_level, quota_option
 from eventraft.cli.tls_options import node_tls, node_tls_options
@@ -182,6 +183,12 @@ def node(
 )
 @cluster_id_option
 @quota_option
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Run the nodes without TLS.  [default: TLS, with a CA and certificates made in "
+    "DATA_DIR/tls the first time]",
+)
 def cluster(
     nodes: int,
     data_dir: Path,
@@ -189,6 +196,7 @@ def cluster(
     host: str,
     cluster_id: str | None,
     quota_bytes: int | None,
+    insecure: bool,
 ) -> None:
     """Run a local cluster of NODES node processes until Ctrl-C or SIGTERM, which stop them all.
 
@@ -204,11 +212,20 @@ def cluster(
     quota = ("--quota-bytes", str(quota_bytes)) if quota_bytes is not None else ()
     processes = _node_processes(nodes, data_dir, base_port, host, cluster_id, quota)
     _check_can_start(data_dir, processes)
+    connect = ""
+    if not insecure:
+        tls = local_cluster_tls(data_dir / "tls", nodes, host)
+        for process in processes:
+            process.tls_dir = tls
+        connect = (
+            f"; over TLS: export EVENTRAFT_TLS_CA={tls}/ca.pem EVENTRAFT_TLS_CERT={tls}/admin.pem "
+            f"EVENTRAFT_TLS_KEY={tls}/admin.key"
+        )
     supervisor = Supervisor(processes, report=lambda text: click.echo(text, err=True))
     addresses = ",".join(process.address for process in processes)
     click.echo(
-        f"cluster of {nodes} starting; clients: --cluster {addresses}; node N logs to "
-        f"{data_dir}/node-N.log; Ctrl-C stops every node",
+        f"cluster of {nodes} starting; clients: --cluster {addresses}{connect}; node N logs "
+        f"to {data_dir}/node-N.log; Ctrl-C stops every node",
         err=True,
     )
     with _signals_to(supervisor):

@@ -7,6 +7,7 @@ failed check, an error, Ctrl-C, SIGTERM or SIGHUP.
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import time
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from eventlog.errors import EventLogError
+from eventlog.security.tls import TLSConfig
 from eventraft.demo.bank import append_accounts, read_back
 from eventraft.demo.failover import check_survivors, kill_leader_under_load
 from eventraft.demo.narration import Narrator
@@ -37,13 +39,14 @@ def run_cluster_demo(console: Console, *, nodes: int = 3) -> bool:
     console.rule(f"[bold]eventraft: a {nodes}-node cluster of real processes on this machine")
     console.print(
         "Each node is an [bold]eventraft node[/bold] process with its own LMDB environment, "
-        "talking Raft to the others over TCP on 127.0.0.1. Every claim below is checked."
+        "talking Raft to the others over TLS on 127.0.0.1, with certificates of a CA made for "
+        "the demo. Every claim below is checked."
     )
     processes: list[NodeProcess] = []
     with _interrupt_on_termination(), tempfile.TemporaryDirectory(prefix="eventraft-") as tmp:
         data = Path(tmp)
         try:
-            with local_cluster(data, nodes) as cluster:
+            with local_cluster(data, nodes, tls=True) as cluster, _clients_over(cluster.tls):
                 processes = list(cluster.nodes.values())
                 _tell(narrator, cluster, data)
         except (AssertionError, EventLogError) as error:
@@ -56,6 +59,28 @@ def run_cluster_demo(console: Console, *, nodes: int = 3) -> bool:
     )
     narrator.conclude()
     return narrator.passed
+
+
+@contextmanager
+def _clients_over(tls: TLSConfig | None) -> Iterator[None]:
+    """Every client the demo makes connects with ``tls``, as a user's shell would after the
+    ``export EVENTRAFT_TLS_...`` lines that ``eventraft cluster`` prints."""
+    assert tls is not None and tls.cert is not None and tls.key is not None
+    given = {
+        "EVENTRAFT_TLS_CA": tls.ca,
+        "EVENTRAFT_TLS_CERT": tls.cert,
+        "EVENTRAFT_TLS_KEY": tls.key,
+    }
+    before = {name: os.environ.get(name) for name in given}
+    os.environ.update(given)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _tell(narrator: Narrator, cluster: LocalCluster, data: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from eventlog import Client, EventLogError, NewEvent
+from eventlog import Client, EventLogError, NewEvent, TLSConfig
 from eventraft.supervisor import exit_reason
 from tests.cli.commandline import (
     DEADLINE,
@@ -39,6 +39,11 @@ class ClusterRun:
     def address(self, node_id: int) -> str:
         return f"127.0.0.1:{self.base_port + node_id - 1}"
 
+    @property
+    def tls(self) -> TLSConfig:
+        """What the cluster made in its data dir, and said how to use."""
+        return TLSConfig.from_dir(self.data / "tls", "admin")
+
     def node_pids(self, node_id: int) -> list[int]:
         return processes_mentioning(f"--data-dir {self.data}/node-{node_id} ")
 
@@ -49,7 +54,7 @@ class ClusterRun:
 
     def answers(self, node_id: int) -> bool:
         try:
-            with Client([self.address(node_id)], timeout=0.5) as client:
+            with Client([self.address(node_id)], timeout=0.5, tls=self.tls) as client:
                 return client.status().leader != 0
         except EventLogError:
             return False
@@ -129,7 +134,8 @@ def test_the_nodes_log_at_the_level_given_after_the_subcommand(tmp_path: Path) -
 def test_a_restarted_cluster_keeps_its_id_and_its_events(tmp_path: Path) -> None:
     with start_cluster(tmp_path) as first:
         first.wait_for_leader()
-        with Client([first.address(1)], timeout=10) as client:
+        assert first.said(f"over TLS: export EVENTRAFT_TLS_CA={first.data}/tls/ca.pem")
+        with Client([first.address(1)], timeout=10, tls=first.tls) as client:
             client.append("kept", [NewEvent("E", b"1")])
             cluster_id = client.status().cluster_id
         first.process.send_signal(signal.SIGINT)
@@ -138,7 +144,9 @@ def test_a_restarted_cluster_keeps_its_id_and_its_events(tmp_path: Path) -> None
     with start_cluster(tmp_path) as second:  # the same data dir, on other ports
         second.wait_for_leader()
         for node_id in (1, 2, 3):
-            with Client([second.address(node_id)], timeout=10, cluster_id=cluster_id) as client:
+            with Client(
+                [second.address(node_id)], timeout=10, cluster_id=cluster_id, tls=second.tls
+            ) as client:
                 assert client.status().cluster_id == cluster_id
                 assert [e.data for e in client.read_stream("kept")] == [b"1"]
         second.process.send_signal(signal.SIGINT)
