@@ -20,6 +20,7 @@ from eventlog import (
     EmbeddedStore,
     LeaseGrant,
     RecordedEvent,
+    TLSConfig,
     open_embedded,
     parse_addresses,
 )
@@ -66,9 +67,12 @@ class ClientSource:
         timeout: float = 10.0,
         lease_timeout: float = 2.0,
         cluster_id: str | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
         given = parse_addresses(addresses)
         self.timeout, self.cluster_id = timeout, cluster_id
+        self.tls = tls
+        """As ``AsyncClient``'s: None takes ``EVENTRAFT_TLS_*``."""
         self._reads = self._client(given, timeout)
         self._leases = self._client(given, lease_timeout)
         self._subscriptions = 0
@@ -80,7 +84,7 @@ class ClientSource:
         return list(self._reads.addresses)
 
     def _client(self, addresses: list[str], timeout: float) -> AsyncClient:
-        return AsyncClient(addresses, timeout, cluster_id=self.cluster_id)
+        return AsyncClient(addresses, timeout, cluster_id=self.cluster_id, tls=self.tls)
 
     async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._reads.read_all(from_position, limit)
