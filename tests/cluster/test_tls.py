@@ -4,6 +4,7 @@ node hears a peer only with that peer's own certificate, and one that cannot pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -193,3 +194,30 @@ def test_certificates_rotated_on_disk_are_served_after_sighup_without_a_restart(
         assert node.running
         client.append("s", [NewEvent("E", b"after")])
         assert cluster.wait_converged(timeout=20)
+
+
+def test_garbage_before_and_after_the_handshake_closes_one_connection_only(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as client:
+        client.append("s", [NewEvent("E", b"kept")])
+        host, port = cluster.nodes[1].address.rsplit(":", 1)
+        context = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.pem"))
+        context.check_hostname = False
+        for garbage in (os.urandom(4096), b"\x16\x03\x01" + os.urandom(64)):  # before TLS
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                raw.sendall(garbage)
+                raw.settimeout(10)
+                with contextlib.suppress(ConnectionError):
+                    assert raw.recv(1 << 16) == b"", "the node closes what is not TLS"
+        for garbage in (os.urandom(4096), b"\xff\xff\xff\xff" + os.urandom(64)):  # inside TLS
+            with (
+                socket.create_connection((host, int(port)), timeout=10) as raw,
+                context.wrap_socket(raw) as wrapped,
+            ):
+                wrapped.sendall(garbage)
+                with contextlib.suppress(ConnectionError, ssl.SSLError):
+                    assert wrapped.recv(1 << 16) == b"", "the node closes a bad frame"
+        assert [e.data for e in client.read_stream("s")] == [b"kept"]
+        client.append("s", [NewEvent("E", b"after")])
+        assert {s.last_position for s in cluster.wait_converged(timeout=20).values()} == {2}
