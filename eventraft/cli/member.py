@@ -123,10 +123,22 @@ def list_members(
         output_console().print(_members_table(members))
 
 
+def _change_options(f: Any) -> Any:
+    """What every change takes: where the cluster is, the node, how to print, how long."""
+    for option in (
+        client_tls_options,
+        timeout_option(30.0, "the change"),
+        _json_option,
+        _id_option,
+        cluster_id_option,
+        cluster_option,
+    ):
+        f = option(f)
+    return f
+
+
 @member.command("add")
-@cluster_option
-@cluster_id_option
-@_id_option
+@_change_options
 @click.option("--address", required=True, metavar="HOST:PORT", help="Where the new node listens.")
 @click.option(
     "--learner",
@@ -134,9 +146,6 @@ def list_members(
     help="Add it as a learner (every node is added so; the flag says it). Promote it once it "
     "has caught up.",
 )
-@_json_option
-@timeout_option(30.0, "the change")
-@client_tls_options
 def add(
     addresses: str,
     cluster_id: str | None,
@@ -160,12 +169,7 @@ def add(
 
 
 @member.command("promote")
-@cluster_option
-@cluster_id_option
-@_id_option
-@_json_option
-@timeout_option(30.0, "the change")
-@client_tls_options
+@_change_options
 def promote(
     addresses: str,
     cluster_id: str | None,
@@ -182,12 +186,7 @@ def promote(
 
 
 @member.command("remove")
-@cluster_option
-@cluster_id_option
-@_id_option
-@_json_option
-@timeout_option(30.0, "the change")
-@client_tls_options
+@_change_options
 def remove(
     addresses: str,
     cluster_id: str | None,
