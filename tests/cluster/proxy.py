@@ -17,6 +17,7 @@ class Proxy:
         self.cut = False
         self.forwarded = 0
         """Bytes carried so far, both ways."""
+        self._hold_at: int | None = None
         self._loop = asyncio.new_event_loop()
         self._flowing = asyncio.Event()
         self._flowing.set()
@@ -64,6 +65,9 @@ class Proxy:
                     break
                 writer.write(data)
                 self.forwarded += len(data)
+                if self._hold_at is not None and self.forwarded >= self._hold_at:
+                    self._hold_at = None
+                    self._flowing.clear()
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
@@ -82,6 +86,11 @@ class Proxy:
         """Held: connections stay open and carry nothing (a path that stalls); what waits
         fills the senders' buffers, and TCP stops them."""
         self._loop.call_soon_threadsafe(self._flowing.clear if held else self._flowing.set)
+
+    def hold_after(self, carried: int) -> None:
+        """Hold (``hold(True)``) as soon as ``carried`` bytes have passed, at a byte count
+        and not at a moment: a test stalls a transfer midway however fast it runs."""
+        self._hold_at = carried
 
     def _close_all(self) -> None:
         for writer in list(self._writers):

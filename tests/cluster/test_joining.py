@@ -36,9 +36,9 @@ def test_a_copy_cut_off_mid_transfer_leaves_no_store_and_is_taken_again_whole(
                 closing.callback(proxy.close)
                 new = cluster.joining(4, tmp_path, join=f"127.0.0.1:{proxy.port}")
                 client.add_member(4, new.address)
+                proxy.hold_after(4 << 20)  # of the 24 MB copy
                 new.start()
-                wait_for(lambda: proxy.forwarded > 4 << 20, 60, "the copy to be under way")
-                proxy.hold(True)
+                wait_for(lambda: proxy.forwarded >= 4 << 20, 60, "the copy to be under way")
                 incoming = new.data_dir / "incoming" / "data.mdb"
                 wait_for(lambda: incoming.exists() and incoming.stat().st_size > 0, 10, "bytes")
                 if crashed == "joiner":
