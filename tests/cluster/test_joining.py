@@ -89,6 +89,7 @@ def test_a_learner_serves_reads_and_subscriptions_while_the_voters_are_frozen(
                     received.append(event.data)
 
             subscription = threading.Thread(target=subscribe)
+            wait_for(lambda: replica.status().last_position >= 21, 30, "the learner to apply 21")
             for node in voters:
                 node.pause()
             try:

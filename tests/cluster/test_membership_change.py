@@ -118,6 +118,7 @@ def test_a_removed_node_restarted_with_its_old_directory_is_refused_and_changes_
 ) -> None:
     with local_cluster(tmp_path) as cluster, cluster.client(timeout=30) as client:
         client.append("s", [NewEvent("E", b"before")])
+        cluster.wait_converged(timeout=20)  # the node to remove applied it too
         leader = cluster.leader(timeout=20)
         removed = next(n for n in cluster.nodes if n != leader)
         old = cluster.nodes[removed]
