@@ -3,6 +3,7 @@ benchmarks. Free ports, one data dir per node, kill -9, pause, and everything cl
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import socket
@@ -334,3 +335,26 @@ def local_cluster(
             with suppress(Exception):
                 node.resume()
             node.kill()
+
+
+@contextmanager
+def tls_environment(tls: TLSConfig | None) -> Iterator[None]:
+    """Every client made meanwhile (in this process, or started from it) connects with
+    ``tls``, as in a shell after the ``export EVENTRAFT_TLS_...`` lines ``eventraft cluster``
+    prints."""
+    assert tls is not None and tls.cert is not None and tls.key is not None
+    given = {
+        "EVENTRAFT_TLS_CA": tls.ca,
+        "EVENTRAFT_TLS_CERT": tls.cert,
+        "EVENTRAFT_TLS_KEY": tls.key,
+    }
+    before = {name: os.environ.get(name) for name in given}
+    os.environ.update(given)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -7,7 +7,6 @@ failed check, an error, Ctrl-C, SIGTERM or SIGHUP.
 
 from __future__ import annotations
 
-import os
 import signal
 import tempfile
 import time
@@ -21,12 +20,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from eventlog.errors import EventLogError
-from eventlog.security.tls import TLSConfig
 from eventraft.demo.bank import append_accounts, read_back
 from eventraft.demo.failover import check_survivors, kill_leader_under_load
 from eventraft.demo.narration import Narrator
 from eventraft.demo.recovery import restart_and_catch_up
-from eventraft.localcluster import LocalCluster, NodeProcess, local_cluster, poll_until
+from eventraft.localcluster import (
+    LocalCluster,
+    NodeProcess,
+    local_cluster,
+    poll_until,
+    tls_environment,
+)
 from eventraft.statustable import status_table
 
 STEPS = 8
@@ -46,7 +50,7 @@ def run_cluster_demo(console: Console, *, nodes: int = 3) -> bool:
     with _interrupt_on_termination(), tempfile.TemporaryDirectory(prefix="eventraft-") as tmp:
         data = Path(tmp)
         try:
-            with local_cluster(data, nodes, tls=True) as cluster, _clients_over(cluster.tls):
+            with local_cluster(data, nodes, tls=True) as cluster, tls_environment(cluster.tls):
                 processes = list(cluster.nodes.values())
                 _tell(narrator, cluster, data)
         except (AssertionError, EventLogError) as error:
@@ -59,28 +63,6 @@ def run_cluster_demo(console: Console, *, nodes: int = 3) -> bool:
     )
     narrator.conclude()
     return narrator.passed
-
-
-@contextmanager
-def _clients_over(tls: TLSConfig | None) -> Iterator[None]:
-    """Every client the demo makes connects with ``tls``, as a user's shell would after the
-    ``export EVENTRAFT_TLS_...`` lines that ``eventraft cluster`` prints."""
-    assert tls is not None and tls.cert is not None and tls.key is not None
-    given = {
-        "EVENTRAFT_TLS_CA": tls.ca,
-        "EVENTRAFT_TLS_CERT": tls.cert,
-        "EVENTRAFT_TLS_KEY": tls.key,
-    }
-    before = {name: os.environ.get(name) for name in given}
-    os.environ.update(given)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _tell(narrator: Narrator, cluster: LocalCluster, data: Path) -> None:
