@@ -62,6 +62,8 @@ class Outbox:
     unanswered_since: float | None = None
     """Loop time of our first write since we last heard from this peer; None once heard."""
     task: asyncio.Task[None] | None = None
+    last_failure: str | None = None
+    """Why the last attempt to connect failed: a new reason is logged, a repeated one not."""
     report: list[Any] | None = None
     """The latest alarm report not yet written to this peer."""
 

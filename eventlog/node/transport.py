@@ -114,6 +114,10 @@ class Transport(Protocol):
         """Take over an inbound peer connection the server accepted, until it ends."""
 
 
+class WrongPeer(ConnectionError):
+    """The node dialed presented a certificate that is not its own node's."""
+
+
 class PeerTransport:
     """Sends Raft messages to peers and delivers theirs; owns no listening socket."""
 
@@ -278,9 +282,13 @@ class PeerTransport:
         self, log: structlog.typing.FilteringBoundLogger, peer: Outbox, attempt: int, error: OSError
     ) -> None:
         reason = str(error) or type(error).__name__
+        new_reason, peer.last_failure = reason != peer.last_failure, reason
         if peer.connected_at is not None:
             log.warning("peer_disconnected", reason=reason)
-        elif attempt == 0:
+        elif isinstance(error, ssl.SSLError | WrongPeer) and new_reason:
+            # a peer that cannot prove who it is, or we to it: said once per reason, loudly
+            log.warning("peer_connect_failed", reason=reason, attempt=attempt)
+        elif attempt == 0 or new_reason:
             log.info("peer_connect_failed", reason=reason, attempt=attempt)
         else:
             log.debug("peer_connect_failed", reason=reason, attempt=attempt)
@@ -297,7 +305,7 @@ class PeerTransport:
         presented = node_of(writer.get_extra_info("peercert"))
         if self.tls_context is not None and presented != peer.node_id:
             writer.transport.abort()
-            raise ConnectionRefusedError(
+            raise WrongPeer(
                 f"the certificate at {peer.host}:{peer.port} is not node {peer.node_id}'s"
             )
         # The far side never writes on this connection, so any read completing means it
