@@ -7,6 +7,7 @@ from pathlib import Path
 from eventlog.types import NodeId
 
 __all__ = [
+    "AuthenticationFailed",
     "ConfigError",
     "CorruptRecord",
     "DataDirError",
@@ -20,6 +21,7 @@ __all__ = [
     "NodeFailed",
     "NotLeader",
     "Overloaded",
+    "PermissionDenied",
     "ProposalDropped",
     "StorageFull",
     "TLSError",
@@ -149,6 +151,24 @@ class MembershipError(EventLogError):
     @property
     def code(self) -> str:
         return self.reason
+
+
+class AuthenticationFailed(EventLogError):
+    """The user name and password, or the client certificate, are not a user's. Said the
+    same way whatever was wrong, and raised at once (asking again cannot help)."""
+
+    def __init__(self, reason: str = "authentication failed") -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class PermissionDenied(EventLogError):
+    """``user`` lacks ``permission`` on ``name`` (a stream, a lease, or the whole log);
+    nothing of the request was done."""
+
+    def __init__(self, user: str, permission: str, name: str) -> None:
+        self.user, self.permission, self.name = user, permission, name
+        super().__init__(f"user {user!r} may not {permission} {name!r}")
 
 
 class TLSError(EventLogError):

@@ -13,6 +13,7 @@ import attrs
 import cattrs
 
 from eventlog.errors import (
+    AuthenticationFailed,
     CorruptRecord,
     EventLogError,
     EventTooLarge,
@@ -22,6 +23,7 @@ from eventlog.errors import (
     MembershipError,
     NotLeader,
     Overloaded,
+    PermissionDenied,
     StorageFull,
     Unavailable,
     WrongCluster,
@@ -183,6 +185,8 @@ ERROR_CODES: Final[tuple[_Code, ...]] = (
     _Code("storage_full", StorageFull, ("reason",)),
     _Code("overloaded", Overloaded, ("reason",)),
     _Code("membership", MembershipError, ("reason", "message")),
+    _Code("authentication_failed", AuthenticationFailed, ("reason",)),
+    _Code("permission_denied", PermissionDenied, ("user", "permission", "name")),
 )
 """The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
 node could not serve the call now, and the client may try again (elsewhere)."""

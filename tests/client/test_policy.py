@@ -16,6 +16,7 @@ from eventlog.client.policy import (
     next_address,
 )
 from eventlog.errors import (
+    AuthenticationFailed,
     CorruptRecord,
     EventLogError,
     EventTooLarge,
@@ -25,6 +26,7 @@ from eventlog.errors import (
     MembershipError,
     NotLeader,
     Overloaded,
+    PermissionDenied,
     StorageFull,
     Unavailable,
     WrongCluster,
@@ -114,6 +116,8 @@ def test_every_code_of_the_table_round_trips() -> None:
         StorageFull: StorageFull("NOSPACE alarm: node 2 holds 9 bytes, its quota is 1"),
         Overloaded: Overloaded("20,000 appends wait for their commit here"),
         MembershipError: MembershipError("learner_behind", "learner 4 is 500 entries behind"),
+        AuthenticationFailed: AuthenticationFailed(),
+        PermissionDenied: PermissionDenied("ann", "write", "orders-1"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():
