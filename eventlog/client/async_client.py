@@ -365,8 +365,32 @@ class AsyncClient:
                     f"the node at {connection.address} requires TLS: give the cluster's CA "
                     "(tls=TLSConfig(ca=...), --tls-ca or EVENTRAFT_TLS_CA)"
                 )
+            if silent and await self._refused_our_certificate(connection.address):
+                raise TLSError(
+                    f"the node at {connection.address} refused this client's certificate "
+                    "(expired, or not of the cluster's CA)"
+                )
             raise connection.ended
         self._learn(connection)
+
+    async def _refused_our_certificate(self, address: str) -> bool:
+        """A TLS connection that ended before the node said anything, with a certificate of
+        ours: does the node answer without it? Then ours is what it refused (TLS 1.3 checks a
+        client's certificate after the client thinks the handshake is done)."""
+        if self.tls is None or self.tls.cert is None:
+            return False
+        anonymous = client_context(TLSConfig(ca=self.tls.ca))
+        try:
+            probe = await dial(address, self.cluster_id, DIAL_TIMEOUT, anonymous)
+        except (OSError, TLSError):
+            return False
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DIAL_TIMEOUT):
+                    await probe.greeted.wait()
+            return probe.node is not None
+        finally:
+            await probe.close()
 
     def _learn(self, connection: Connection) -> None:
         """Take in what the node's hello said: its cluster, and where the members listen; once

@@ -5,6 +5,7 @@ node hears a peer only with that peer's own certificate, and one that cannot pro
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -16,6 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from eventlog import Client, NewEvent, TLSError
 from eventlog.security.tls import TLSConfig
@@ -221,3 +225,56 @@ def test_garbage_before_and_after_the_handshake_closes_one_connection_only(
         assert [e.data for e in client.read_stream("s")] == [b"kept"]
         client.append("s", [NewEvent("E", b"after")])
         assert {s.last_position for s in cluster.wait_converged(timeout=20).values()} == {2}
+
+
+def expired(tls: Path, name: str, out: Path) -> Path:
+    """``name``'s certificate again, signed by the same CA, valid only until yesterday."""
+    ca_key = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), password=None)
+    ca = x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes())
+    current = x509.load_pem_x509_certificate((tls / f"{name}.pem").read_bytes())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(current.subject)
+        .issuer_name(ca.subject)
+        .public_key(current.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=10))
+        .not_valid_after(now - datetime.timedelta(days=1))
+    )
+    for extension in current.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix in ("key",):
+        shutil.copy(tls / f"{name}.{suffix}", out / f"{name}.{suffix}")
+    shutil.copy(tls / "ca.pem", out / "ca.pem")
+    signed = builder.sign(ca_key, hashes.SHA256())
+    (out / f"{name}.pem").write_bytes(signed.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+def test_an_expired_certificate_lets_no_client_in_and_no_node_take_part(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as client:
+        client.append("s", [NewEvent("E", b"kept")])
+        tls = tmp_path / "tls"
+        old = expired(tls, "admin", tmp_path / "expired-client")
+        with (
+            Client(cluster.addresses, timeout=60, tls=TLSConfig.from_dir(old, "admin")) as late,
+            pytest.raises(TLSError, match="refused this client's certificate"),
+        ):
+            late.status()
+        node = cluster.nodes[3]
+        node.kill()
+        node.tls_dir = expired(tls, "node-3", tmp_path / "expired-node")
+        node.start()
+        client.append("s", [NewEvent("E", b"without node 3")])
+        others = [cluster.nodes[1], cluster.nodes[2]]
+        wait_for(
+            lambda: any("expired" in n.log_path.read_text() for n in others),
+            30,
+            "the members to refuse node 3's expired certificate",
+        )
+        del cluster.nodes[3]
+        assert {s.last_position for s in cluster.wait_converged(timeout=20).values()} == {2}
+        node.kill()
