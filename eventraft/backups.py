@@ -26,7 +26,7 @@ from eventlog.raft.membership import Membership
 from eventlog.records import MANIFEST, Manifest
 from eventlog.security.tls import TLSConfig
 from eventlog.store import copies
-from eventlog.store.alarms import write_whole
+from eventlog.store.alarms import fsync_path, write_whole
 from eventlog.store.storage import LmdbStorage
 from eventlog.store.verify import verify_store
 
@@ -52,8 +52,7 @@ def _out_dir(out: Path) -> Path:
 
 def _finish(out: Path, manifest: Manifest) -> Manifest:
     partial = out / _PARTIAL
-    with partial.open("rb+") as file:
-        os.fsync(file.fileno())
+    fsync_path(partial)
     os.replace(partial, out / "data.mdb")
     write_whole(out / MANIFEST, manifest.to_json())
     return manifest
@@ -66,10 +65,12 @@ async def backup_from_cluster(
     _out_dir(out)
     client = AsyncClient(addresses, timeout=timeout, tls=tls)
     try:
-        await client.status()
         await client.members()  # finds the leader: its copy is the most recent
         with (out / _PARTIAL).open("wb") as file:
             manifest = await client.copy_store(file.write)
+    except BaseException:
+        (out / _PARTIAL).unlink(missing_ok=True)  # the directory stays empty, to try again
+        raise
     finally:
         await client.close()
     return _finish(out, manifest)

@@ -50,9 +50,9 @@ __all__ = [
 ]
 
 SUBSCRIPTION_BUFFER = 8
+"""Batches a subscription holds for its consumer before it stops reading the socket."""
 COPY_BUFFER = 8
 """Chunks of a store copy (1 MiB each) a client holds before it stops reading the socket."""
-"""Batches a subscription holds for its consumer before it stops reading the socket."""
 
 
 class AsyncClient:
@@ -246,7 +246,7 @@ class AsyncClient:
                 if isinstance(item, tuple):
                     kind, payload = item
                     body = answer(kind, payload, follow_leader=False)
-                    return Manifest(**body["manifest"])
+                    return answers.unpack_manifest(body["manifest"])
                 write(item)
         except Retry as retry:
             raise Unavailable(

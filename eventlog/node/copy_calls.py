@@ -13,9 +13,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from eventlog.errors import Overloaded
+from eventlog.protocol import answers
 from eventlog.records import Manifest
 
 if TYPE_CHECKING:
@@ -48,10 +47,10 @@ async def send_copy(session: ClientSession, call_id: int, args: dict[str, Any]) 
     copier: Copier = session.copier
     if copier.running >= COPIES_AT_ONCE:
         raise Overloaded(f"node {session.node.config.node_id} is sending {COPIES_AT_ONCE} copies")
-    copier.running += 1
     loop = asyncio.get_running_loop()
-    read_fd, write_fd = os.pipe()
     storage = session.node.storage
+    read_fd, write_fd = os.pipe()
+    pipe_file = os.fdopen(read_fd, "rb", buffering=0)  # closed with the pipe's transport
 
     def copy() -> Manifest:
         try:
@@ -59,22 +58,28 @@ async def send_copy(session: ClientSession, call_id: int, args: dict[str, Any]) 
         finally:
             os.close(write_fd)
 
+    copier.running += 1
     copying = loop.run_in_executor(copier.threads, copy)
-    pipe = asyncio.StreamReader(limit=2 * COPY_CHUNK_BYTES)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(pipe), os.fdopen(read_fd, "rb", buffering=0)
-    )
+    transport: asyncio.BaseTransport | None = None
     sent = 0
     try:
+        pipe = asyncio.StreamReader(limit=2 * COPY_CHUNK_BYTES)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(pipe), pipe_file
+        )
         while chunk := await pipe.read(COPY_CHUNK_BYTES):
             session.send([call_id, "chunk", chunk])
             sent += len(chunk)
             await session.drain()
         manifest = await copying
     finally:
-        transport.close()  # a copy still writing hears a broken pipe and ends
+        # A copy still writing hears a broken pipe and ends; the store outlives it.
+        if transport is not None:
+            transport.close()
+        else:
+            pipe_file.close()
         with contextlib.suppress(Exception):
             await asyncio.shield(copying)
         copier.running -= 1
     session.node.logger.info("copy_sent", bytes=sent, applied_index=manifest.applied_index)
-    return {"manifest": attrs.asdict(manifest), "bytes": sent}
+    return {"manifest": answers.pack_manifest(manifest), "bytes": sent}

@@ -92,7 +92,7 @@ class Server:
         tls = self.node.config.tls
         if tls is None:
             return
-        for context in (self.tls_context, getattr(self.node.transport, "tls_context", None)):
+        for context in (self.tls_context, self.node.transport.tls_context):
             if context is not None:
                 reload(context, tls)
         self.logger.info("tls_reloaded", ca=tls.ca, cert=tls.cert)

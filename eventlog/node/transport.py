@@ -88,6 +88,8 @@ class Transport(Protocol):
     """The store ids said in the hello and checked of peers; None: no check."""
     on_report: Callable[[NodeId, Report], None] | None
     """Given each report a peer sends."""
+    tls_context: ssl.SSLContext | None
+    """What it dials peers with (reloaded in place when certificates rotate); None: none."""
 
     async def start(self) -> None: ...
 

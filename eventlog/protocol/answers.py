@@ -33,6 +33,7 @@ from eventlog.records import (
     AppendResult,
     Configuration,
     LeaseGrant,
+    Manifest,
     MemberStatus,
     NodeStatus,
     RecordedEvent,
@@ -45,6 +46,7 @@ __all__ = [
     "pack_error",
     "pack_event",
     "pack_lease",
+    "pack_manifest",
     "pack_members",
     "pack_outcome_result",
     "pack_result",
@@ -53,6 +55,7 @@ __all__ = [
     "unpack_error",
     "unpack_event",
     "unpack_lease",
+    "unpack_manifest",
     "unpack_members",
     "unpack_result",
     "unpack_status",
@@ -148,6 +151,18 @@ def unpack_configuration(raw: Any) -> Configuration:
         return _STATUS.structure(raw, Configuration)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
         raise CorruptRecord("configuration", None, str(error)) from error
+
+
+def pack_manifest(manifest: Manifest) -> dict[str, Any]:
+    packed: dict[str, Any] = _STATUS.unstructure(manifest)
+    return packed
+
+
+def unpack_manifest(raw: Any) -> Manifest:
+    try:
+        return _STATUS.structure(raw, Manifest)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("manifest", None, str(error)) from error
 
 
 def unpack_members(raw: Any) -> list[MemberStatus]:

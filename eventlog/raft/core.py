@@ -115,6 +115,8 @@ class RaftCore:
     _tick: Callable[[RaftCore], None] = roles.tick_election
     memberships: Memberships = attrs.field(default=None)
     """The configurations in this log over the one the cluster started with (``config``)."""
+    _peers_of: Membership | None = None
+    _peers: list[NodeId] = attrs.field(factory=list)
 
     @classmethod
     def open(
@@ -172,8 +174,12 @@ class RaftCore:
 
     @property
     def peers(self) -> list[NodeId]:
-        """Every other member, learners included: the leader replicates to all of them."""
-        return sorted(self.memberships.current.members - {self.id})
+        """Every other member, learners included: the leader replicates to all of them.
+        Asked on every broadcast, so worked out once per configuration."""
+        current = self.memberships.current
+        if current is not self._peers_of:
+            self._peers_of, self._peers = current, sorted(current.members - {self.id})
+        return self._peers
 
     def propose_change(self, change: Change) -> Proposal:
         """Propose one membership change as leader; ``MembershipError`` if it cannot be
@@ -188,9 +194,10 @@ class RaftCore:
             raise MembershipError(
                 "not_committed_in_term", "this leader has not committed an entry of its term yet"
             )
+        heard = replication.heard_recently(self)
         if change.kind is ChangeKind.PROMOTE and change.node in self.membership.learners:
             behind = log.last_index() - self.progress[change.node].match
-            if change.node not in replication.heard_recently(self):
+            if change.node not in heard:
                 raise MembershipError(
                     "learner_behind",
                     f"learner {change.node} has not answered the leader for an election "
@@ -203,7 +210,6 @@ class RaftCore:
                     f"promoted once within {self.config.max_promote_lag}",
                 )
         membership = change.applied_to(self.membership)
-        heard = replication.heard_recently(self)
         if change.kind is not ChangeKind.ADD_LEARNER and not has_quorum(membership.voters, heard):
             answering = sorted(set(heard) & membership.voters)
             raise MembershipError(

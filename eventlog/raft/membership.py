@@ -75,13 +75,6 @@ class Membership:
         """Where ``node`` listens, as this configuration says (empty if it does not)."""
         return dict(self.addresses).get(node, "")
 
-    def with_addresses(self, addresses: Mapping[NodeId, str]) -> Membership:
-        """The same members, with ``addresses`` (of members only) over the ones known."""
-        known = dict(self.addresses) | {n: a for n, a in addresses.items() if a}
-        return Membership.of(
-            self.voters, self.learners, {n: known[n] for n in self.members & known.keys()}
-        )
-
     def encode(self) -> bytes:
         """Two counts, then the voters' ids and the learners', each sorted, 8 bytes each;
         then each one's address in the same order, as a 2-byte length and UTF-8."""
@@ -228,11 +221,13 @@ class Memberships:
         changed."""
         if not entries:
             return False
-        before = self.current
+        before, touched = self.current, False
         first = entries[0].index
         while self.changes and self.changes[-1][0] >= first:
             self.changes.pop()
+            touched = True
         for entry in entries:
             if entry.kind is EntryKind.CONFIG:
                 self.changes.append((entry.index, Membership.decode(entry.data)))
-        return self.current != before
+                touched = True
+        return touched and self.current != before

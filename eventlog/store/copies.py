@@ -26,16 +26,15 @@ from eventlog.errors import DataDirError
 from eventlog.raft.membership import Membership
 from eventlog.raft.records import HardState
 from eventlog.records import MANIFEST, Manifest
-from eventlog.store import members, sealed
+from eventlog.store import members, raftlog, sealed
 from eventlog.store.alarms import fsync_path
 from eventlog.store.applied import load_cache
-from eventlog.store.codecs import Q, decode_entry, encode_hard_state
+from eventlog.store.codecs import Q, encode_hard_state
 from eventlog.store.layout import (
     DB_NAMES,
     FORMAT_VERSION,
     HARD_STATE_KEY,
     INCOMING_DIR,
-    M_APPLIED,
     M_CLUSTER,
     M_INCARNATION,
     M_NODE,
@@ -123,18 +122,10 @@ def restored_as(node_id: int, cluster_id: str, voters: Membership) -> Callable[[
 
     def rewrite(txn: Txn, dbs: Dbs) -> None:
         _own(txn, dbs, node_id)
-        applied = LogIndex(Q.unpack(sealed.get(txn, dbs.meta, "meta", M_APPLIED) or Q.pack(0))[0])
-        cursor = txn.cursor(db=dbs.raft_log)
-        if cursor.set_range(Q.pack(applied + 1)):
-            while cursor.delete():
-                pass
-        raw = txn.get(Q.pack(applied), db=dbs.raft_log) if applied else None
-        term = decode_entry(applied, raw).term if raw is not None else Term(0)
+        applied = load_cache(txn, dbs).applied_index
+        raftlog.truncate(txn, dbs, LogIndex(applied + 1))
+        term = raftlog.read_entry(txn, dbs, applied).term if applied else Term(0)
         _put_hard_state(txn, dbs, HardState(term=term, vote=NO_NODE, commit=applied))
-        config = txn.cursor(db=dbs.raft_state)
-        if config.set_range(members.CONFIG_PREFIX + Q.pack(applied + 1)):
-            while config.key().startswith(members.CONFIG_PREFIX) and config.delete():
-                pass
         members.write_base(txn, dbs, applied, voters)
         sealed.put(txn, dbs.meta, M_CLUSTER, cluster_id.encode())
 

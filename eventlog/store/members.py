@@ -24,6 +24,7 @@ __all__ = [
     "CONFIG_PREFIX",
     "M_BASE",
     "M_CONFIG_INDEXED",
+    "forget_from",
     "index_entries",
     "prepare",
     "read_base",
@@ -65,14 +66,16 @@ def read_config_entries(txn: Txn, dbs: Dbs) -> list[Entry]:
     return entries
 
 
-def index_entries(txn: Txn, dbs: Dbs, entries: Sequence[Entry], last_index: LogIndex) -> None:
-    """The log gains ``entries`` and loses what it held from the first one on."""
-    first = entries[0].index
-    if first <= last_index:
-        cursor = txn.cursor(db=dbs.raft_state)
-        if cursor.set_range(CONFIG_PREFIX + Q.pack(first)):
-            while cursor.key().startswith(CONFIG_PREFIX) and cursor.delete():
-                pass
+def forget_from(txn: Txn, dbs: Dbs, first: LogIndex) -> None:
+    """The log lost its entries from ``first`` on: so does the index."""
+    cursor = txn.cursor(db=dbs.raft_state)
+    if cursor.set_range(CONFIG_PREFIX + Q.pack(first)):
+        while cursor.key().startswith(CONFIG_PREFIX) and cursor.delete():
+            pass
+
+
+def index_entries(txn: Txn, dbs: Dbs, entries: Sequence[Entry]) -> None:
+    """The log gained ``entries`` (after whatever it lost, ``forget_from``)."""
     for entry in entries:
         if entry.kind is EntryKind.CONFIG:
             key = CONFIG_PREFIX + Q.pack(entry.index)
@@ -93,6 +96,5 @@ def prepare(txn: Txn, dbs: Dbs, base: tuple[LogIndex, Membership] | None) -> Non
         entry = decode_entry(u64(key, "raft_log", key), value)
         if entry.kind is EntryKind.CONFIG:
             found.append(entry)
-    if found:
-        index_entries(txn, dbs, found, LogIndex(found[0].index - 1))
+    index_entries(txn, dbs, found)
     sealed.put(txn, dbs.meta, M_CONFIG_INDEXED, b"1")

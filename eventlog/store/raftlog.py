@@ -18,6 +18,7 @@ __all__ = [
     "check_unavailable",
     "read_entries",
     "read_entry",
+    "truncate",
     "write_entries",
 ]
 
@@ -65,12 +66,20 @@ def check_append(entries: Sequence[Entry], last_index: LogIndex, applied: LogInd
 def write_entries(txn: Txn, dbs: Dbs, entries: Sequence[Entry], last_index: LogIndex) -> None:
     """Write checked entries, deleting whatever the log held from the first one on."""
     first = entries[0].index
+    if first <= last_index:
+        truncate(txn, dbs, first)
     cursor = txn.cursor(db=dbs.raft_log)
-    if first <= last_index and cursor.set_range(Q.pack(first)):
+    cursor.putmulti([(Q.pack(e.index), encode_entry(e)) for e in entries], append=True)
+    members.index_entries(txn, dbs, entries)
+
+
+def truncate(txn: Txn, dbs: Dbs, first: LogIndex) -> None:
+    """The log loses every entry from ``first`` on, and with them their configurations."""
+    cursor = txn.cursor(db=dbs.raft_log)
+    if cursor.set_range(Q.pack(first)):
         while cursor.delete():
             pass
-    cursor.putmulti([(Q.pack(e.index), encode_entry(e)) for e in entries], append=True)
-    members.index_entries(txn, dbs, entries, last_index)
+    members.forget_from(txn, dbs, first)
 
 
 def check_unavailable(lo: LogIndex, hi: LogIndex, last_index: LogIndex) -> None:

@@ -168,36 +168,34 @@ def add(
     _show(made, as_json)
 
 
-@member.command("promote")
-@_change_options
-def promote(
-    addresses: str,
-    cluster_id: str | None,
-    node_id: int,
-    as_json: bool,
-    timeout: float,
-    tls: TLSConfig | None,
+def _change_command(
+    name: str, call: Callable[[AsyncClient, int], Awaitable[Configuration]], summary: str
 ) -> None:
-    """Make a learner that has caught up a voter."""
-    _show(
-        _run(addresses, cluster_id, timeout, tls, lambda client: client.promote_member(node_id)),
-        as_json,
-    )
+    """``member NAME --id N``: one change of the node, its new configuration printed."""
+
+    @member.command(name, help=summary)
+    @_change_options
+    def command(
+        addresses: str,
+        cluster_id: str | None,
+        node_id: int,
+        as_json: bool,
+        timeout: float,
+        tls: TLSConfig | None,
+    ) -> None:
+        _show(
+            _run(addresses, cluster_id, timeout, tls, lambda client: call(client, node_id)), as_json
+        )
 
 
-@member.command("remove")
-@_change_options
-def remove(
-    addresses: str,
-    cluster_id: str | None,
-    node_id: int,
-    as_json: bool,
-    timeout: float,
-    tls: TLSConfig | None,
-) -> None:
-    """Take a node out of the cluster (the leader too: it steps down once its removal
-    commits). Its id is never given to another node."""
-    _show(
-        _run(addresses, cluster_id, timeout, tls, lambda client: client.remove_member(node_id)),
-        as_json,
-    )
+_change_command(
+    "promote",
+    lambda client, node_id: client.promote_member(node_id),
+    "Make a learner that has caught up a voter.",
+)
+_change_command(
+    "remove",
+    lambda client, node_id: client.remove_member(node_id),
+    "Take a node out of the cluster (the leader too: it steps down once its removal "
+    "commits). Its id is never given to another node.",
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 
 from eventlog.node.incarnations import Incarnations
@@ -114,6 +115,7 @@ class MemoryTransport:
         self.cluster_id = ""
         self.incarnations: Incarnations | None = None
         self.on_report: Callable[[NodeId, Report], None] | None = None
+        self.tls_context: ssl.SSLContext | None = None
         self._closed = False
 
     async def start(self) -> None:
