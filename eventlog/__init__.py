@@ -6,6 +6,8 @@ from eventlog.api import AsyncEventLog, EventLog
 from eventlog.client import AsyncClient, Client
 from eventlog.embedded import EmbeddedStore, open_embedded
 from eventlog.errors import (
+    AccessChangeRefused,
+    AuthenticationFailed,
     CorruptRecord,
     DataDirError,
     EventLogError,
@@ -18,6 +20,7 @@ from eventlog.errors import (
     NodeFailed,
     NotLeader,
     Overloaded,
+    PermissionDenied,
     ProposalDropped,
     StorageFull,
     TLSError,
@@ -30,6 +33,7 @@ from eventlog.protocol.addresses import parse_addresses
 from eventlog.records import (
     ANY,
     NO_STREAM,
+    Access,
     Alarm,
     AppendResult,
     Configuration,
@@ -39,16 +43,21 @@ from eventlog.records import (
     NewEvent,
     NodeStatus,
     RecordedEvent,
+    RoleInfo,
+    UserInfo,
 )
 from eventlog.security.tls import TLSConfig
 
 __all__ = [
     "ANY",
     "NO_STREAM",
+    "Access",
+    "AccessChangeRefused",
     "Alarm",
     "AppendResult",
     "AsyncClient",
     "AsyncEventLog",
+    "AuthenticationFailed",
     "Client",
     "Configuration",
     "CorruptRecord",
@@ -70,12 +79,15 @@ __all__ = [
     "NodeStatus",
     "NotLeader",
     "Overloaded",
+    "PermissionDenied",
     "ProposalDropped",
     "RecordedEvent",
+    "RoleInfo",
     "StorageFull",
     "TLSConfig",
     "TLSError",
     "Unavailable",
+    "UserInfo",
     "WrongCluster",
     "WrongExpectedVersion",
     "configure_logging",

@@ -27,7 +27,7 @@ from eventlog.raft.ready import Role
 from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
 from eventlog.state.batch import encode_batch
 from eventlog.state.clock import LeaderClock
-from eventlog.state.outcomes import ClusterNamed, Outcome
+from eventlog.state.outcomes import Outcome
 from eventlog.store.reads import Tail
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, NodeId
@@ -138,7 +138,7 @@ class EmbeddedStore:
         if outcome.error is not None:
             raise outcome.error
         result = outcome.result
-        assert result is not None and not isinstance(result, ClusterNamed), "a caller's request"
+        assert isinstance(result, AppendResult | LeaseGrant), "a caller's request"
         return result
 
     def read_stream(

@@ -7,6 +7,7 @@ from pathlib import Path
 from eventlog.types import NodeId
 
 __all__ = [
+    "AccessChangeRefused",
     "AuthenticationFailed",
     "ConfigError",
     "CorruptRecord",
@@ -160,6 +161,16 @@ class AuthenticationFailed(EventLogError):
     def __init__(self, reason: str = "authentication failed") -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class AccessChangeRefused(EventLogError):
+    """A change of users or roles that the auth store refuses; nothing changed. ``reason``:
+    ``user_exists``, ``no_such_user``, ``role_exists``, ``no_such_role``, ``builtin_role``,
+    ``no_such_grant``, ``last_admin``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason, self.message = reason, message
+        super().__init__(message)
 
 
 class PermissionDenied(EventLogError):

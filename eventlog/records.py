@@ -17,6 +17,7 @@ __all__ = [
     "MAX_STREAM_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
+    "Access",
     "Alarm",
     "AppendResult",
     "Configuration",
@@ -27,6 +28,8 @@ __all__ = [
     "NewEvent",
     "NodeStatus",
     "RecordedEvent",
+    "RoleInfo",
+    "UserInfo",
 ]
 
 ANY = -1
@@ -201,3 +204,31 @@ class Manifest:
             return cls(**json.loads(text))
         except (ValueError, TypeError) as error:
             raise DataDirError(where, f"{MANIFEST} is not a manifest: {error}") from None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class UserInfo:
+    """A user as ``eventraft user list`` shows it: never its password, only whether it has one
+    (a user without signs in by client certificate only)."""
+
+    name: str
+    roles: tuple[str, ...]
+    password: bool
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RoleInfo:
+    """A role: its permissions as ``(action, prefix)`` pairs; a prefix covers the stream or
+    lease names that start with it, "" every name (``read`` on "" reads the whole log)."""
+
+    name: str
+    permissions: tuple[tuple[str, str], ...]
+    builtin: bool = False
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Access:
+    """The cluster's users and roles (built-in ones first)."""
+
+    users: tuple[UserInfo, ...]
+    roles: tuple[RoleInfo, ...]

@@ -59,11 +59,15 @@ def _finish(out: Path, manifest: Manifest) -> Manifest:
 
 
 async def backup_from_cluster(
-    addresses: Sequence[str], out: Path, timeout: float, tls: TLSConfig | None = None
+    addresses: Sequence[str],
+    out: Path,
+    timeout: float,
+    tls: TLSConfig | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> Manifest:
     """A copy of the leader's store, taken while the cluster serves."""
     _out_dir(out)
-    client = AsyncClient(addresses, timeout=timeout, tls=tls)
+    client = AsyncClient(addresses, timeout=timeout, tls=tls, credentials=credentials)
     try:
         await client.members()  # finds the leader: its copy is the most recent
         with (out / _PARTIAL).open("wb") as file:

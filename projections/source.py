@@ -68,11 +68,13 @@ class ClientSource:
         lease_timeout: float = 2.0,
         cluster_id: str | None = None,
         tls: TLSConfig | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         given = parse_addresses(addresses)
         self.timeout, self.cluster_id = timeout, cluster_id
-        self.tls = tls
-        """As ``AsyncClient``'s: None takes ``EVENTRAFT_TLS_*``."""
+        self.tls, self.credentials = tls, credentials
+        """As ``AsyncClient``'s: None takes ``EVENTRAFT_TLS_*``, ``EVENTRAFT_USER`` and
+        ``EVENTRAFT_PASSWORD_FILE``."""
         self._reads = self._client(given, timeout)
         self._leases = self._client(given, lease_timeout)
         self._subscriptions = 0
@@ -84,7 +86,13 @@ class ClientSource:
         return list(self._reads.addresses)
 
     def _client(self, addresses: list[str], timeout: float) -> AsyncClient:
-        return AsyncClient(addresses, timeout, cluster_id=self.cluster_id, tls=self.tls)
+        return AsyncClient(
+            addresses,
+            timeout,
+            cluster_id=self.cluster_id,
+            tls=self.tls,
+            credentials=self.credentials,
+        )
 
     async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._reads.read_all(from_position, limit)
@@ -103,7 +111,7 @@ class ClientSource:
             await client.close()
 
     async def head(self) -> int:
-        return int((await self._reads.status()).last_position)
+        return await self._reads.head()
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0

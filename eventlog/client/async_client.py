@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from eventlog.client.access_calls import AccessCalls
 from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial, requires_tls
 from eventlog.client.policy import (
     SUBSCRIPTION_PAUSE,
@@ -26,7 +27,14 @@ from eventlog.client.policy import (
     known_addresses,
     next_address,
 )
-from eventlog.errors import MembershipError, TLSError, Unavailable, WrongCluster
+from eventlog.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    MembershipError,
+    TLSError,
+    Unavailable,
+    WrongCluster,
+)
 from eventlog.protocol import answers, reads, requests
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.hello import NodeHello
@@ -42,6 +50,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
 )
+from eventlog.security.passwords import credentials_from_env
 from eventlog.security.tls import TLSConfig, client_context
 
 __all__ = [
@@ -55,7 +64,7 @@ COPY_BUFFER = 8
 """Chunks of a store copy (1 MiB each) a client holds before it stops reading the socket."""
 
 
-class AsyncClient:
+class AsyncClient(AccessCalls):
     """The event log of a cluster, as coroutines: any node's address will do; calls follow the
     leader and retry within ``timeout`` (the deadline of one call, retries included)."""
 
@@ -66,6 +75,7 @@ class AsyncClient:
         *,
         cluster_id: str | None = None,
         tls: TLSConfig | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self._given = parse_addresses(addresses)
         self.tls = tls if tls is not None else TLSConfig.from_env()
@@ -73,6 +83,11 @@ class AsyncClient:
         (its user) if it has one; by default as ``EVENTRAFT_TLS_CA``, ``EVENTRAFT_TLS_CERT``
         and ``EVENTRAFT_TLS_KEY`` say; None: plaintext, to nodes run with ``--insecure``."""
         self._tls_context = client_context(self.tls) if self.tls is not None else None
+        self._credentials = credentials if credentials is not None else credentials_from_env()
+        """``(user, password)`` to sign in with (not needed with a client certificate); by
+        default ``EVENTRAFT_USER`` with the password in ``EVENTRAFT_PASSWORD_FILE``."""
+        if self._credentials is not None and self.tls is None:
+            raise ConfigError("a password travels over TLS only: give tls= with credentials=")
         self.addresses = list(self._given)
         """Where to call: the addresses given, then the members the nodes name."""
         self.timeout = timeout
@@ -303,9 +318,10 @@ class AsyncClient:
         deadline = loop.time() + self.timeout
         backoff = Backoff(self._rng)
         last = "no attempt"
-        refused: dict[str, TLSError] = {}
-        """Addresses whose TLS did not agree with ours in this call: once every address has,
-        the call fails with it at once (one node with a bad certificate fails only itself)."""
+        refused: dict[str, TLSError | AuthenticationFailed] = {}
+        """Addresses whose TLS did not agree with ours, or that did not sign us in, in this
+        call: once every address has, the call fails with it at once (one node with a bad
+        certificate, or one that has not applied a new user yet, fails only itself)."""
         while loop.time() < deadline:
             target, connection = self._target, None
             attempt = sent = 0.0
@@ -333,7 +349,9 @@ class AsyncClient:
             except OSError as error:
                 last = str(error) or type(error).__name__
                 await self._give_up(target, connection)
-            except TLSError as error:
+            except (TLSError, AuthenticationFailed) as error:
+                if connection is not None and connection.node is not None:
+                    raise  # signed in, then removed (or its password changed): at once
                 refused[target] = error
                 if set(self.addresses) <= set(refused):
                     raise
@@ -388,7 +406,7 @@ class AsyncClient:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(DIAL_TIMEOUT):
                     await probe.greeted.wait()
-            return probe.node is not None
+            return probe.heard  # it answered: a hello, or that we must sign in
         finally:
             await probe.close()
 
@@ -428,7 +446,7 @@ class AsyncClient:
                 self._target = next_address(self.addresses, self._target)
 
     async def _dial(self, address: str, timeout: float) -> Connection:
-        return await dial(address, self.cluster_id, timeout, self._tls_context)
+        return await dial(address, self.cluster_id, timeout, self._tls_context, self._credentials)
 
     async def _switch(self, address: str) -> None:
         async with self._connecting:

@@ -12,7 +12,7 @@ import ssl
 from typing import Any
 
 from eventlog.client.policy import Retry
-from eventlog.errors import FrameError, TLSError, WrongCluster
+from eventlog.errors import AuthenticationFailed, FrameError, TLSError, WrongCluster
 from eventlog.protocol.addresses import split_address
 from eventlog.protocol.answers import unpack_error
 from eventlog.protocol.frames import FrameDecoder, encode_frame
@@ -34,11 +34,16 @@ DIAL_TIMEOUT = 2.0
 
 
 async def dial(
-    address: str, cluster_id: str | None, timeout: float, tls: ssl.SSLContext | None = None
+    address: str,
+    cluster_id: str | None,
+    timeout: float,
+    tls: ssl.SSLContext | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> Connection:
     """Connect to ``address`` (over TLS with a context: the node's certificate must be a
     node's of the cluster's CA) and say hello as a client of ``cluster_id`` (None: of whatever
-    cluster the node belongs to, which its answering hello tells)."""
+    cluster the node belongs to, which its answering hello tells), signing in with
+    ``credentials`` if given (over TLS only)."""
     host, port = split_address(address)
     try:
         async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
@@ -50,7 +55,9 @@ async def dial(
     if tls is not None and node_of(writer.get_extra_info("peercert")) is None:
         writer.transport.abort()
         raise TLSError(f"{address} presented a certificate of the CA that is no node's")
-    writer.write(encode_frame(hello(cluster_id or "", "client", 0)))
+    if credentials is not None and tls is None:
+        raise TLSError("a password travels over TLS only")
+    writer.write(encode_frame(hello(cluster_id or "", "client", 0, credentials=credentials)))
     return Connection(address, reader, writer)
 
 
@@ -121,7 +128,7 @@ class Connection:
                     await self._receive(frame)
         except (ConnectionError, FrameError, OSError) as error:
             failure = Retry(str(error))
-        except WrongCluster as refused:  # the node will not serve us: no retry can help
+        except (WrongCluster, AuthenticationFailed) as refused:  # no retry can help
             failure = refused
         finally:
             self.ended = failure
@@ -142,7 +149,9 @@ class Connection:
         call_id, kind, payload = parse_answer(frame)
         if call_id == 0 and kind == "error":  # about the connection itself
             refused = unpack_error(payload)
-            raise refused if isinstance(refused, WrongCluster) else Retry(str(refused))
+            if isinstance(refused, WrongCluster | AuthenticationFailed):
+                raise refused
+            raise Retry(str(refused))
         stream = self.streams.get(call_id)
         if kind in ("events", "chunk") and stream is not None:
             # Waits while the subscriber is behind: we stop reading, the socket fills, and

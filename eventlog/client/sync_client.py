@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from eventlog.client.async_client import AsyncClient
 from eventlog.records import (
     ANY,
+    Access,
     AppendResult,
     Configuration,
     LeaseGrant,
@@ -23,6 +24,7 @@ from eventlog.records import (
     NewEvent,
     NodeStatus,
     RecordedEvent,
+    RoleInfo,
 )
 from eventlog.security.tls import TLSConfig
 
@@ -45,8 +47,11 @@ class Client:
         *,
         cluster_id: str | None = None,
         tls: TLSConfig | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
-        self._async = AsyncClient(addresses, timeout, cluster_id=cluster_id, tls=tls)
+        self._async = AsyncClient(
+            addresses, timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -184,6 +189,43 @@ class Client:
 
     def remove_member(self, node_id: int) -> Configuration:
         return self._run(self._async.remove_member, node_id)
+
+    def head(self) -> int:
+        return self._run(self._async.head)
+
+    # -- users and roles (``AccessCalls``) -------------------------------------------------------
+    def access(self) -> Access:
+        return self._run(self._async.access)
+
+    def whoami(self) -> tuple[str, tuple[RoleInfo, ...]]:
+        return self._run(self._async.whoami)
+
+    def add_user(self, name: str, password: str | None = None, roles: Iterable[str] = ()) -> None:
+        self._run(self._async.add_user, name, password, list(roles))
+
+    def remove_user(self, name: str) -> None:
+        self._run(self._async.remove_user, name)
+
+    def set_password(self, name: str, password: str) -> None:
+        self._run(self._async.set_password, name, password)
+
+    def grant_role(self, user: str, role: str) -> None:
+        self._run(self._async.grant_role, user, role)
+
+    def revoke_role(self, user: str, role: str) -> None:
+        self._run(self._async.revoke_role, user, role)
+
+    def add_role(self, name: str, permissions: Iterable[tuple[str, str]] = ()) -> None:
+        self._run(self._async.add_role, name, list(permissions))
+
+    def remove_role(self, name: str) -> None:
+        self._run(self._async.remove_role, name)
+
+    def grant_permission(self, role: str, action: str, prefix: str = "") -> None:
+        self._run(self._async.grant_permission, role, action, prefix)
+
+    def revoke_permission(self, role: str, action: str, prefix: str = "") -> None:
+        self._run(self._async.revoke_permission, role, action, prefix)
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live; closing the iterator closes its

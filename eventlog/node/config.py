@@ -56,7 +56,10 @@ class NodeConfig:
     tls: TLSConfig | None = None
     """The cluster's CA and this node's certificate and key: every link, to peers and
     clients, is TLS, and a peer must present its own node's certificate. None: plaintext
-    (``--insecure``)."""
+    (``--insecure``), where no one signs in and everyone may do everything."""
+    admin_password_hash: str | None = attrs.field(default=None, repr=False)
+    """The first admin's password (``--admin-password-file``), hashed: proposed by the first
+    leader of a new cluster; ignored once the cluster has its first admin."""
 
 
 def wall_clock_ms() -> int:

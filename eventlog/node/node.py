@@ -37,6 +37,7 @@ from eventlog.errors import (
     Unavailable,
 )
 from eventlog.logs import bind_node
+from eventlog.node import founding
 from eventlog.node.callers import Callers, Queued, in_slices
 from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig, monotonic_ms, wall_clock_ms
 from eventlog.node.divergence import Divergence
@@ -46,14 +47,8 @@ from eventlog.node.members import Members, bootstrap_membership, open_core
 from eventlog.node.room import Room
 from eventlog.node.status import status_of
 from eventlog.node.transport import Deliver, TransportFactory, peer_transport
-from eventlog.protocol.hello import new_cluster_id
 from eventlog.protocol.reports import Report
-from eventlog.protocol.requests import (
-    KIND_APPEND,
-    CheckedRequest,
-    check_size,
-    cluster_id_request,
-)
+from eventlog.protocol.requests import KIND_APPEND, CheckedRequest, check_size
 from eventlog.raft.membership import Change, Membership
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
@@ -164,6 +159,7 @@ class Node:
         for task in self._tasks:
             task.add_done_callback(self._loop_ended)
         self.logger.info("node_started", applied_index=self.storage.applied_index())
+        founding.warn_if_ignored(self)
         self.room.check()  # a store already past its quota says so before any write
         self._report()  # and peers forget what it had
 
@@ -472,20 +468,13 @@ class Node:
         self._role = role
         if role is Role.LEADER:
             self._leader_clock.lead(int(self.core.term), self.storage.clock_ms(), self.elapsed_ms())
-            if not self.cluster_id:
-                self._name_cluster()
+            founding.settle(self)
 
     @property
     def cluster_id(self) -> str:
         """The cluster this node serves; empty until a cluster started without an id is named
         (its first leader proposes a random one; the first applied names it)."""
         return self.storage.cluster_id
-
-    def _name_cluster(self) -> None:
-        named = new_cluster_id()
-        self.logger.info("naming_cluster", cluster_id=named)
-        future = self.append(cluster_id_request(named))
-        future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     # -- looking -------------------------------------------------------------------------------
     def leader_address(self) -> tuple[NodeId, tuple[str, int] | None]:

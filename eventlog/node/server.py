@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from eventlog.errors import (
+    AuthenticationFailed,
     CorruptRecord,
     EventLogError,
     FrameError,
@@ -27,31 +28,29 @@ from eventlog.errors import (
     Unavailable,
     WrongCluster,
 )
-from eventlog.node import copy_calls, member_calls
+from eventlog.node import access_calls, copy_calls, member_calls, read_calls
+from eventlog.node.auth import Authenticator, check_request_allowed
 from eventlog.node.node import Node
-from eventlog.protocol import answers, reads, requests
+from eventlog.protocol import answers, requests
 from eventlog.protocol.frames import FrameDecoder, encode_frame
 from eventlog.protocol.hello import Hello, check_client, check_peer, node_hello
 from eventlog.protocol.requests import APPENDS_PER_SLICE, MAX_APPENDS_PER_FRAME
 from eventlog.protocol.streams import FrameWriter, PlaintextPort, read_hello
-from eventlog.records import RecordedEvent
+from eventlog.records import AppendResult, LeaseGrant
+from eventlog.security.permissions import Action
+from eventlog.security.principal import Principal
 from eventlog.security.tls import reload, server_context
-from eventlog.state.outcomes import ClusterNamed, Outcome
-from eventlog.store.reads import Tail
+from eventlog.state.outcomes import Outcome
 
 __all__ = [
     "HANDLERS",
     "HELLO_TIMEOUT",
-    "MAX_SUBSCRIPTIONS_PER_CONNECTION",
     "ClientSession",
     "Handler",
     "Server",
 ]
 
 HELLO_TIMEOUT = 5.0
-MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
-"""Subscriptions one client connection may hold at once (a client opens one connection per
-subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can pile up."""
 
 READ_ON_LOOP_EVENTS = 256
 """Events a node reads (and packs) on its loop for one answer, at most, a few milliseconds;
@@ -59,6 +58,9 @@ a longer read runs in the reader thread, so that a page of 10,000 events (tens o
 milliseconds) never holds up heartbeats. LMDB reads run in any thread beside the writer."""
 
 Handler = Callable[["ClientSession", int, dict[str, Any]], Awaitable[Any]]
+Needs = Action | None
+"""What a call needs of its caller: an action on the whole log or the cluster, or None
+where the handler checks an action on the names it touches itself."""
 T = TypeVar("T")
 
 
@@ -73,6 +75,10 @@ class Server:
         """One thread: long reads take turns, and the loop competes with one thread for the
         interpreter, not with one per reader."""
         self.copier = copy_calls.Copier()
+        config = node.config
+        self.auth = Authenticator(
+            config.node_id, config.tls is not None, config.admin_password_hash
+        )
         self.tls_context: ssl.SSLContext | None = None
         """The listening port's TLS, once started; ``reload_tls`` loads its files again."""
 
@@ -81,7 +87,12 @@ class Server:
         tls = self.node.config.tls
         context = self.tls_context = server_context(tls) if tls is not None else None
         self._server = await asyncio.start_server(
-            self._accept, host, port, reuse_address=True, ssl=context
+            self._accept,
+            host,
+            port,
+            reuse_address=True,
+            ssl=context,
+            ssl_handshake_timeout=HELLO_TIMEOUT if context is not None else None,
         )
         self.logger.info("listening", host=host, port=port, tls=context is not None)
 
@@ -115,6 +126,7 @@ class Server:
         # A read may still run in the reader thread: the store must not close under it.
         await asyncio.to_thread(self.reader.shutdown, True, cancel_futures=True)
         await asyncio.to_thread(self.copier.close)
+        self.auth.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -128,8 +140,8 @@ class Server:
             if caller.role == "peer":
                 check_peer(caller, ours)
                 await self.node.transport.serve_peer(reader, writer, caller, decoder)
-            elif self._welcome(caller, ours, writer):
-                await ClientSession(self.node, reader, writer, decoder, self).run()
+            elif principal := await self._welcome(caller, ours, writer):
+                await ClientSession(self.node, reader, writer, decoder, self, principal).run()
         except PlaintextPort as error:
             self.logger.warning("tls_client_refused", peer=str(peer), reason=str(error))
             await _answer_in_plaintext(reader, writer)
@@ -142,21 +154,33 @@ class Server:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def _welcome(self, caller: Hello, ours: str, writer: asyncio.StreamWriter) -> bool:
-        """Answer a client's hello with ours, so it learns (or checks) its cluster; or tell
-        a client of another cluster so (on call id 0) before closing."""
+    async def _welcome(
+        self, caller: Hello, ours: str, writer: asyncio.StreamWriter
+    ) -> Principal | None:
+        """Sign the client in and answer its hello with ours, so it learns (or checks) its
+        cluster; or tell a client of another cluster, or one that cannot sign in, so (on
+        call id 0) before closing."""
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         try:
             check_client(caller, ours)
+            principal = await self.auth.sign_in(
+                caller, writer.get_extra_info("peercert"), source, self.node.storage.access
+            )
         except WrongCluster as wrong:
             writer.write(encode_frame([0, "error", answers.pack_error(wrong)]))
             self.logger.warning("client_of_another_cluster", cluster_id=caller.cluster_id[:40])
-            return False
+            return None
+        except AuthenticationFailed as refused:
+            writer.write(encode_frame([0, "error", answers.pack_error(refused)]))
+            self.logger.info("client_refused", source=source, reason=refused.reason)
+            return None
         members = [
             f"{host}:{port}" for _, (host, port) in sorted(self.node.members.addresses.items())
         ]
         limit = self.node.config.max_append_bytes
         writer.write(encode_frame(node_hello(ours, self.node.config.node_id, members, limit)))
-        return True
+        return principal
 
 
 class ClientSession:
@@ -167,8 +191,13 @@ class ClientSession:
         writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
         server: Server,
+        principal: Principal,
     ) -> None:
         self.node, self.reader, self.writer, self.decoder = node, reader, writer, decoder
+        self.principal = principal
+        """Who signed in on this connection; every call is checked against its permissions
+        in the auth store as it stands when the call comes."""
+        self.auth = server.auth
         self.long_reads = server.reader
         self.copier = server.copier
         self.frames = FrameWriter(writer)
@@ -201,6 +230,11 @@ class ClientSession:
 
     def send(self, body: Any) -> None:
         self.frames.send(body)
+
+    def allow(self, action: Action, name: str | None = None) -> None:
+        """``PermissionDenied`` (or ``AuthenticationFailed``, for a user since removed)
+        unless the caller may do ``action`` on ``name`` (None: the whole log, the cluster)."""
+        self.principal.check(self.node.storage.access, action, name)
 
     async def read(self, events: int, read: Callable[[], T]) -> T:
         """``read()`` on the loop if it reads at most ``READ_ON_LOOP_EVENTS`` events, else
@@ -246,7 +280,9 @@ class ClientSession:
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
-            future = self.node.append(requests.check_client_request(raw))
+            request = requests.check_client_request(raw)
+            check_request_allowed(self.principal, self.node.storage.access, request.fields)
+            future = self.node.append(request)
         except EventLogError as error:
             reply(["error", self._error_body(error)])
             return
@@ -264,14 +300,16 @@ class ClientSession:
         if outcome.error is not None:
             return ["error", self._error_body(outcome.error)]
         result = outcome.result
-        assert result is not None and not isinstance(result, ClusterNamed), "a client's request"
+        assert isinstance(result, AppendResult | LeaseGrant), "a client's request"
         return ["ok", answers.pack_outcome_result(result)]
 
     async def _call(self, call_id: int, op: str, args: dict[str, Any]) -> None:
-        handler = HANDLERS.get(op)
         try:
-            if handler is None:
-                raise InvalidRequest(f"unknown operation {op!r}")
+            if op not in HANDLERS:
+                raise InvalidRequest(f"unknown operation {op!r:.40}")
+            handler, needs = HANDLERS[op]
+            if needs is not None:
+                self.allow(needs)
             payload = await handler(self, call_id, args)
             self.send([call_id, "ok", payload])
         except CorruptRecord as error:  # this node's store: never serve it again
@@ -326,133 +364,21 @@ def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
     return frame[0], frame[1], frame[2]
 
 
-# -- operations ----------------------------------------------------------------------------------
-async def _read_barrier(session: ClientSession, args: dict[str, Any]) -> None:
-    """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
-    node = session.node
-    min_position = reads.check_min_position(args.get("min_position"))
-    if min_position is not None:
-        try:  # a position that may never come: answer within the read timeout, not never
-            async with asyncio.timeout(node.read_timeout):
-                await node.wait_position(int(min_position))
-        except TimeoutError:
-            raise Unavailable(
-                f"position {min_position} not reached within {node.read_timeout:g}s"
-            ) from None
-    elif args.get("linearizable", True):
-        await node.read_barrier()
-
-
-async def _read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    asked = reads.ReadAll.from_args(args)
-    read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args)
-    storage = session.node.storage
-    count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
-    return await session.read(
-        count, lambda: _page(storage.read_all(read.from_position, read.limit))
-    )
-
-
-async def _read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    asked = reads.ReadStream.from_args(args)
-    read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args)
-    storage = session.node.storage
-    return await session.read(
-        _most(read.limit),
-        lambda: _page(storage.read_stream(read.stream, read.from_version, read.limit)),
-    )
-
-
-async def _read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    asked = reads.ReadStreamBackwards.from_args(args)
-    read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args)
-    storage = session.node.storage
-    return await session.read(
-        _most(read.limit),
-        lambda: _page(storage.read_stream_backwards(read.stream, read.from_version, read.limit)),
-    )
-
-
-def _most(limit: int | None) -> int:
-    """Events one page of a read may hold."""
-    return reads.READ_PAGE_EVENTS if limit is None else limit
-
-
-def _page(events: list[RecordedEvent]) -> list[Any]:
-    """One page of an answer: at most ``READ_PAGE_EVENTS`` events (the read asked that many at
-    most) and about ``READ_PAGE_BYTES``; the client asks for the rest."""
-    reads.within_page(events)
-    return [answers.pack_event(event) for event in events]
-
-
-async def _subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
-    """Push committed events from ``from_position`` on, forever; TCP backpressure paces it.
-    A connection holds a bounded number, so one that never reads buffers a bounded amount."""
-    node = session.node
-    tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
-    if session.subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
-        raise InvalidRequest(
-            f"a connection may hold {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at most"
-        )
-    session.subscriptions += 1
-    try:
-        while True:
-            waiting = node.storage.last_position() - tail.position + 1
-            if waiting <= 0:
-                await node.wait_position(tail.position)
-                continue
-            batch = await session.read(waiting, lambda: _pushed(tail))
-            if batch:
-                session.send([call_id, "events", batch])
-                if not await _drained(session, node.config.subscriber_stall):
-                    return None
-    finally:
-        session.subscriptions -= 1
-
-
-def _pushed(tail: Tail) -> list[Any]:
-    return [answers.pack_event(event) for event in tail.next_batch()]
-
-
-async def _drained(session: ClientSession, stall: float) -> bool:
-    """A subscriber that reads nothing is paused (the node waits for its socket to drain);
-    one that reads nothing for ``stall`` seconds is dropped: its connection closed, the
-    reason logged, so that it holds no buffer and no reader of the node's for good."""
-    try:
-        async with asyncio.timeout(stall):
-            await session.drain()
-        return True
-    except TimeoutError:
-        session.node.logger.warning(
-            "subscriber_dropped",
-            peer=str(session.writer.get_extra_info("peername")),
-            reason=f"it read nothing for {stall:g}s",
-        )
-        session.writer.transport.abort()
-        return False
-
-
-async def _leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    await _read_barrier(session, args)
-    return [answers.pack_lease(grant) for grant in session.node.storage.leases()]
-
-
-async def _status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
-    return answers.pack_status(session.node.status())
-
-
-HANDLERS: dict[str, Handler] = {
-    "read_all": _read_all,
-    "read_stream": _read_stream,
-    "read_stream_backwards": _read_stream_backwards,
-    "subscribe": _subscribe,
-    "status": _status,
-    "leases": _leases,
-    "members": member_calls.list_members,
-    "change_member": member_calls.change_member,
-    "copy": copy_calls.send_copy,
-    "base_configuration": member_calls.base_configuration,
+HANDLERS: dict[str, tuple[Handler, Needs]] = {
+    "read_all": (read_calls.read_all, None),
+    "read_stream": (read_calls.read_stream, None),
+    "read_stream_backwards": (read_calls.read_stream_backwards, None),
+    "subscribe": (read_calls.subscribe, Action.READ),
+    "head": (read_calls.head, None),
+    "status": (read_calls.status, Action.STATUS),
+    "leases": (read_calls.leases, None),
+    "members": (member_calls.list_members, Action.MEMBERS),
+    "change_member": (member_calls.change_member, Action.CHANGE_MEMBERS),
+    "copy": (copy_calls.send_copy, Action.BACKUP),
+    "base_configuration": (member_calls.base_configuration, Action.MEMBERS),
+    "access": (access_calls.list_access, Action.MANAGE_USERS),
+    "change_access": (access_calls.change_access, Action.MANAGE_USERS),
+    "whoami": (access_calls.whoami, None),
 }
+"""Every call a client may make, and what it needs (``append`` and ``lease`` are checked
+per stream and per lease name as they come, in ``check_request_allowed``)."""

@@ -13,6 +13,7 @@ import attrs
 import cattrs
 
 from eventlog.errors import (
+    AccessChangeRefused,
     AuthenticationFailed,
     CorruptRecord,
     EventLogError,
@@ -30,6 +31,7 @@ from eventlog.errors import (
     WrongExpectedVersion,
 )
 from eventlog.records import (
+    Access,
     AppendResult,
     Configuration,
     LeaseGrant,
@@ -37,11 +39,13 @@ from eventlog.records import (
     MemberStatus,
     NodeStatus,
     RecordedEvent,
+    RoleInfo,
 )
 from eventlog.types import Position
 
 __all__ = [
     "ERROR_CODES",
+    "pack_access",
     "pack_configuration",
     "pack_error",
     "pack_event",
@@ -50,7 +54,9 @@ __all__ = [
     "pack_members",
     "pack_outcome_result",
     "pack_result",
+    "pack_role",
     "pack_status",
+    "unpack_access",
     "unpack_configuration",
     "unpack_error",
     "unpack_event",
@@ -58,6 +64,7 @@ __all__ = [
     "unpack_manifest",
     "unpack_members",
     "unpack_result",
+    "unpack_role",
     "unpack_status",
 ]
 
@@ -172,6 +179,30 @@ def unpack_members(raw: Any) -> list[MemberStatus]:
         raise CorruptRecord("members", None, str(error)) from error
 
 
+def pack_access(access: Access) -> dict[str, Any]:
+    packed: dict[str, Any] = _STATUS.unstructure(access)
+    return packed
+
+
+def unpack_access(raw: Any) -> Access:
+    try:
+        return _STATUS.structure(raw, Access)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("access", None, str(error)) from error
+
+
+def pack_role(role: RoleInfo) -> dict[str, Any]:
+    packed: dict[str, Any] = _STATUS.unstructure(role)
+    return packed
+
+
+def unpack_role(raw: Any) -> RoleInfo:
+    try:
+        return _STATUS.structure(raw, RoleInfo)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord("role", None, str(error)) from error
+
+
 def unpack_status(raw: Any) -> NodeStatus:
     try:
         return _STATUS.structure(raw, NodeStatus)
@@ -202,6 +233,7 @@ ERROR_CODES: Final[tuple[_Code, ...]] = (
     _Code("membership", MembershipError, ("reason", "message")),
     _Code("authentication_failed", AuthenticationFailed, ("reason",)),
     _Code("permission_denied", PermissionDenied, ("user", "permission", "name")),
+    _Code("access", AccessChangeRefused, ("reason", "message")),
 )
 """The errors a client sees typed. Any other error of a node travels as ``unavailable``: the
 node could not serve the call now, and the client may try again (elsewhere)."""

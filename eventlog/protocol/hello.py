@@ -30,6 +30,7 @@ HELLO_VERSION: Final = 1
 """Version of the handshake body, separate from the frame version."""
 MAX_CLUSTER_ID_CHARS: Final = 128
 MAX_ADDRESS_CHARS: Final = 260
+MAX_CREDENTIAL_CHARS: Final = 128
 MAX_HELLO_BYTES: Final = 4096
 """A hello is tiny; an unauthenticated caller must not make us buffer a 64 MiB 'hello'."""
 
@@ -51,16 +52,29 @@ class Hello:
     """A peer's: the id of the store it runs on, made when that store was created."""
     yours: str = ""
     """A peer's: the store id it knows for the node it dials ("" if it never met it)."""
+    user: str = ""
+    """A client's, signing in by password (over TLS only): the user it signs in as."""
+    password: str = attrs.field(default="", repr=False)
+    """Never logged, never kept past the check."""
 
 
 def hello(
-    cluster_id: str, role: Role, node_id: int, *, incarnation: str = "", yours: str = ""
+    cluster_id: str,
+    role: Role,
+    node_id: int,
+    *,
+    incarnation: str = "",
+    yours: str = "",
+    credentials: tuple[str, str] | None = None,
 ) -> list[Any]:
     """The handshake body ``["hello", 1, cluster_id, role, node_id]``; a peer that knows its
-    store's id adds ``{"incarnation": ..., "yours": ...}``."""
+    store's id adds ``{"incarnation": ..., "yours": ...}``, a client that signs in by
+    password ``{"user": ..., "password": ...}``."""
     body: list[Any] = ["hello", HELLO_VERSION, cluster_id, role, node_id]
     if incarnation:
         body.append({"incarnation": incarnation, "yours": yours})
+    elif credentials is not None:
+        body.append({"user": credentials[0], "password": credentials[1]})
     return body
 
 
@@ -99,6 +113,8 @@ def parse_hello(raw: object) -> Hello:
     """The Hello in a decoded body; FrameError unless it is exactly a valid handshake."""
     if type(raw) is list and len(raw) == 6 and raw[3] == "peer":
         return _peer_hello(raw)
+    if type(raw) is list and len(raw) == 6 and raw[3] == "client":
+        return _client_hello(raw)
     if type(raw) is not list or len(raw) != 5 or raw[0] != "hello":
         raise FrameError("expected a hello handshake")
     _, version, cluster_id, role, node_id = raw
@@ -127,6 +143,18 @@ def _peer_hello(raw: list[Any]) -> Hello:
     if not all(type(v) is str and len(v) <= MAX_CLUSTER_ID_CHARS for v in ids):
         raise FrameError("a peer's store ids are strings")
     return attrs.evolve(plain, incarnation=str(ids[0]), yours=str(ids[1]))
+
+
+def _client_hello(raw: list[Any]) -> Hello:
+    plain, about = parse_hello(raw[:5]), raw[5]
+    if type(about) is not dict:
+        raise FrameError("a client's hello ends with its credentials")
+    user, password = about.get("user"), about.get("password")
+    if type(user) is not str or not 0 < len(user) <= MAX_CREDENTIAL_CHARS:
+        raise FrameError(f"a user name is a string of 1..{MAX_CREDENTIAL_CHARS}")
+    if type(password) is not str or len(password) > MAX_CREDENTIAL_CHARS * 8:
+        raise FrameError("a password is a string")  # never what it held
+    return attrs.evolve(plain, user=user, password=password)
 
 
 def check_peer(hello: Hello, cluster_id: str) -> None:

@@ -7,9 +7,12 @@ and batched into an entry as it came (``eventlog.state.batch``):
                [[type, data, metadata], ...]], ...]]
             | [KIND_LEASE, request_id, [op, name, owner, ttl_ms, value]]
             | [KIND_CLUSTER, request_id, [cluster_id]]
+            | [KIND_ACCESS, request_id, [op, name, argument]]
 
 A lease request acquires or renews (``LEASE_ACQUIRE``, value = the holder's checkpoint) or
 releases (``LEASE_RELEASE``, value = the token) a named lease; see ``eventlog.state.machine``.
+An access request changes the auth store (``eventlog.security.access``); only a node makes
+one, with a password already hashed.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from eventlog.errors import EventTooLarge, InvalidRequest
 from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
 from eventlog.protocol.reads import check_stream_name
 from eventlog.records import ANY, MAX_NUMBER, MAX_TYPE_BYTES, NewEvent
+from eventlog.security.access import check_change
 
 __all__ = [
     "APPENDS_PER_SLICE",
     "DEFAULT_MAX_APPEND_BYTES",
+    "KIND_ACCESS",
     "KIND_APPEND",
     "KIND_CLUSTER",
     "KIND_LEASE",
@@ -39,6 +44,7 @@ __all__ = [
     "MAX_LEASE_TTL_MS",
     "REQUEST_ID_BYTES",
     "CheckedRequest",
+    "access_request",
     "acquire_lease_request",
     "check_client_request",
     "check_request",
@@ -53,6 +59,8 @@ KIND_APPEND = 1
 KIND_LEASE = 2
 KIND_CLUSTER = 3
 """Names a cluster that was started without an id; only its first leader proposes one."""
+KIND_ACCESS = 4
+"""Changes the users and roles; made by a node, never taken as a client sent it."""
 LEASE_ACQUIRE = 1
 LEASE_RELEASE = 2
 REQUEST_ID_BYTES = 16
@@ -143,6 +151,9 @@ def check_request(raw: Any) -> CheckedRequest:
     if kind == KIND_LEASE:
         _check_lease(body)
         return CheckedRequest(request_id, raw, 64)
+    if kind == KIND_ACCESS:
+        check_change(body)
+        return CheckedRequest(request_id, raw, 512)
     if kind != KIND_APPEND:
         raise InvalidRequest(f"unknown request kind {kind!r}")
     appends = body
@@ -181,12 +192,19 @@ def check_request(raw: Any) -> CheckedRequest:
 
 
 def check_client_request(raw: Any) -> CheckedRequest:
-    """A request as a client may send it: an append or a lease (naming the cluster is the
-    nodes' own business)."""
+    """A request as a client may send it: an append or a lease (naming the cluster, and
+    changing users with passwords hashed, are the nodes' own business)."""
     request = check_request(raw)
     if request.fields[0] == KIND_CLUSTER:
         raise InvalidRequest("clients may not name the cluster")
+    if request.fields[0] == KIND_ACCESS:
+        raise InvalidRequest("users and roles change through the access operation")
     return request
+
+
+def access_request(body: list[Any], request_id: bytes | None = None) -> CheckedRequest:
+    """A change of the auth store, as a node proposes it (``eventlog.security.access``)."""
+    return check_request([KIND_ACCESS, request_id or new_request_id(), body])
 
 
 def cluster_id_request(cluster_id: str) -> CheckedRequest:

@@ -11,12 +11,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
+from collections.abc import Mapping
+
+from eventlog.errors import ConfigError
 
 __all__ = [
     "COST",
     "MAX_PASSWORD_BYTES",
+    "credentials_from_env",
     "hash_password",
+    "read_password_file",
     "verify_password",
 ]
 
@@ -50,6 +56,38 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(derived, expected)
+
+
+def read_password_file(path: str | os.PathLike[str]) -> str:
+    """The password a file holds (one trailing newline dropped, as ``echo`` writes it);
+    ``ConfigError`` names the file, never what it holds."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            password = file.read(MAX_PASSWORD_BYTES + 2)
+    except (OSError, UnicodeError) as error:
+        raise ConfigError(
+            f"the password file {path} does not read: {type(error).__name__}"
+        ) from None
+    password = password[:-1] if password.endswith("\n") else password
+    password = password[:-1] if password.endswith("\r") else password
+    try:
+        _check(password)
+    except ValueError as error:
+        raise ConfigError(f"the password file {path}: {error}") from None
+    return password
+
+
+def credentials_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """``EVENTRAFT_USER`` with the password in ``EVENTRAFT_PASSWORD_FILE``, as the commands
+    take them; None if no user is set."""
+    env = os.environ if environ is None else environ
+    user = env.get("EVENTRAFT_USER")
+    if not user:
+        return None
+    path = env.get("EVENTRAFT_PASSWORD_FILE")
+    if not path:
+        raise ConfigError("EVENTRAFT_USER goes with EVENTRAFT_PASSWORD_FILE")
+    return user, read_password_file(path)
 
 
 def _derive(password: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:

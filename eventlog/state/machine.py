@@ -18,11 +18,18 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
-from eventlog.protocol.requests import KIND_APPEND, KIND_CLUSTER, KIND_LEASE, LEASE_RELEASE
+from eventlog.errors import AccessChangeRefused, CorruptRecord, LeaseHeld, WrongExpectedVersion
+from eventlog.protocol.requests import (
+    KIND_ACCESS,
+    KIND_APPEND,
+    KIND_CLUSTER,
+    KIND_LEASE,
+    LEASE_RELEASE,
+)
 from eventlog.records import ANY, AppendResult, LeaseGrant
+from eventlog.security import access
 from eventlog.state.batch import decode_batch
-from eventlog.state.outcomes import ClusterNamed, Outcome
+from eventlog.state.outcomes import AccessChanged, ClusterNamed, Outcome
 from eventlog.types import LogIndex, Position
 
 __all__ = [
@@ -48,7 +55,7 @@ _RAND_B_MASK = (1 << 62) - 1
 _UUID_FIXED = (0x7 << 76) | (0b10 << 62)
 """Version nibble 7 and variant bits 0b10 of a UUIDv7, in place in the 128-bit integer."""
 
-_KINDS = (KIND_APPEND, KIND_LEASE, KIND_CLUSTER)
+_KINDS = (KIND_APPEND, KIND_LEASE, KIND_CLUSTER, KIND_ACCESS)
 REQUEST_RETENTION_MS = 3_600_000
 """How long a request id is remembered: a retry within an hour (of the cluster's clock, the
 elapsed leader time of ``eventlog.state.clock``) gets the first outcome back. Part of the state
@@ -92,6 +99,10 @@ class StateView(Protocol):
         """The cluster's id; empty until a cluster started without one is named."""
         ...
 
+    def access(self) -> access.AccessState:
+        """The users and roles (``access.DEFAULT_ACCESS`` before any change)."""
+        ...
+
 
 @attrs.define
 class WriteSet:
@@ -106,6 +117,8 @@ class WriteSet:
     clock_ms: int = 0
     lease_token: int = 0
     cluster_id: str = ""
+    access: access.AccessState = access.DEFAULT_ACCESS
+    """The auth store after this apply; the view's own object unless a change applied."""
     events: list[IndexedEvent] = attrs.field(factory=list)
     stream_versions: dict[str, int] = attrs.field(factory=dict)
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
@@ -121,6 +134,7 @@ class WriteSet:
             clock_ms=view.clock_ms(),
             lease_token=view.lease_token(),
             cluster_id=view.cluster_id(),
+            access=view.access(),
         )
 
     def stream_version(self, view: StateView, stream: str) -> int:
@@ -163,6 +177,8 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                     outcome = _apply_lease(view, writes, request_id, body)
                 elif kind == KIND_CLUSTER:
                     outcome = _name_cluster(writes, request_id, body)
+                elif kind == KIND_ACCESS:
+                    outcome = _change_access(writes, request_id, body)
                 else:
                     outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
@@ -180,6 +196,16 @@ def _name_cluster(writes: WriteSet, request_id: bytes, body: list[Any]) -> Outco
         writes.cluster_id = body[0]
     named = ClusterNamed(cluster_id=writes.cluster_id)
     return Outcome(request_id=request_id, result=named, applied_ms=writes.clock_ms)
+
+
+def _change_access(writes: WriteSet, request_id: bytes, body: list[Any]) -> Outcome:
+    """Users and roles change as one value: a refused change leaves it as it was."""
+    try:
+        writes.access = access.change(writes.access, body)
+    except AccessChangeRefused as refused:
+        return Outcome(request_id=request_id, error=refused, applied_ms=writes.clock_ms)
+    changed = AccessChanged(op=body[0], name=body[1])
+    return Outcome(request_id=request_id, result=changed, applied_ms=writes.clock_ms)
 
 
 def _apply_request(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import attrs
 
 from eventlog.records import LeaseGrant
+from eventlog.security.access import DEFAULT_ACCESS, AccessState
 from eventlog.state.machine import INITIAL_DIGEST, IndexedEvent, WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, Position
@@ -31,6 +32,7 @@ class MemoryState:
     events: list[IndexedEvent] = attrs.field(factory=list)
     applied: LogIndex = LogIndex(0)
     cluster: str = ""
+    auth: AccessState = DEFAULT_ACCESS
 
     # -- StateView -----------------------------------------------------------------------------
     def stream_version(self, stream: str) -> int:
@@ -57,6 +59,9 @@ class MemoryState:
     def cluster_id(self) -> str:
         return self.cluster
 
+    def access(self) -> AccessState:
+        return self.auth
+
     # -- applying ------------------------------------------------------------------------------
     def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
         """Apply the batches of consecutive entries in one write set, then commit it; the
@@ -77,6 +82,7 @@ class MemoryState:
         self.position, self.chain, self.clock = writes.last_position, writes.digest, writes.clock_ms
         self.events.extend(writes.events)
         self.lease_counter, self.cluster = writes.lease_token, writes.cluster_id
+        self.auth = writes.access
         for name, grant in writes.leases.items():
             if grant is None:
                 self.granted.pop(name, None)

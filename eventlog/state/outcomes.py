@@ -7,11 +7,12 @@ from typing import Any
 
 import attrs
 
-from eventlog.errors import CorruptRecord, LeaseHeld, WrongExpectedVersion
+from eventlog.errors import AccessChangeRefused, CorruptRecord, LeaseHeld, WrongExpectedVersion
 from eventlog.records import AppendResult, LeaseGrant
 from eventlog.types import Position
 
 __all__ = [
+    "AccessChanged",
     "ClusterNamed",
     "Outcome",
     "Refusal",
@@ -27,8 +28,16 @@ class ClusterNamed:
     cluster_id: str
 
 
-Result = AppendResult | LeaseGrant | ClusterNamed
-Refusal = WrongExpectedVersion | LeaseHeld
+@attrs.frozen(kw_only=True, slots=True)
+class AccessChanged:
+    """What a change of users or roles came to: done (``op`` on ``name``)."""
+
+    op: str
+    name: str
+
+
+Result = AppendResult | LeaseGrant | ClusterNamed | AccessChanged
+Refusal = WrongExpectedVersion | LeaseHeld | AccessChangeRefused
 
 
 def _refusal_key(error: Refusal | None) -> tuple[Any, ...] | None:
@@ -37,6 +46,8 @@ def _refusal_key(error: Refusal | None) -> tuple[Any, ...] | None:
         return (error.stream, error.expected, error.actual)
     if isinstance(error, LeaseHeld):
         return (error.name, error.owner, error.expires_ms)
+    if isinstance(error, AccessChangeRefused):
+        return (error.reason, error.message)
     return None
 
 
@@ -57,7 +68,8 @@ class Outcome:
 
     def to_record(self) -> list[object]:
         """``[request_id, tag, a, b, c, applied_ms]``, a msgpack-friendly list; ``tag`` is
-        0 appended, 1 wrong expected version, 2 lease granted, 3 lease held, 4 cluster named."""
+        0 appended, 1 wrong expected version, 2 lease granted, 3 lease held, 4 cluster named,
+        5 access changed, 6 access change refused."""
         rid, at = self.request_id, self.applied_ms
         match self.result, self.error:
             case AppendResult() as r, None:
@@ -70,6 +82,10 @@ class Outcome:
                 return [rid, 1, e.stream, e.expected, e.actual, at]
             case None, LeaseHeld() as h:
                 return [rid, 3, [h.name, h.owner], h.expires_ms, 0, at]
+            case AccessChanged() as a, None:
+                return [rid, 5, [a.op, a.name], 0, 0, at]
+            case None, AccessChangeRefused() as r:
+                return [rid, 6, [r.reason, r.message], 0, 0, at]
         raise AssertionError(f"unencodable outcome {self!r}")
 
     @classmethod
@@ -95,4 +111,9 @@ class Outcome:
                 return cls(request_id=rid, result=ClusterNamed(cluster_id=a), applied_ms=at)
             case 3, [str() as name, str() as owner]:
                 return cls(request_id=rid, error=LeaseHeld(name, owner, b), applied_ms=at)
+            case 5, [str() as op, str() as name]:
+                return cls(request_id=rid, result=AccessChanged(op=op, name=name), applied_ms=at)
+            case 6, [str() as reason, str() as message]:
+                refused = AccessChangeRefused(reason, message)
+                return cls(request_id=rid, error=refused, applied_ms=at)
         raise CorruptRecord("requests", rid, f"unknown outcome {raw!r}")

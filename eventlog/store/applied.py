@@ -9,6 +9,7 @@ import attrs
 from eventlog.errors import CorruptRecord, InvariantViolation
 from eventlog.raft.records import EMPTY_HARD_STATE, Entry, HardState
 from eventlog.records import LeaseGrant
+from eventlog.security.access import DEFAULT_ACCESS, AccessState
 from eventlog.state.machine import INITIAL_DIGEST, REQUEST_RETENTION_MS, WriteSet
 from eventlog.state.outcomes import Outcome
 from eventlog.store import sealed
@@ -26,6 +27,7 @@ from eventlog.store.codecs import (
 )
 from eventlog.store.layout import (
     HARD_STATE_KEY,
+    M_ACCESS,
     M_APPLIED,
     M_CLOCK,
     M_CLUSTER,
@@ -71,6 +73,7 @@ class Cache:
     lease_token: int = 0
     cluster_id: str = ""
     incarnation: str = ""
+    access: AccessState = DEFAULT_ACCESS
 
 
 @attrs.define
@@ -115,6 +118,9 @@ class TxnView:
     def cluster_id(self) -> str:
         return self.cache.cluster_id
 
+    def access(self) -> AccessState:
+        return self.cache.access
+
 
 @attrs.define
 class Staged:
@@ -134,7 +140,7 @@ class Staged:
         cache.applied_index, cache.stream_count = self.applied, stream_count
         cache.last_position, cache.digest = writes.last_position, writes.digest
         cache.clock_ms, cache.lease_token = writes.clock_ms, writes.lease_token
-        cache.cluster_id = writes.cluster_id
+        cache.cluster_id, cache.access = writes.cluster_id, writes.access
 
 
 def check_apply(todo: list[Entry], through: LogIndex, last_index: LogIndex) -> None:
@@ -146,12 +152,15 @@ def check_apply(todo: list[Entry], through: LogIndex, last_index: LogIndex) -> N
         raise InvariantViolation(f"applying entry {todo[-1].index}, which is not persisted")
 
 
-def write_staged(txn: Txn, dbs: Dbs, staged: Staged, stream_count: int) -> int:
+def write_staged(txn: Txn, dbs: Dbs, staged: Staged, stream_count: int, access: AccessState) -> int:
     """Write a staged apply: index rows, heads, outcomes, leases and the applied state in the
-    meta table, all in ``txn``. Pure data, so a retried transaction writes the same. Returns
-    the new stream count."""
+    meta table, all in ``txn``; the auth store only if it is another than ``access`` (what
+    is on disk). Pure data, so a retried transaction writes the same. Returns the new stream
+    count."""
     writes = staged.writes
     stream_count = _write_applied(txn, dbs, writes, staged.sids, stream_count)
+    if writes.access is not access:
+        sealed.put(txn, dbs.meta, M_ACCESS, writes.access.encode())
     sealed.put_many(
         txn.cursor(db=dbs.meta),
         [
@@ -251,6 +260,8 @@ def load_cache(txn: Txn, dbs: Dbs) -> Cache:
     cache.cluster_id = (meta(M_CLUSTER) or b"").decode(errors="replace")
     cache.incarnation = (meta(M_INCARNATION) or b"").decode(errors="replace")
     cache.digest = meta(M_DIGEST) or INITIAL_DIGEST
+    raw_access = meta(M_ACCESS)
+    cache.access = DEFAULT_ACCESS if raw_access is None else AccessState.decode(raw_access)
     if len(cache.digest) != len(INITIAL_DIGEST):
         raise CorruptRecord("meta", M_DIGEST, "digest is not 32 bytes")
     if cache.applied_index > cache.last_index:

@@ -45,6 +45,7 @@ __all__ = [
     "HARD_STATE_KEY",
     "INCOMING_DIR",
     "MAX_MAP_SIZE",
+    "M_ACCESS",
     "M_APPLIED",
     "M_CLOCK",
     "M_CLUSTER",
@@ -93,6 +94,8 @@ M_STREAMS = b"stream_count"
 M_CLOCK = b"clock_ms"
 M_LEASE_TOKEN = b"lease_token"
 M_INCARNATION = b"incarnation"
+M_ACCESS = b"access"
+"""The auth store (``eventlog.security.access``), whole; absent until its first change."""
 """A random id made with the store: a node that comes back on another store (emptied,
 replaced) says another one, and its peers know it is not the node they knew."""
 

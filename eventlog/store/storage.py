@@ -29,6 +29,7 @@ from eventlog.logs import library_logger
 from eventlog.raft.membership import Membership
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import LeaseGrant, Manifest, RecordedEvent
+from eventlog.security.access import AccessState
 from eventlog.state.machine import WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
 from eventlog.store import copies, members, raftlog, sealed
@@ -161,6 +162,11 @@ class LmdbStorage:
         return self._cache.cluster_id
 
     @property
+    def access(self) -> AccessState:
+        """The users and roles, as of the last apply written (read on every request)."""
+        return self._cache.access
+
+    @property
     def incarnation(self) -> str:
         """This store's id, made when it was created: another store under the same node id
         (an emptied or replaced directory) has another."""
@@ -287,7 +293,7 @@ class LmdbStorage:
                 sealed.put(txn, self._dbs.raft_state, HARD_STATE_KEY, state)
             if staged is None:
                 return None
-            return write_staged(txn, self._dbs, staged, cache.stream_count)
+            return write_staged(txn, self._dbs, staged, cache.stream_count, cache.access)
 
         stream_count = write_txn(self._gate, self._env, write, durable=must_sync)
         if entries:

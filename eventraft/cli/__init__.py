@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from eventlog.logs import configure_logging
+from eventraft.cli.access import role, user
 from eventraft.cli.backup import backup, restore
 from eventraft.cli.bench import bench
 from eventraft.cli.certs import certs
@@ -29,7 +30,7 @@ def main() -> None:
 commands = (node, cluster, status, append, read, project, rebuild, verify, backup, restore)
 for command in (*commands, demo, bench):
     main.add_command(log_level_option(command))
-for group in (member, certs):
+for group in (member, certs, user, role):
     main.add_command(log_level_option(group))
     for subcommand in group.commands.values():
         log_level_option(subcommand)

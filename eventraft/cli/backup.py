@@ -18,7 +18,7 @@ from eventraft.backups import backup_from_cluster, backup_from_directory
 from eventraft.backups import restore as restore_store
 from eventraft.cli.errors import fail
 from eventraft.cli.options import timeout_option
-from eventraft.cli.tls_options import client_tls_options
+from eventraft.cli.tls_options import client_options
 
 __all__ = [
     "backup",
@@ -55,7 +55,7 @@ def _said(manifest: Manifest) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @timeout_option(60.0, "reaching the cluster")
-@client_tls_options
+@client_options
 def backup(
     addresses: str | None,
     data_dir: Path | None,
@@ -63,6 +63,7 @@ def backup(
     as_json: bool,
     timeout: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Take a consistent copy of a store, with a manifest of what it holds."""
     if (addresses is None) == (data_dir is None):
@@ -70,7 +71,7 @@ def backup(
     try:
         if addresses is not None:
             listed = parse_addresses(addresses)
-            manifest = asyncio.run(backup_from_cluster(listed, out, timeout, tls))
+            manifest = asyncio.run(backup_from_cluster(listed, out, timeout, tls, credentials))
         else:
             assert data_dir is not None
             manifest = backup_from_directory(data_dir, out)

@@ -22,7 +22,7 @@ from eventlog.types import NodeId
 from eventraft.certs import local_cluster_tls
 from eventraft.cli.errors import fail, os_error_message
 from eventraft.cli.options import cluster_id_option, log_level, quota_option
-from eventraft.cli.tls_options import node_tls, node_tls_options
+from eventraft.cli.tls_options import admin_password_hash, node_tls, node_tls_options
 from eventraft.join import CatchUp, join
 from eventraft.localcluster import NodeProcess
 from eventraft.supervisor import Supervisor, listen_problem
@@ -116,6 +116,7 @@ def node(
     tls_cert: Path | None,
     tls_key: Path | None,
     insecure: bool,
+    admin_password_file: Path | None,
     exit_with_parent: bool,
 ) -> None:
     """Run one node of a cluster until SIGTERM or SIGINT (then exit 0)."""
@@ -128,7 +129,8 @@ def node(
         host, port = addresses[node_id]
         structlog.get_logger(__name__).warning(
             "insecure_node",
-            message=f"TLS is OFF: anyone who reaches {host}:{port} reads and writes everything",
+            message=f"TLS is OFF: anyone who reaches {host}:{port} reads and writes everything "
+            "(no one signs in)",
         )
     config = NodeConfig(
         node_id=NodeId(node_id),
@@ -140,6 +142,7 @@ def node(
         max_append_bytes=max_append_bytes,
         quota_bytes=quota_bytes,
         tls=tls,
+        admin_password_hash=admin_password_hash(admin_password_file),
     )
     try:
         if join_addresses is not None:

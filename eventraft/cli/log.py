@@ -22,16 +22,22 @@ from eventlog.security.tls import TLSConfig
 from eventraft.cli.errors import fail, message
 from eventraft.cli.options import cluster_id_option, cluster_option, timeout_option
 from eventraft.cli.payloads import check_stream, metadata, payloads
-from eventraft.cli.tls_options import client_tls_options
+from eventraft.cli.tls_options import client_options
 from eventraft.console import output_console
 from eventraft.eventjson import event_line
 from eventraft.statustable import projections_table, status_table
 
 
 async def _status_of(
-    address: str, cluster_id: str | None, timeout: float, tls: TLSConfig | None
+    address: str,
+    cluster_id: str | None,
+    timeout: float,
+    tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> dict[str, Any]:
-    client = AsyncClient([address], timeout=timeout, cluster_id=cluster_id, tls=tls)
+    client = AsyncClient(
+        [address], timeout=timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
+    )
     try:
         return {"address": address, **pack_status(await client.status())}
     except EventLogError as error:
@@ -50,9 +56,14 @@ async def _status_of(
     help="One JSON object per line, per address, instead of a table.  [default: a table]",
 )
 @timeout_option(2.0, "asking each node")
-@client_tls_options
+@client_options
 def status(
-    addresses: str, cluster_id: str | None, as_json: bool, timeout: float, tls: TLSConfig | None
+    addresses: str,
+    cluster_id: str | None,
+    as_json: bool,
+    timeout: float,
+    tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Show each node's role, term, indexes, position and history digest; exit 1 if any
     address is unreachable."""
@@ -63,7 +74,9 @@ def status(
 
     async def gather() -> list[dict[str, Any]]:
         return list(
-            await asyncio.gather(*(_status_of(a, cluster_id, timeout, tls) for a in listed))
+            await asyncio.gather(
+                *(_status_of(a, cluster_id, timeout, tls, credentials) for a in listed)
+            )
         )
 
     rows = asyncio.run(gather())
@@ -115,7 +128,7 @@ def status(
     "N exactly N events.",
 )
 @timeout_option(10.0, "the append")
-@client_tls_options
+@client_options
 def append(
     addresses: str,
     cluster_id: str | None,
@@ -127,6 +140,7 @@ def append(
     expected_version: int,
     timeout: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Append events to STREAM, all or none: one per --data, or one per line of standard
     input. Prints the positions written, as JSON. Streams starting with $ are the system's."""
@@ -137,7 +151,7 @@ def append(
 
     async def send() -> dict[str, int]:
         async with AsyncClient(
-            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls
+            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
         ) as client:
             result = await client.append(stream, events, expected_version)
         return {
@@ -185,7 +199,7 @@ def append(
     help="Show msgpack data and metadata (how the aggregates layer writes by default) as JSON.",
 )
 @timeout_option(10.0, "each read")
-@client_tls_options
+@client_options
 def read(
     addresses: str,
     cluster_id: str | None,
@@ -196,6 +210,7 @@ def read(
     decode: bool,
     timeout: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Print committed events, one JSON object per line: data and metadata that are JSON as
     JSON, other text as a string, other bytes as "base64:..."; timestamps in ISO 8601, UTC."""
@@ -204,7 +219,7 @@ def read(
 
     async def run() -> None:
         async with AsyncClient(
-            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls
+            addresses, timeout=timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
         ) as client:
             events = _events(client, stream, start, limit, follow)
             await _print(events, limit, lambda event: click.echo(event_line(event, decode=decode)))

@@ -7,7 +7,6 @@ behind, an unknown id, a majority that would no longer answer, no leader reachab
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,12 +17,12 @@ from rich.table import Table
 
 from eventlog.client.async_client import AsyncClient
 from eventlog.errors import EventLogError
-from eventlog.protocol.addresses import parse_addresses, split_address
+from eventlog.protocol.addresses import split_address
 from eventlog.records import Configuration, MemberStatus
 from eventlog.security.tls import TLSConfig
-from eventraft.cli.errors import fail
+from eventraft.cli.calls import json_option, run_call
 from eventraft.cli.options import cluster_id_option, cluster_option, timeout_option
-from eventraft.cli.tls_options import client_tls_options
+from eventraft.cli.tls_options import client_options
 from eventraft.console import output_console
 
 __all__ = [
@@ -31,31 +30,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-def _run(
-    addresses: str,
-    cluster_id: str | None,
-    timeout: float,
-    tls: TLSConfig | None,
-    call: Callable[[AsyncClient], Awaitable[T]],
-) -> T:
-    try:
-        listed = parse_addresses(addresses)
-    except EventLogError as error:
-        raise click.BadParameter(str(error), param_hint="--cluster") from error
-
-    async def run() -> T:
-        client = AsyncClient(listed, timeout=timeout, cluster_id=cluster_id, tls=tls)
-        try:
-            return await call(client)
-        finally:
-            await client.close()
-
-    try:
-        return asyncio.run(run())
-    except EventLogError as error:
-        fail(error)
 
 
 def _show(configuration: Configuration, as_json: bool) -> None:
@@ -86,10 +60,6 @@ def _members_table(members: list[MemberStatus]) -> Table:
     return table
 
 
-def _json_option(f: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")(f)
-
-
 def _id_option(f: Any) -> Any:
     return click.option(
         "--id",
@@ -108,14 +78,21 @@ def member() -> None:
 @member.command("list")
 @cluster_option
 @cluster_id_option
-@_json_option
+@json_option
 @timeout_option(10.0, "finding the leader")
-@client_tls_options
+@client_options
 def list_members(
-    addresses: str, cluster_id: str | None, as_json: bool, timeout: float, tls: TLSConfig | None
+    addresses: str,
+    cluster_id: str | None,
+    as_json: bool,
+    timeout: float,
+    tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Every member as the leader sees it: id, address, voter or learner, match index, lag."""
-    members = _run(addresses, cluster_id, timeout, tls, lambda client: client.members())
+    members = run_call(
+        addresses, cluster_id, timeout, tls, credentials, lambda client: client.members()
+    )
     if as_json:
         for m in members:
             click.echo(json.dumps(attrs.asdict(m), sort_keys=True))
@@ -126,9 +103,9 @@ def list_members(
 def _change_options(f: Any) -> Any:
     """What every change takes: where the cluster is, the node, how to print, how long."""
     for option in (
-        client_tls_options,
+        client_options,
         timeout_option(30.0, "the change"),
-        _json_option,
+        json_option,
         _id_option,
         cluster_id_option,
         cluster_option,
@@ -155,6 +132,7 @@ def add(
     as_json: bool,
     timeout: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Add a node as a learner: it receives the log and votes on nothing. Then start it with
     `eventraft node --id N --listen HOST:PORT --data-dir DIR --join ADDRS`."""
@@ -162,8 +140,13 @@ def add(
         split_address(address)
     except EventLogError as error:
         raise click.BadParameter(str(error), param_hint="--address") from error
-    made = _run(
-        addresses, cluster_id, timeout, tls, lambda client: client.add_member(node_id, address)
+    made = run_call(
+        addresses,
+        cluster_id,
+        timeout,
+        tls,
+        credentials,
+        lambda client: client.add_member(node_id, address),
     )
     _show(made, as_json)
 
@@ -182,10 +165,12 @@ def _change_command(
         as_json: bool,
         timeout: float,
         tls: TLSConfig | None,
+        credentials: tuple[str, str] | None,
     ) -> None:
-        _show(
-            _run(addresses, cluster_id, timeout, tls, lambda client: call(client, node_id)), as_json
+        made = run_call(
+            addresses, cluster_id, timeout, tls, credentials, lambda client: call(client, node_id)
         )
+        _show(made, as_json)
 
 
 _change_command(

@@ -14,7 +14,7 @@ import structlog
 from eventlog import EventLogError
 from eventlog.security.tls import TLSConfig
 from eventraft.cli.options import cluster_id_option
-from eventraft.cli.tls_options import client_tls_options
+from eventraft.cli.tls_options import client_options
 from projections.apply import PoisonPolicy
 from projections.errors import Interrupted, PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
@@ -71,6 +71,7 @@ def _source(
     cluster_id: str | None,
     lease_timeout: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> Callable[[], EventSource]:
     if (addresses is None) == (embedded is None):
         raise click.UsageError("give exactly one of --cluster and --from-embedded")
@@ -78,7 +79,12 @@ def _source(
         return functools.partial(EmbeddedSource.open, embedded)
     assert addresses is not None
     return functools.partial(
-        ClientSource, addresses, lease_timeout=lease_timeout, cluster_id=cluster_id, tls=tls
+        ClientSource,
+        addresses,
+        lease_timeout=lease_timeout,
+        cluster_id=cluster_id,
+        tls=tls,
+        credentials=credentials,
     )
 
 
@@ -117,7 +123,7 @@ def _load(spec: str) -> Any:
     show_default=True,
     help="Seconds between progress lines (checkpoint, events/s, lag) in the log.",
 )
-@client_tls_options
+@client_options
 def project(
     addresses: str | None,
     embedded: Path | None,
@@ -130,12 +136,13 @@ def project(
     owner: str | None,
     report_every: float,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Run one projection worker: catch up from the target's checkpoint, then follow the
     committed log live. A second worker for the same projection waits as standby and takes
     over when the first one dies. SIGTERM or SIGINT: commit the batch and exit 0."""
     lease_timeout = max(0.5, lease_ttl / 3)
-    open_source = _source(addresses, embedded, cluster_id, lease_timeout, tls)
+    open_source = _source(addresses, embedded, cluster_id, lease_timeout, tls, credentials)
     projection = _load(spec)
     config = WorkerConfig(
         batch_size=batch_size,
@@ -170,7 +177,7 @@ def project(
     show_default=True,
     help="Events per read and per transaction.",
 )
-@client_tls_options
+@client_options
 def rebuild(
     addresses: str | None,
     embedded: Path | None,
@@ -180,10 +187,11 @@ def rebuild(
     on_poison: str,
     batch_size: int,
     tls: TLSConfig | None,
+    credentials: tuple[str, str] | None,
 ) -> None:
     """Replay the log from position 1 into a fresh generation of the target while the
     current one keeps serving, then switch to it atomically (a running worker follows)."""
-    open_source = _source(addresses, embedded, cluster_id, 5.0, tls)
+    open_source = _source(addresses, embedded, cluster_id, 5.0, tls, credentials)
     projection = _load(spec)
     try:
         with RichProgress(projection.name) as progress:

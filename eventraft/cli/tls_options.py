@@ -1,6 +1,7 @@
-"""The TLS options of the commands: a node's (``--tls-dir`` or the three files, or
-``--insecure``) and a client's (the CA, and a certificate of its own if it has one). Each has
-an environment variable, so scripts carry no paths or secrets on their command lines."""
+"""The TLS and sign-in options of the commands: a node's (``--tls-dir`` or the three files,
+or ``--insecure``; the first admin's ``--admin-password-file``) and a client's (the CA, a
+certificate of its own if it has one, or ``--user`` with ``--password-file``). Each has an
+environment variable, so scripts carry no paths or secrets on their command lines."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ import click
 
 from eventlog.errors import ConfigError
 from eventlog.security.identity import node_name
+from eventlog.security.passwords import hash_password, read_password_file
 from eventlog.security.tls import TLSConfig
 
 __all__ = [
+    "admin_password_hash",
+    "client_options",
     "client_tls",
-    "client_tls_options",
+    "credentials_of",
     "node_tls",
     "node_tls_options",
+    "password_file_option",
 ]
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -41,7 +46,23 @@ def _files(f: Any, whose: str) -> Any:
     return f
 
 
+def password_file_option(name: str, help: str, envvar: str) -> Any:
+    return click.option(
+        name,
+        type=_FILE,
+        envvar=envvar,
+        show_envvar=True,
+        help=f"{help}  [default: none]",
+    )
+
+
 def node_tls_options(f: Any) -> Any:
+    f = password_file_option(
+        "--admin-password-file",
+        "A file holding the password of the user admin, set when the cluster is created "
+        "(the admin client certificate signs in as admin too); ignored once it has one.",
+        "EVENTRAFT_ADMIN_PASSWORD_FILE",
+    )(f)
     f = click.option(
         "--insecure",
         is_flag=True,
@@ -59,8 +80,9 @@ def node_tls_options(f: Any) -> Any:
     )(f)
 
 
-def client_tls_options(f: Any) -> Any:
-    """The three options, handed to the command as one ``tls`` (a ``TLSConfig`` or None)."""
+def client_options(f: Any) -> Any:
+    """The TLS files, handed to the command as one ``tls`` (a ``TLSConfig`` or None), and the
+    user with its password file, as ``credentials`` (``(user, password)`` or None)."""
 
     @functools.wraps(f)
     def command(
@@ -68,11 +90,49 @@ def client_tls_options(f: Any) -> Any:
         tls_ca: Path | None = None,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
+        user: str | None = None,
+        password_file: Path | None = None,
         **kwargs: Any,
     ) -> Any:
-        return f(*args, tls=client_tls(tls_ca, tls_cert, tls_key), **kwargs)
+        tls = client_tls(tls_ca, tls_cert, tls_key)
+        credentials = credentials_of(user, password_file)
+        if credentials is not None and tls is None:
+            raise click.UsageError("--user signs in over TLS only: give --tls-ca too")
+        return f(*args, tls=tls, credentials=credentials, **kwargs)
 
+    command = password_file_option(
+        "--password-file", "A file holding the password of --user.", "EVENTRAFT_PASSWORD_FILE"
+    )(command)
+    command = click.option(
+        "--user",
+        envvar="EVENTRAFT_USER",
+        show_envvar=True,
+        help="Sign in as this user, with --password-file (over TLS).  [default: the client "
+        "certificate's user]",
+    )(command)
     return _files(command, "this client's")
+
+
+def credentials_of(user: str | None, password_file: Path | None) -> tuple[str, str] | None:
+    """``(user, password)`` as the options give them; ``UsageError`` for half of them."""
+    if user is None and password_file is None:
+        return None
+    if user is None or password_file is None:
+        raise click.UsageError("--user and --password-file go together")
+    try:
+        return user, read_password_file(password_file)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--password-file") from None
+
+
+def admin_password_hash(path: Path | None) -> str | None:
+    """The first admin's password, hashed as soon as it is read: only the hash is kept."""
+    if path is None:
+        return None
+    try:
+        return hash_password(read_password_file(path))
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--admin-password-file") from None
 
 
 def node_tls(

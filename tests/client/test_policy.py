@@ -16,6 +16,7 @@ from eventlog.client.policy import (
     next_address,
 )
 from eventlog.errors import (
+    AccessChangeRefused,
     AuthenticationFailed,
     CorruptRecord,
     EventLogError,
@@ -118,6 +119,7 @@ def test_every_code_of_the_table_round_trips() -> None:
         MembershipError: MembershipError("learner_behind", "learner 4 is 500 entries behind"),
         AuthenticationFailed: AuthenticationFailed(),
         PermissionDenied: PermissionDenied("ann", "write", "orders-1"),
+        AccessChangeRefused: AccessChangeRefused("no_such_role", "no role 'auditor'"),
     }
     assert set(samples) == {code.error for code in ERROR_CODES}
     for error in samples.values():

@@ -11,7 +11,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from eventlog.client.connection import dial
-from eventlog.node.server import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from eventlog.node.read_calls import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from eventlog.protocol.frames import encode_frame
 from eventlog.protocol.hello import hello
 from eventlog.records import NewEvent

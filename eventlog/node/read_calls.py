@@ -1,0 +1,172 @@
+"""The calls that read: pages of the log and of a stream, subscriptions pushed as the log
+grows, the leases, the head and the status. Reads are linearizable by default (ReadIndex on
+the leader); ``min_position`` reads any member once it has applied that far."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from eventlog.errors import InvalidRequest, Unavailable
+from eventlog.protocol import answers, reads
+from eventlog.records import RecordedEvent
+from eventlog.security.permissions import Action
+from eventlog.store.reads import Tail
+
+if TYPE_CHECKING:
+    from eventlog.node.server import ClientSession
+
+__all__ = [
+    "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+    "head",
+    "leases",
+    "read_all",
+    "read_stream",
+    "read_stream_backwards",
+    "status",
+    "subscribe",
+]
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
+"""Subscriptions one client connection may hold at once (a client opens one connection per
+subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can pile up."""
+
+
+async def _read_barrier(
+    session: ClientSession, args: dict[str, Any], stream: str | None = None
+) -> None:
+    """``_barrier``, then the caller's ``read`` permission on ``stream`` (None: the whole
+    log), in the auth store as of the read: a user removed or a role revoked before the read
+    is refused even by a follower that applied the change only just now."""
+    await _barrier(session, args)
+    session.allow(Action.READ, stream)
+
+
+async def _barrier(session: ClientSession, args: dict[str, Any]) -> None:
+    """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
+    node = session.node
+    min_position = reads.check_min_position(args.get("min_position"))
+    if min_position is not None:
+        try:  # a position that may never come: answer within the read timeout, not never
+            async with asyncio.timeout(node.read_timeout):
+                await node.wait_position(int(min_position))
+        except TimeoutError:
+            raise Unavailable(
+                f"position {min_position} not reached within {node.read_timeout:g}s"
+            ) from None
+    elif args.get("linearizable", True):
+        await node.read_barrier()
+
+
+async def read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    asked = reads.ReadAll.from_args(args)
+    read = reads.page_of(asked, asked.limit)
+    await _read_barrier(session, args)
+    storage = session.node.storage
+    count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
+    return await session.read(
+        count, lambda: _page(storage.read_all(read.from_position, read.limit))
+    )
+
+
+async def read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    asked = reads.ReadStream.from_args(args)
+    read = reads.page_of(asked, asked.limit)
+    await _read_barrier(session, args, read.stream)
+    storage = session.node.storage
+    return await session.read(
+        _most(read.limit),
+        lambda: _page(storage.read_stream(read.stream, read.from_version, read.limit)),
+    )
+
+
+async def read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    asked = reads.ReadStreamBackwards.from_args(args)
+    read = reads.page_of(asked, asked.limit)
+    await _read_barrier(session, args, read.stream)
+    storage = session.node.storage
+    return await session.read(
+        _most(read.limit),
+        lambda: _page(storage.read_stream_backwards(read.stream, read.from_version, read.limit)),
+    )
+
+
+def _most(limit: int | None) -> int:
+    """Events one page of a read may hold."""
+    return reads.READ_PAGE_EVENTS if limit is None else limit
+
+
+def _page(events: list[RecordedEvent]) -> list[Any]:
+    """One page of an answer: at most ``READ_PAGE_EVENTS`` events (the read asked that many at
+    most) and about ``READ_PAGE_BYTES``; the client asks for the rest."""
+    reads.within_page(events)
+    return [answers.pack_event(event) for event in events]
+
+
+async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
+    """Push committed events from ``from_position`` on, forever; TCP backpressure paces it.
+    A connection holds a bounded number, so one that never reads buffers a bounded amount."""
+    node = session.node
+    tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
+    if session.subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+        raise InvalidRequest(
+            f"a connection may hold {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at most"
+        )
+    session.subscriptions += 1
+    try:
+        while True:
+            waiting = node.storage.last_position() - tail.position + 1
+            if waiting <= 0:
+                await node.wait_position(tail.position)
+                continue
+            batch = await session.read(waiting, lambda: _pushed(tail))
+            if batch:
+                session.send([call_id, "events", batch])
+                if not await _drained(session, node.config.subscriber_stall):
+                    return None
+    finally:
+        session.subscriptions -= 1
+
+
+def _pushed(tail: Tail) -> list[Any]:
+    return [answers.pack_event(event) for event in tail.next_batch()]
+
+
+async def _drained(session: ClientSession, stall: float) -> bool:
+    """A subscriber that reads nothing is paused (the node waits for its socket to drain);
+    one that reads nothing for ``stall`` seconds is dropped: its connection closed, the
+    reason logged, so that it holds no buffer and no reader of the node's for good."""
+    try:
+        async with asyncio.timeout(stall):
+            await session.drain()
+        return True
+    except TimeoutError:
+        session.node.logger.warning(
+            "subscriber_dropped",
+            peer=str(session.writer.get_extra_info("peername")),
+            reason=f"it read nothing for {stall:g}s",
+        )
+        session.writer.transport.abort()
+        return False
+
+
+async def leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    """The leases the caller may take (a worker's role covers its own projections')."""
+    await _barrier(session, args)
+    access, principal = session.node.storage.access, session.principal
+    return [
+        answers.pack_lease(grant)
+        for grant in session.node.storage.leases()
+        if principal.allows(access, Action.LEASE, grant.name)
+    ]
+
+
+async def status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    return answers.pack_status(session.node.status())
+
+
+async def head(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    """The position of the last event applied here, after a read barrier (what a reader of
+    the whole log needs to know how far there is to go; no status needed)."""
+    await _read_barrier(session, args)
+    return session.node.storage.last_position()

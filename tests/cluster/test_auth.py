@@ -1,0 +1,223 @@
+"""Users, roles and permissions on a cluster of processes over TLS: who may sign in, what each
+may do, and that every refusal is typed, immediate, and leaves the cluster as it was."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventlog import (
+    AccessChangeRefused,
+    AuthenticationFailed,
+    Client,
+    NewEvent,
+    PermissionDenied,
+)
+from eventlog.security.tls import TLSConfig
+from tests.cluster.harness import LocalCluster, local_cluster
+
+E = [NewEvent("E", b"x")]
+
+
+def ca_only(tmp: Path) -> TLSConfig:
+    return TLSConfig(ca=str(tmp / "tls" / "ca.pem"))
+
+
+def signed_in(cluster: LocalCluster, tmp: Path, user: str, password: str) -> Client:
+    # A minute's deadline: a client that retried instead of failing at once would raise
+    # Unavailable, not the typed error.
+    return Client(cluster.addresses, timeout=60, tls=ca_only(tmp), credentials=(user, password))
+
+
+def snapshot(admin: Client) -> list[tuple[int, str, bytes]]:
+    return [(e.position, e.stream, e.data) for e in admin.read_all()]
+
+
+def test_a_user_may_do_what_its_roles_allow_and_nothing_else(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.append("orders-1", E)
+        admin.append("payments-1", E)
+        admin.add_role("orders-clerk", [("read", "orders-"), ("write", "orders-")])
+        admin.add_user("ann", "ann's secret", ["orders-clerk"])
+        before = snapshot(admin)
+        with signed_in(cluster, tmp_path, "ann", "ann's secret") as ann:
+            assert ann.whoami()[0] == "ann"
+            ann.append("orders-2", E)
+            assert [e.data for e in ann.read_stream("orders-1")] == [b"x"]
+            with pytest.raises(PermissionDenied) as denied:
+                ann.read_stream("payments-1")
+            assert (denied.value.user, denied.value.permission, denied.value.name) == (
+                "ann",
+                "read",
+                "payments-1",
+            )
+            with pytest.raises(PermissionDenied, match="may not read 'the whole log'"):
+                ann.read_all()
+            # One forbidden stream, and nothing of the append is written.
+            with pytest.raises(PermissionDenied, match="may not write 'payments-2'"):
+                ann.append_multi([("orders-3", E, -1), ("payments-2", E, -1)])
+            for refused in (ann.status, ann.members, lambda: ann.add_user("eve", "x")):
+                with pytest.raises(PermissionDenied):
+                    refused()
+        after = snapshot(admin)
+        assert after[: len(before)] == before
+        assert [stream for _, stream, _ in after[len(before) :]] == ["orders-2"]
+        assert cluster.wait_converged(timeout=20)
+
+
+def calls_of_every_kind(client: Client) -> dict[str, Callable[[], Any]]:
+    return {
+        "append": lambda: client.append("s", E),
+        "append_multi": lambda: client.append_multi([("s", E, -1), ("t", E, -1)]),
+        "read_stream": lambda: client.read_stream("s"),
+        "read_stream_backwards": lambda: client.read_stream_backwards("s"),
+        "read_all": lambda: client.read_all(),
+        "subscribe": lambda: next(iter(client.subscribe())),
+        "head": client.head,
+        "acquire_lease": lambda: client.acquire_lease("p", "me", 5),
+        "release_lease": lambda: client.release_lease("p", "me", 1),
+        "status": client.status,
+        "members": client.members,
+        "add_member": lambda: client.add_member(9, "127.0.0.1:1"),
+        "remove_member": lambda: client.remove_member(3),
+        "access": client.access,
+        "add_user": lambda: client.add_user("eve", "pw"),
+        "add_role": lambda: client.add_role("r"),
+        "grant_role": lambda: client.grant_role("nobody", "admin"),
+    }
+
+
+def test_a_user_without_roles_is_refused_every_call_but_saying_who_it_is(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.append("s", E)
+        admin.add_user("nobody", "pw")
+        before = snapshot(admin)
+        with signed_in(cluster, tmp_path, "nobody", "pw") as nobody:
+            assert nobody.whoami() == ("nobody", ())
+            assert nobody.leases() == []  # only the leases one may take are listed
+            for name, call in calls_of_every_kind(nobody).items():
+                with pytest.raises(PermissionDenied):
+                    call()
+                    pytest.fail(f"{name} was allowed")
+        assert snapshot(admin) == before
+        assert [m.id for m in admin.members()] == [1, 2, 3]
+        assert [u.name for u in admin.access().users] == ["admin", "nobody"]
+
+
+def test_a_user_removed_or_a_role_revoked_is_refused_on_the_next_request(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.append("s", E)
+        admin.add_user("ann", "pw", ["writer"])
+        admin.add_user("bob", "pw", ["reader"])
+        with (
+            signed_in(cluster, tmp_path, "ann", "pw") as ann,
+            signed_in(cluster, tmp_path, "bob", "pw") as bob,
+        ):
+            ann.append("s", E)
+            assert len(bob.read_stream("s")) == 2
+            admin.revoke_role("ann", "writer")
+            with pytest.raises(PermissionDenied):
+                ann.append("s", E)
+            admin.remove_user("bob")
+            with pytest.raises(AuthenticationFailed, match="'bob' was removed"):
+                bob.read_stream("s")
+            admin.grant_role("ann", "reader")
+            assert len(ann.read_stream("s")) == 2
+            admin.set_password("ann", "new")
+            with pytest.raises(AuthenticationFailed, match="password of user 'ann' changed"):
+                ann.read_stream("s")
+        with signed_in(cluster, tmp_path, "ann", "new") as ann:
+            assert len(ann.read_stream("s")) == 2
+
+
+def test_a_wrong_password_or_unknown_user_fails_at_once_and_is_slowed_per_source(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.add_user("ann", "right", ["reader"])
+        before = snapshot(admin)
+        for user, password in (("ann", "wrong"), ("nobody", "right"), ("ann", "")):
+            with (
+                signed_in(cluster, tmp_path, user, password) as client,
+                pytest.raises(AuthenticationFailed, match=r"^wrong user name or password$"),
+            ):
+                client.read_stream("s")
+        with (
+            Client(cluster.addresses, timeout=60, tls=ca_only(tmp_path)) as anonymous,
+            pytest.raises(AuthenticationFailed, match="signs clients in"),
+        ):
+            anonymous.status()
+        # Each node counts the failures from this address and makes the next attempt wait.
+        failures = [
+            json.loads(line)
+            for node in cluster.nodes.values()
+            for line in node.log_path.read_text().splitlines()
+            if '"sign_in_failed"' in line
+        ]
+        assert max(f["failures"] for f in failures) >= 3
+        assert max(f["next_delay"] for f in failures) > 0
+        assert not any("right" in line or "wrong" in line for line in map(str, failures))
+        with signed_in(cluster, tmp_path, "ann", "right") as ann:  # after the wait
+            assert ann.read_all() == admin.read_all()
+        assert snapshot(admin) == before
+
+
+def test_users_and_roles_survive_a_restart_and_the_last_admin_stays(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster:
+        with cluster.client(timeout=30) as admin:
+            admin.add_role("auditor", [("read", "audit-")])
+            admin.add_user("ann", "pw", ["auditor", "writer"])
+            for refused in (
+                lambda: admin.remove_user("admin"),
+                lambda: admin.revoke_role("admin", "admin"),
+            ):
+                with pytest.raises(AccessChangeRefused, match="at least one admin") as caught:
+                    refused()
+                assert caught.value.reason == "last_admin"
+            with pytest.raises(AccessChangeRefused) as caught:
+                admin.grant_permission("writer", "status")
+            assert caught.value.reason == "builtin_role"
+            with pytest.raises(AccessChangeRefused) as caught:
+                admin.add_user("ann", "again")
+            assert caught.value.reason == "user_exists"
+        for node in cluster.nodes.values():
+            node.kill()
+        for node in cluster.nodes.values():
+            node.start()
+        with signed_in(cluster, tmp_path, "ann", "pw") as ann:
+            assert [r.name for r in ann.whoami()[1]] == ["auditor", "writer"]
+            ann.append("audit-1", E)
+        for node in cluster.nodes.values():  # each node signs ann in by itself
+            with signed_in_at(node.address, tmp_path, "ann", "pw") as ann:
+                assert ann.whoami()[0] == "ann"
+
+
+def signed_in_at(address: str, tmp: Path, user: str, password: str) -> Client:
+    return Client([address], timeout=30, tls=ca_only(tmp), credentials=(user, password))
+
+
+def test_the_first_admin_signs_in_with_the_password_file_of_the_cluster_s_creation(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "admin-password"
+    secret.write_text("first secret\n")
+    with local_cluster(
+        tmp_path, tls=True, extra_args=("--admin-password-file", str(secret))
+    ) as cluster:
+        with signed_in(cluster, tmp_path, "admin", "first secret") as admin:
+            admin.add_user("ann", "pw", ["reader"])
+            users = {u.name: u for u in admin.access().users}
+            assert users["admin"].password and users["admin"].roles == ("admin",)
+        with cluster.client(timeout=30) as by_certificate:  # the admin certificate too
+            by_certificate.set_password("admin", "second secret")
+        with (
+            signed_in(cluster, tmp_path, "admin", "first secret") as stale,
+            pytest.raises(AuthenticationFailed),
+        ):
+            stale.status()
+        with signed_in(cluster, tmp_path, "admin", "second secret") as admin:
+            assert admin.status().role in ("leader", "follower")
