@@ -2,8 +2,9 @@
 TLS; who it is then decides what it may do (``eventlog.security.principal``).
 
 A node run ``--insecure`` signs no one in: everyone may do everything there. Over TLS, a
-node's certificate signs in as that node; a client certificate as the user it names; a
-password is checked against the user's hash in a thread of its own (scrypt takes tens of
+node's certificate signs in as that node; a user name with its password as that user (even
+beside a client certificate: one asks for it by name); a client certificate as the user it
+names. A password is checked against the user's hash in a thread of its own (scrypt takes tens of
 milliseconds), and failures are slowed down per source address (``Throttle``). Whatever was
 wrong, a failed password sign-in says the same, so it tells no one which users exist.
 """
@@ -71,13 +72,9 @@ class Authenticator:
         node = node_of(peercert)
         if node is not None:
             return Principal.node(node)
-        certified = user_of(peercert)
-        if hello.user:
-            if certified is not None and certified != hello.user:
-                raise AuthenticationFailed(
-                    f"the client certificate is user {certified!r}'s, not {hello.user!r}'s"
-                )
+        if hello.user:  # asked for by name: it wins over a certificate's user
             return await self._by_password(hello.user, hello.password, source, access)
+        certified = user_of(peercert)
         if certified is not None:
             if certified not in access.users:
                 raise AuthenticationFailed(

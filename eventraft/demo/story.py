@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from eventlog.errors import EventLogError
+from eventraft.demo.access import sign_in_and_refuse
 from eventraft.demo.bank import append_accounts, read_back
 from eventraft.demo.failover import check_survivors, kill_leader_under_load
 from eventraft.demo.narration import Narrator
@@ -33,7 +34,7 @@ from eventraft.localcluster import (
 )
 from eventraft.statustable import status_table
 
-STEPS = 8
+STEPS = 9
 LOG_TAIL = 15
 
 
@@ -73,6 +74,8 @@ def _tell(narrator: Narrator, cluster: LocalCluster, data: Path) -> None:
         last = append_accounts(narrator, client)
         narrator.step("Read them back: a stream from the leader, the whole log from every node")
         read_back(narrator, cluster, client, last)
+        narrator.step("Users and roles: each call checked against the caller's permissions")
+        sign_in_and_refuse(narrator, cluster, client, data / "tls")
     narrator.step("Status of every node")
     cluster.wait_converged()
     rows = cluster.status_rows()
