@@ -18,7 +18,7 @@ from eventlog import (
     PermissionDenied,
 )
 from eventlog.security.tls import TLSConfig
-from tests.cluster.harness import LocalCluster, local_cluster
+from tests.cluster.harness import LocalCluster, local_cluster, wait_for
 
 E = [NewEvent("E", b"x")]
 
@@ -221,3 +221,44 @@ def test_the_first_admin_signs_in_with_the_password_file_of_the_cluster_s_creati
             stale.status()
         with signed_in(cluster, tmp_path, "admin", "second secret") as admin:
             assert admin.status().role in ("leader", "follower")
+
+
+def test_a_projection_worker_runs_as_a_user_with_read_and_lease_only(tmp_path: Path) -> None:
+    from tests.projections.harness import WorkerProcess, processes
+    from tests.projections.sample import deposits, sqlite_model
+
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        for n in range(3):
+            admin.append(f"acct-{n}", deposits(10, amount=n))
+        admin.add_role("projector", [("read", ""), ("lease", "projection:")])
+        admin.add_user("worker", "worker pw", ["projector"])
+        (tmp_path / "worker.pw").write_text("worker pw\n")
+        target = tmp_path / "totals.db"
+        tls = tmp_path / "tls"
+        with processes() as started:
+            process = WorkerProcess(
+                [
+                    "--cluster", cluster.addresses,
+                    "tests.projections.sample:Totals",
+                    "--target", str(target),
+                    "--tls-ca", str(tls / "ca.pem"),
+                    "--user", "worker",
+                    "--password-file", str(tmp_path / "worker.pw"),
+                    "--report-every", "1",
+                ],
+                tmp_path / "worker.log",
+            )  # fmt: skip
+            started.append(process.start())
+            last = admin.read_all()[-1].position
+
+            def caught_up() -> bool:
+                assert process.running, process.tail()
+                return target.exists() and sqlite_model(target).checkpoint == last
+
+            wait_for(caught_up, 30, "the worker to catch up as user 'worker'")
+        with signed_in(cluster, tmp_path, "worker", "worker pw") as worker:
+            assert [g.name for g in worker.leases()] == ["projection:totals"]
+            with pytest.raises(PermissionDenied, match="may not lease 'other'"):
+                worker.acquire_lease("other", "me", 5)
+            with pytest.raises(PermissionDenied):
+                worker.append("acct-0", E)

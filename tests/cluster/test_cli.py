@@ -308,12 +308,14 @@ def test_the_cluster_demo_passes_every_check_and_leaves_nothing_behind(demo_tmp:
     assert "✗" not in out
     assert out.count("✓") == int(passed[1])
     for headline in (
-        "1/8  Start 3 node processes",
+        "1/9  Start 3 node processes",
+        "Users and roles: each call checked against the caller's permissions",
         "kill -9 the leader while appends continue",
         "Every acknowledged append is on every surviving node, exactly once",
-        "8/8  Stop everything",
+        "9/9  Stop everything",
     ):
         assert headline in out
+    assert "PermissionDenied: user 'ada' may not write 'account-alice'" in out
     assert "refused: stream 'account-alice' is at version 3, expected 2" in out
     assert re.search(f"Data and logs in {re.escape(str(demo_tmp))}/\\S+", out)
     assert list(demo_tmp.iterdir()) == []

@@ -268,13 +268,28 @@ BAD_HELLOS: list[object] = [
     ["hello", 1, "c1", "peer", 0],
     ["hello", 1, "c1", "peer", "3"],
     ["hello", 1, "c1", "client", 2],
+    ["hello", 1, "c1", "client", 0, "ann"],
+    ["hello", 1, "c1", "client", 0, {"user": "ann"}],
+    ["hello", 1, "c1", "client", 0, {"user": "", "password": "pw"}],
+    ["hello", 1, "c1", "client", 0, {"user": "a" * 129, "password": "pw"}],
+    ["hello", 1, "c1", "client", 0, {"user": "ann", "password": b"pw"}],
+    ["hello", 1, "c1", "client", 0, {"user": "ann", "password": "p" * 1025}],
 ]
 
 
 @pytest.mark.parametrize("raw", BAD_HELLOS)
 def test_bad_hello_raises_frame_error(raw: object) -> None:
-    with pytest.raises(FrameError):
+    with pytest.raises(FrameError) as caught:
         parse_hello(raw)
+    assert "pw" not in caught.value.reason
+
+
+def test_a_client_hello_carries_credentials_that_no_repr_shows() -> None:
+    body = hello("c1", "client", 0, credentials=("ann", "s3cret"))
+    (decoded,) = FrameDecoder().feed(encode_frame(body))
+    parsed = parse_hello(decoded)
+    assert (parsed.role, parsed.user, parsed.password) == ("client", "ann", "s3cret")
+    assert "s3cret" not in repr(parsed)
 
 
 # -- frames ------------------------------------------------------------------------------------
