@@ -105,7 +105,8 @@ def _page(events: list[RecordedEvent]) -> list[Any]:
 
 async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) -> Any:
     """Push committed events from ``from_position`` on, forever; TCP backpressure paces it.
-    A connection holds a bounded number, so one that never reads buffers a bounded amount."""
+    A connection holds a bounded number, so one that never reads buffers a bounded amount.
+    Each batch is checked against the caller's permissions as they stand when it goes."""
     node = session.node
     tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
     if session.subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
@@ -121,6 +122,7 @@ async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) 
                 continue
             batch = await session.read(waiting, lambda: _pushed(tail))
             if batch:
+                session.allow(Action.READ)  # revoked since: the subscription ends, refused
                 session.send([call_id, "events", batch])
                 if not await _drained(session, node.config.subscriber_stall):
                     return None

@@ -127,11 +127,19 @@ def test_a_user_removed_or_a_role_revoked_is_refused_on_the_next_request(tmp_pat
                 bob.read_stream("s")
             admin.grant_role("ann", "reader")
             assert len(ann.read_stream("s")) == 2
+            live = ann.subscribe(from_position=1)
+            assert [next(live).position, next(live).position] == [1, 2]
+            admin.revoke_role("ann", "reader")
+            admin.append("s", E)  # the next batch is not sent: the subscription is refused
+            with pytest.raises(PermissionDenied, match="may not read 'the whole log'"):
+                next(live)
+            live.close()
+            admin.grant_role("ann", "reader")
             admin.set_password("ann", "new")
             with pytest.raises(AuthenticationFailed, match="password of user 'ann' changed"):
                 ann.read_stream("s")
         with signed_in(cluster, tmp_path, "ann", "new") as ann:
-            assert len(ann.read_stream("s")) == 2
+            assert len(ann.read_stream("s")) == 3
 
 
 def test_a_wrong_password_or_unknown_user_fails_at_once_and_is_slowed_per_source(
