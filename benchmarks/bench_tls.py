@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eventraft.bench import measure
-from eventraft.localcluster import LocalCluster, local_cluster, tls_environment
+from eventraft.localcluster import LocalCluster, environment, local_cluster, tls_environment
 
 MEASURES = (
     ("shared_rate", "appends/s, {n} appenders, one shared client", True),
@@ -71,21 +70,14 @@ def _password_user(cluster: LocalCluster, tmp: Path) -> Iterator[None]:
         admin.add_user("bench", "bench password", ["bencher"])
     (tmp / "bench.password").write_text("bench password")
     assert cluster.tls is not None
-    variables = {
-        "EVENTRAFT_TLS_CA": cluster.tls.ca,
-        "EVENTRAFT_USER": "bench",
-        "EVENTRAFT_PASSWORD_FILE": str(tmp / "bench.password"),
-    }
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
+    with environment(
+        {
+            "EVENTRAFT_TLS_CA": cluster.tls.ca,
+            "EVENTRAFT_USER": "bench",
+            "EVENTRAFT_PASSWORD_FILE": str(tmp / "bench.password"),
+        }
+    ):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def main() -> None:

@@ -343,13 +343,17 @@ def tls_environment(tls: TLSConfig | None) -> Iterator[None]:
     ``tls``, as in a shell after the ``export EVENTRAFT_TLS_...`` lines ``eventraft cluster``
     prints."""
     assert tls is not None and tls.cert is not None and tls.key is not None
-    given = {
-        "EVENTRAFT_TLS_CA": tls.ca,
-        "EVENTRAFT_TLS_CERT": tls.cert,
-        "EVENTRAFT_TLS_KEY": tls.key,
-    }
-    before = {name: os.environ.get(name) for name in given}
-    os.environ.update(given)
+    with environment(
+        {"EVENTRAFT_TLS_CA": tls.ca, "EVENTRAFT_TLS_CERT": tls.cert, "EVENTRAFT_TLS_KEY": tls.key}
+    ):
+        yield
+
+
+@contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """``variables`` set in this process's environment meanwhile, as ``export`` would."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:

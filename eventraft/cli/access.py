@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,18 +166,27 @@ def revoke_role(name: str, role_name: str) -> tuple[Call, Any]:
 @json_option
 def list_users(as_json: bool) -> tuple[Call, Any]:
     def show(access: Access) -> None:
-        if as_json:
-            for one in access.users:
-                click.echo(json.dumps(attrs.asdict(one), sort_keys=True))
-            return
-        table = Table(title="eventraft users")
-        for column in ("user", "roles", "password"):
-            table.add_column(column)
-        for one in access.users:
-            table.add_row(one.name, ", ".join(one.roles), "yes" if one.password else "no")
-        output_console().print(table)
+        rows = [
+            (one, (one.name, ", ".join(one.roles), "yes" if one.password else "no"))
+            for one in access.users
+        ]
+        _records("eventraft users", ("user", "roles", "password"), rows, as_json)
 
     return lambda client: client.access(), show
+
+
+def _records(
+    title: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, tuple[str, ...]]], as_json: bool
+) -> None:
+    """Records as JSON lines, or as a table of the cells beside each."""
+    if as_json:
+        for record, _ in rows:
+            click.echo(json.dumps(attrs.asdict(record), sort_keys=True))
+        return
+    table = Table(*columns, title=title)
+    for _, cells in rows:
+        table.add_row(*cells)
+    output_console().print(table)
 
 
 # -- roles -----------------------------------------------------------------------------------------
@@ -233,16 +242,11 @@ def revoke_permission(name: str, permission: str) -> tuple[Call, Any]:
 @json_option
 def list_roles(as_json: bool) -> tuple[Call, Any]:
     def show(access: Access) -> None:
-        if as_json:
-            for one in access.roles:
-                click.echo(json.dumps(attrs.asdict(one), sort_keys=True))
-            return
-        table = Table(title="eventraft roles")
-        for column in ("role", "permissions", "built in"):
-            table.add_column(column)
-        for one in access.roles:
-            table.add_row(one.name, _permissions(one), "yes" if one.builtin else "no")
-        output_console().print(table)
+        rows = [
+            (one, (one.name, _permissions(one), "yes" if one.builtin else "no"))
+            for one in access.roles
+        ]
+        _records("eventraft roles", ("role", "permissions", "built in"), rows, as_json)
 
     return lambda client: client.access(), show
 
