@@ -1,7 +1,8 @@
 """The event store's own safety properties, checked as each node applies each entry through
 the real state machine:
     same decisions       every node decides each entry alike: the same outcome per request,
-                         the same last position and the same digest after it
+                         the same last position and the same digest after it, and the
+                         same users and roles
     dense positions      positions run 1, 2, 3, ... with no gap
     exactly once         a request applied again (a client's retry) gets its first outcome
                          back and appends nothing (request ids outlive any simulated run)
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from eventlog.security.access import AccessState
 from eventlog.state.memory import MemoryState
 from eventlog.state.outcomes import Outcome
 from eventlog.types import LogIndex, NodeId, Position
@@ -26,7 +28,7 @@ __all__ = [
     "StateChecker",
 ]
 
-Decision = tuple[tuple[Outcome, ...], Position, bytes]
+Decision = tuple[tuple[Outcome, ...], Position, bytes, AccessState]
 
 
 @attrs.define
@@ -62,7 +64,7 @@ class StateChecker:
     def applied(
         self, node: NodeId, index: LogIndex, outcomes: Sequence[Outcome], state: MemoryState
     ) -> None:
-        decision = (tuple(outcomes), state.position, state.chain)
+        decision = (tuple(outcomes), state.position, state.chain, state.auth)
         known = self.decided.get(index)
         if known is None:
             self.decided[index] = decision
@@ -72,7 +74,7 @@ class StateChecker:
                 "same_decisions",
                 f"node {node} decided entry {index} as position {state.position} digest "
                 f"{state.chain.hex()[:12]}, another node as position {known[1]} digest "
-                f"{known[2].hex()[:12]} (or their outcomes differ)",
+                f"{known[2].hex()[:12]} (or their outcomes, or users and roles, differ)",
             )
         if len(state.events) != state.position:
             self.fail("dense_positions", f"node {node} holds {len(state.events)} events at "

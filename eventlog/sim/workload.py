@@ -14,6 +14,7 @@ import random
 import attrs
 
 from eventlog.protocol.requests import (
+    KIND_ACCESS,
     KIND_APPEND,
     KIND_LEASE,
     LEASE_ACQUIRE,
@@ -35,6 +36,11 @@ __all__ = [
 STREAMS = ("account-1", "account-2", "account-3", "order-1")
 LEASES = ("projection:a", "projection:b")
 OWNERS = ("worker-1", "worker-2")
+USERS = ("admin", "ann", "bob")
+ROLES = ("admin", "reader", "clerk", "auditor")
+PERMISSIONS = (["read", "account-"], ["write", "order-"], ["lease", "projection:"])
+HASH = "scrypt$10$8$1$" + "A" * 22 + "$" + "A" * 43
+"""A password hash of the right form: the state machine stores hashes, it never checks them."""
 EPOCH_MS = 1_700_000_000_000
 """Virtual time 0 as a wall clock, so batch timestamps look like a leader's (give or take the
 skew of its node's wall clock)."""
@@ -63,7 +69,8 @@ class Workload:
         return self._fresh()
 
     def _fresh(self) -> Request:
-        request = self._lease() if self.rng.random() < 0.1 else self._append()
+        roll = self.rng.random()
+        request = self._lease() if roll < 0.1 else self._access() if roll < 0.13 else self._append()
         self.sent.append(request)
         return request
 
@@ -91,6 +98,32 @@ class Workload:
             return [KIND_LEASE, self._id(), [LEASE_RELEASE, name, owner, 1, self.rng.randint(0, 5)]]
         ttl_ms = self.rng.choice((50, 200, 1000))
         return [KIND_LEASE, self._id(), [LEASE_ACQUIRE, name, owner, ttl_ms, self._count()]]
+
+    def _access(self) -> Request:
+        """A change of users or roles, many of them refused (a user that exists, a role that
+        does not, the last admin removed): every node must refuse alike."""
+        op = self.rng.choice(
+            ("init", "user_add", "user_remove", "user_passwd", "user_grant", "user_revoke",
+             "role_add", "role_remove", "role_grant", "role_revoke")
+        )  # fmt: skip
+        user, role, permission = (
+            self.rng.choice(USERS),
+            self.rng.choice(ROLES),
+            self.rng.choice(PERMISSIONS),
+        )
+        bodies: dict[str, list[object]] = {
+            "init": ["init", "admin", HASH],
+            "user_add": ["user_add", user, [HASH, [role]]],
+            "user_remove": ["user_remove", user, None],
+            "user_passwd": ["user_passwd", user, HASH],
+            "user_grant": ["user_grant", user, role],
+            "user_revoke": ["user_revoke", user, role],
+            "role_add": ["role_add", role, [permission]],
+            "role_remove": ["role_remove", role, None],
+            "role_grant": ["role_grant", role, permission],
+            "role_revoke": ["role_revoke", role, permission],
+        }
+        return [KIND_ACCESS, self._id(), bodies[op]]
 
     def _count(self) -> int:
         return self.rng.choice((1, 1, 2, 3))
