@@ -2,9 +2,11 @@
 
 It is a one-voter Raft group driven synchronously: an append is proposed, persisted (fsync),
 committed and applied before the call returns, exactly as on a cluster node, so a directory
-written here can later be served by ``eventraft node --id 1``. Reads take ``min_position``
-as a cluster client's do and need not wait for it: this store is its own leader, so every
-read already sees every append made through it.
+written here can later be served by ``eventraft node --id 1``. Appends from many threads at
+once share batches: while one is being written, the others queue, and the next writer takes
+them all into one transaction and one fsync, each with its own expected version and answer.
+Reads take ``min_position`` as a cluster client's do and need not wait for it: this store is
+its own leader, so every read already sees every append made through it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+
+import attrs
 
 from eventlog.errors import InvalidRequest, InvariantViolation
 from eventlog.logs import library_logger
@@ -39,6 +42,19 @@ __all__ = [
 
 READONLY_POLL_SECONDS = 0.02
 """How often a read-only subscription looks for what another process appended."""
+GROUP_BYTES = 4 * requests.DEFAULT_MAX_APPEND_BYTES
+"""The most one group commit takes (by the requests' sizes); the rest goes in the next."""
+
+
+@attrs.define
+class _Pending:
+    """One caller's request, waiting to be committed in a group with others'."""
+
+    request: requests.CheckedRequest
+    outcome: Outcome | None = None
+    failure: BaseException | None = None
+    """What failed the whole group (the store closed, the disk)."""
+    done: bool = False
 
 
 class EmbeddedStore:
@@ -48,6 +64,13 @@ class EmbeddedStore:
         self.logger = library_logger(__name__).bind(node_id=1)
         self._lock = threading.Lock()
         self._appended = threading.Condition(self._lock)
+        self._turns = threading.Condition(threading.Lock())
+        """Guards ``_queue`` and ``_committing`` (held for a list operation only, never across
+        a write); callers wait on it for their request to be done, or for their turn to write.
+        Waiting here rather than on ``_lock`` matters: a caller whose request another wrote
+        returns at once, instead of taking the write lock in turn only to find it done."""
+        self._queue: list[_Pending] = []
+        self._committing = False
         self._closed = False
         self.core: RaftCore | None = None
         self._clock = LeaderClock()
@@ -103,7 +126,7 @@ class EmbeddedStore:
     ) -> AppendResult:
         request = requests.new_request(appends, request_id)
         requests.check_size(request, requests.DEFAULT_MAX_APPEND_BYTES)
-        result = self._execute(request.fields)
+        result = self._execute(request)
         assert isinstance(result, AppendResult)
         return result
 
@@ -113,33 +136,76 @@ class EmbeddedStore:
         """Grant or renew ``name`` to ``owner`` for ``ttl`` seconds; ``LeaseHeld`` if another
         owner holds it."""
         request = requests.acquire_lease_request(name, owner, ttl, checkpoint)
-        result = self._execute(request.fields)
+        result = self._execute(request)
         assert isinstance(result, LeaseGrant)
         return result
 
     def release_lease(self, name: str, owner: str, token: int) -> None:
         request = requests.release_lease_request(name, owner, token)
-        self._execute(request.fields)
+        self._execute(request)
 
     def leases(self) -> list[LeaseGrant]:
         self._check_open()
         return self.storage.leases()
 
-    def _execute(self, request_fields: list[Any]) -> AppendResult | LeaseGrant:
-        """Propose one request as its own batch, apply it, and return what it came to."""
-        with self._lock:
-            self._check_open()
-            core = self._writable()
-            cluster_ms = self._clock.stamp(int(core.term), self.storage.clock_ms(), _elapsed_ms())
-            data = encode_batch(_now_ms(), cluster_ms, [request_fields])
-            proposal = core.propose(data)
-            outcome = self._drive(core)[proposal.last_index][0]
-            self._appended.notify_all()
+    def _execute(self, request: requests.CheckedRequest) -> AppendResult | LeaseGrant:
+        """Queue one request and see it applied: whoever holds the lock takes every request
+        queued meanwhile into one batch, one write transaction and one fsync (group commit),
+        and hands each caller its own outcome."""
+        pending = _Pending(request)
+        with self._turns:
+            self._queue.append(pending)
+            while not pending.done and self._committing:
+                self._turns.wait()
+            commits = not pending.done
+            self._committing = self._committing or commits
+        if commits:  # this caller writes the group, its own request and whatever is queued
+            try:
+                with self._lock:
+                    while not pending.done:
+                        self._commit_queued()
+            finally:
+                with self._turns:
+                    self._committing = False
+                    self._turns.notify_all()
+        if pending.failure is not None:
+            raise pending.failure
+        outcome = pending.outcome
+        assert outcome is not None
         if outcome.error is not None:
             raise outcome.error
         result = outcome.result
         assert isinstance(result, AppendResult | LeaseGrant), "a caller's request"
         return result
+
+    def _commit_queued(self) -> None:
+        """Propose what is queued (up to ``GROUP_BYTES``) as one batch and apply it; every
+        request of it is done once this returns, with its outcome or the batch's failure."""
+        with self._turns:
+            taken, size = 0, 0
+            for pending in self._queue:
+                if taken and size + pending.request.size > GROUP_BYTES:
+                    break
+                taken, size = taken + 1, size + pending.request.size
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+        try:
+            self._check_open()
+            core = self._writable()
+            cluster_ms = self._clock.stamp(int(core.term), self.storage.clock_ms(), _elapsed_ms())
+            data = encode_batch(_now_ms(), cluster_ms, [p.request.fields for p in group])
+            proposal = core.propose(data)
+            outcomes = self._drive(core)[proposal.last_index]
+            for pending, outcome in zip(group, outcomes, strict=True):
+                pending.outcome = outcome
+        except BaseException as failure:
+            for pending in group:  # each caller raises it in its own thread
+                pending.failure = failure
+            if not isinstance(failure, Exception):
+                raise  # an interruption of this thread goes on here too
+        finally:
+            for pending in group:
+                pending.done = True
+            self._appended.notify_all()
 
     def read_stream(
         self,
