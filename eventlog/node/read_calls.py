@@ -1,6 +1,8 @@
 """The calls that read: pages of the log and of a stream, subscriptions pushed as the log
 grows, the leases, the head and the status. Reads are linearizable by default (ReadIndex on
-the leader); ``min_position`` reads any member once it has applied that far."""
+the leader); ``min_position`` reads any member once it has applied that far. A page that lies
+wholly within what this node has applied (a full page below its head: a catch-up read of old
+history) is answered at once, with no ReadIndex round: committed history never changes."""
 
 from __future__ import annotations
 
@@ -33,17 +35,24 @@ subscription); with ``SUBSCRIPTION_BATCH_BYTES`` it bounds what a connection can
 
 
 async def _read_barrier(
-    session: ClientSession, args: dict[str, Any], stream: str | None = None
+    session: ClientSession,
+    args: dict[str, Any],
+    stream: str | None = None,
+    *,
+    settled: bool = False,
 ) -> None:
     """``_barrier``, then the caller's ``read`` permission on ``stream`` (None: the whole
     log), in the auth store as of the read: a user removed or a role revoked before the read
     is refused even by a follower that applied the change only just now."""
-    await _barrier(session, args)
+    await _barrier(session, args, settled=settled)
     session.allow(Action.READ, stream)
 
 
-async def _barrier(session: ClientSession, args: dict[str, Any]) -> None:
-    """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere."""
+async def _barrier(session: ClientSession, args: dict[str, Any], *, settled: bool = False) -> None:
+    """Linearizable by default (ReadIndex on the leader); ``min_position`` reads anywhere.
+    A ``settled`` read needs no ReadIndex: all it can answer is history this node has
+    applied, which never changes once committed, so any member answers it as the leader
+    would, at once (etcd's serializable reads, without their staleness)."""
     node = session.node
     min_position = reads.check_min_position(args.get("min_position"))
     if min_position is not None:
@@ -54,15 +63,16 @@ async def _barrier(session: ClientSession, args: dict[str, Any]) -> None:
             raise Unavailable(
                 f"position {min_position} not reached within {node.read_timeout:g}s"
             ) from None
-    elif args.get("linearizable", True):
+    elif args.get("linearizable", True) and not settled:
         await node.read_barrier()
 
 
 async def read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadAll.from_args(args)
     read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args)
     storage = session.node.storage
+    settled = read.from_position + _most(read.limit) - 1 <= storage.last_position()
+    await _read_barrier(session, args, settled=settled)
     count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
     return await session.read(
         count, lambda: _page(storage.read_all(read.from_position, read.limit))
@@ -72,8 +82,10 @@ async def read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
 async def read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadStream.from_args(args)
     read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args, read.stream)
     storage = session.node.storage
+    last = read.from_version + _most(read.limit) - 1
+    settled = last <= storage.stream_version(read.stream)
+    await _read_barrier(session, args, read.stream, settled=settled)
     return await session.read(
         _most(read.limit),
         lambda: _page(storage.read_stream(read.stream, read.from_version, read.limit)),
@@ -83,8 +95,11 @@ async def read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> A
 async def read_stream_backwards(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadStreamBackwards.from_args(args)
     read = reads.page_of(asked, asked.limit)
-    await _read_barrier(session, args, read.stream)
     storage = session.node.storage
+    settled = read.from_version is not None and read.from_version <= storage.stream_version(
+        read.stream
+    )
+    await _read_barrier(session, args, read.stream, settled=settled)
     return await session.read(
         _most(read.limit),
         lambda: _page(storage.read_stream_backwards(read.stream, read.from_version, read.limit)),

@@ -181,7 +181,7 @@ def test_a_storage_error_on_a_read_is_answered_and_the_caller_told_why(
                 raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
 
             monkeypatch.setattr(LmdbStorage, "read_all", failing)
-            client = c.client(timeout=1.0)
+            client = c.client(timeout=5.0)  # room for an attempt on a loaded machine
             with pytest.raises(Unavailable, match="Input/output error"):
                 await c.ticking(client.read_all(), "a read answered")
 
