@@ -7,7 +7,7 @@ subscription, ``[call_id, "events", [event, ...]]``.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
@@ -133,10 +133,24 @@ def pack_outcome_result(result: AppendResult | LeaseGrant) -> list[Any]:
 
 _STATUS = cattrs.Converter()
 """Status travels as a map with field names (it is small and read by people as JSON)."""
+R = TypeVar("R")
+
+
+def _unstructure(record: object) -> dict[str, Any]:
+    packed: dict[str, Any] = _STATUS.unstructure(record)
+    return packed
+
+
+def _structure(raw: Any, kind: type[R], what: str) -> R:
+    """``raw`` as a ``kind``; ``CorruptRecord`` naming ``what`` if it is not one."""
+    try:
+        return _STATUS.structure(raw, kind)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
+        raise CorruptRecord(what, None, str(error)) from error
 
 
 def pack_status(status: NodeStatus) -> dict[str, Any]:
-    packed: dict[str, Any] = _STATUS.unstructure(status)
+    packed = _unstructure(status)
     packed["leases"] = list(packed["leases"])
     packed["alarms"] = list(packed["alarms"])
     return packed
@@ -148,66 +162,45 @@ def pack_members(members: list[MemberStatus]) -> list[dict[str, Any]]:
 
 def pack_configuration(configuration: Configuration) -> dict[str, Any]:
     """Addresses by id as a string: a frame's maps have string keys only."""
-    packed: dict[str, Any] = _STATUS.unstructure(configuration)
+    packed = _unstructure(configuration)
     packed["addresses"] = {str(node): address for node, address in packed["addresses"].items()}
     return packed
 
 
 def unpack_configuration(raw: Any) -> Configuration:
-    try:
-        return _STATUS.structure(raw, Configuration)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("configuration", None, str(error)) from error
+    return _structure(raw, Configuration, "configuration")
 
 
 def pack_manifest(manifest: Manifest) -> dict[str, Any]:
-    packed: dict[str, Any] = _STATUS.unstructure(manifest)
-    return packed
+    return _unstructure(manifest)
 
 
 def unpack_manifest(raw: Any) -> Manifest:
-    try:
-        return _STATUS.structure(raw, Manifest)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("manifest", None, str(error)) from error
+    return _structure(raw, Manifest, "manifest")
 
 
 def unpack_members(raw: Any) -> list[MemberStatus]:
-    try:
-        return _STATUS.structure(raw, list[MemberStatus])
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("members", None, str(error)) from error
+    return _structure(raw, list[MemberStatus], "members")
 
 
 def pack_access(access: Access) -> dict[str, Any]:
-    packed: dict[str, Any] = _STATUS.unstructure(access)
-    return packed
+    return _unstructure(access)
 
 
 def unpack_access(raw: Any) -> Access:
-    try:
-        return _STATUS.structure(raw, Access)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("access", None, str(error)) from error
+    return _structure(raw, Access, "access")
 
 
 def pack_role(role: RoleInfo) -> dict[str, Any]:
-    packed: dict[str, Any] = _STATUS.unstructure(role)
-    return packed
+    return _unstructure(role)
 
 
 def unpack_role(raw: Any) -> RoleInfo:
-    try:
-        return _STATUS.structure(raw, RoleInfo)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("role", None, str(error)) from error
+    return _structure(raw, RoleInfo, "role")
 
 
 def unpack_status(raw: Any) -> NodeStatus:
-    try:
-        return _STATUS.structure(raw, NodeStatus)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise CorruptRecord("status", None, str(error)) from error
+    return _structure(raw, NodeStatus, "status")
 
 
 # -- errors ------------------------------------------------------------------------------------
