@@ -43,7 +43,7 @@ async def dial(
     """Connect to ``address`` (over TLS with a context: the node's certificate must be a
     node's of the cluster's CA) and say hello as a client of ``cluster_id`` (None: of whatever
     cluster the node belongs to, which its answering hello tells), signing in with
-    ``credentials`` if given (over TLS only)."""
+    ``credentials`` if given (``AsyncClient`` takes them only with TLS)."""
     host, port = split_address(address)
     try:
         async with asyncio.timeout(max(0.001, min(DIAL_TIMEOUT, timeout))):
@@ -55,8 +55,6 @@ async def dial(
     if tls is not None and node_of(writer.get_extra_info("peercert")) is None:
         writer.transport.abort()
         raise TLSError(f"{address} presented a certificate of the CA that is no node's")
-    if credentials is not None and tls is None:
-        raise TLSError("a password travels over TLS only")
     writer.write(encode_frame(hello(cluster_id or "", "client", 0, credentials=credentials)))
     return Connection(address, reader, writer)
 

@@ -167,13 +167,12 @@ class Server:
             principal = await self.auth.sign_in(
                 caller, writer.get_extra_info("peercert"), source, self.node.storage.access
             )
-        except WrongCluster as wrong:
-            writer.write(encode_frame([0, "error", answers.pack_error(wrong)]))
-            self.logger.warning("client_of_another_cluster", cluster_id=caller.cluster_id[:40])
-            return None
-        except AuthenticationFailed as refused:
+        except (WrongCluster, AuthenticationFailed) as refused:
             writer.write(encode_frame([0, "error", answers.pack_error(refused)]))
-            self.logger.info("client_refused", source=source, reason=refused.reason)
+            if isinstance(refused, WrongCluster):
+                self.logger.warning("client_of_another_cluster", cluster_id=caller.cluster_id[:40])
+            else:
+                self.logger.info("client_refused", source=source, reason=refused.reason)
             return None
         members = [
             f"{host}:{port}" for _, (host, port) in sorted(self.node.members.addresses.items())

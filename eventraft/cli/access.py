@@ -142,24 +142,21 @@ def set_password(name: str, new_password_file: Path | None) -> tuple[Call, Any]:
     return lambda client: client.set_password(name, password), _done(f"password of {name} set")
 
 
-@_cluster_command(user, "grant", "Grant a role to a user.")
-@click.argument("name")
-@click.argument("role_name", metavar="ROLE")
-def grant_role(name: str, role_name: str) -> tuple[Call, Any]:
-    return (
-        lambda client: client.grant_role(name, role_name),
-        _done(f"role {role_name} granted to {name}"),
-    )
+def _grant_or_revoke_role(verb: str, past: str, preposition: str) -> None:
+    """``user grant|revoke NAME ROLE``."""
+
+    @_cluster_command(user, verb, f"{verb.capitalize()} a role {preposition} a user.")
+    @click.argument("name")
+    @click.argument("role_name", metavar="ROLE")
+    def command(name: str, role_name: str) -> tuple[Call, Any]:
+        return (
+            lambda client: getattr(client, f"{verb}_role")(name, role_name),
+            _done(f"role {role_name} {past} {preposition} {name}"),
+        )
 
 
-@_cluster_command(user, "revoke", "Revoke a role from a user.")
-@click.argument("name")
-@click.argument("role_name", metavar="ROLE")
-def revoke_role(name: str, role_name: str) -> tuple[Call, Any]:
-    return (
-        lambda client: client.revoke_role(name, role_name),
-        _done(f"role {role_name} revoked from {name}"),
-    )
+_grant_or_revoke_role("grant", "granted", "to")
+_grant_or_revoke_role("revoke", "revoked", "from")
 
 
 @_cluster_command(user, "list", "Every user, its roles, and whether it has a password.")
@@ -216,26 +213,26 @@ def remove_role(name: str) -> tuple[Call, Any]:
     return lambda client: client.remove_role(name), _done(f"role {name} removed")
 
 
-@_cluster_command(role, "grant", "Grant a PERMISSION (ACTION or ACTION:PREFIX) to a role.")
-@click.argument("name")
-@click.argument("permission")
-def grant_permission(name: str, permission: str) -> tuple[Call, Any]:
-    action, prefix = _permission(permission)
-    return (
-        lambda client: client.grant_permission(name, action, prefix),
-        _done(f"{permission} granted to role {name}"),
+def _grant_or_revoke_permission(verb: str, past: str, preposition: str) -> None:
+    """``role grant|revoke NAME ACTION[:PREFIX]``."""
+
+    @_cluster_command(
+        role,
+        verb,
+        f"{verb.capitalize()} a PERMISSION (ACTION or ACTION:PREFIX) {preposition} a role.",
     )
+    @click.argument("name")
+    @click.argument("permission")
+    def command(name: str, permission: str) -> tuple[Call, Any]:
+        action, prefix = _permission(permission)
+        return (
+            lambda client: getattr(client, f"{verb}_permission")(name, action, prefix),
+            _done(f"{permission} {past} {preposition} role {name}"),
+        )
 
 
-@_cluster_command(role, "revoke", "Revoke a PERMISSION (ACTION or ACTION:PREFIX) from a role.")
-@click.argument("name")
-@click.argument("permission")
-def revoke_permission(name: str, permission: str) -> tuple[Call, Any]:
-    action, prefix = _permission(permission)
-    return (
-        lambda client: client.revoke_permission(name, action, prefix),
-        _done(f"{permission} revoked from role {name}"),
-    )
+_grant_or_revoke_permission("grant", "granted", "to")
+_grant_or_revoke_permission("revoke", "revoked", "from")
 
 
 @_cluster_command(role, "list", "Every role and its permissions (built-in ones first).")
