@@ -251,13 +251,18 @@ class Node:
             await asyncio.sleep(delay)
             self.tick()
 
-    def append(self, request: CheckedRequest) -> asyncio.Future[Outcome]:
+    def append(
+        self, request: CheckedRequest, allowed: Callable[[list[Any]], None] | None = None
+    ) -> asyncio.Future[Outcome]:
         """Queue a checked append for the next batch; the future resolves once it is applied
-        here. Raises ``NotLeader`` at once on a follower."""
+        here. Raises ``NotLeader`` at once on a follower; then ``allowed(fields)`` may refuse
+        it (the caller's permissions, as the leader knows them)."""
         check_size(request, self.config.max_append_bytes)
         self.health.check_serving()
         if self.core.role is not Role.LEADER:
             raise NotLeader(self.config.node_id, self.core.leader or None)
+        if allowed is not None:
+            allowed(request.fields)
         if request.fields[0] == KIND_APPEND:
             no_space = self.health.no_space(time.monotonic())
             if no_space is not None:

@@ -230,6 +230,11 @@ class ClientSession:
     def send(self, body: Any) -> None:
         self.frames.send(body)
 
+    def _allowed(self, fields: list[Any]) -> None:
+        """An append's or a lease's permissions, checked by the leader (a follower redirects
+        first: a user granted a moment ago is not refused by a member that lags)."""
+        check_request_allowed(self.principal, self.node.storage.access, fields)
+
     def allow(self, action: Action, name: str | None = None) -> None:
         """``PermissionDenied`` (or ``AuthenticationFailed``, for a user since removed)
         unless the caller may do ``action`` on ``name`` (None: the whole log, the cluster)."""
@@ -279,9 +284,7 @@ class ClientSession:
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
-            request = requests.check_client_request(raw)
-            check_request_allowed(self.principal, self.node.storage.access, request.fields)
-            future = self.node.append(request)
+            future = self.node.append(requests.check_client_request(raw), self._allowed)
         except EventLogError as error:
             reply(["error", self._error_body(error)])
             return
