@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo demo-sim lint sim clean
+.PHONY: install test demo demo-sim lint sim bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/eventraft demo
 
-demo-sim: $(STAMP)
+demo-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/suite.py
+
+sim: $(STAMP)
 	$(BIN)/eventraft demo --sim
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/suite.py
 
 sim: $(STAMP)
 	$(BIN)/python -m eventlog.sim --seeds 1000 --nodes 5

@@ -13,57 +13,26 @@ next), and p50/p99 latency with one append in flight. PySyncObj is skipped if no
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from figures_cluster import pysyncobj_appends
 from rich.console import Console
 from rich.table import Table
 
 from eventraft.bench import Figures, measure
-from eventraft.localcluster import free_ports, local_cluster
-
-PEER_SCRIPT = Path(__file__).with_name("peer_pysyncobj.py")
+from eventraft.localcluster import local_cluster
 
 
 def measure_peer(seconds: float, appenders: int, samples: int) -> dict[str, float] | None:
-    """Run three PySyncObj nodes; the leader measures and prints its figures."""
+    """PySyncObj's figures (``rate``, ``p50``, ``p99``), or None when it is not installed."""
     try:
         import pysyncobj  # noqa: F401
     except ImportError:
         return None
-    ports = free_ports(3)
-    nodes = []
-    try:
-        for i, own in enumerate(ports):
-            others = [str(p) for j, p in enumerate(ports) if j != i]
-            args = [str(own), *others, str(seconds), str(appenders), str(samples)]
-            nodes.append(
-                subprocess.Popen(
-                    [sys.executable, str(PEER_SCRIPT), *args],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-            )
-        deadline = time.monotonic() + seconds + 120
-        while time.monotonic() < deadline:
-            for node in nodes:
-                if node.poll() is not None and node.stdout is not None:
-                    output = node.stdout.read().strip()
-                    if output:
-                        figures: dict[str, float] = json.loads(output.splitlines()[-1])
-                        return figures
-            time.sleep(0.2)
-        raise SystemExit("the PySyncObj cluster produced no figures")
-    finally:
-        for node in nodes:
-            node.kill()
-            node.wait()
+    figures = pysyncobj_appends(seconds, appenders, samples)
+    return {"rate": figures["shared"], "p50": figures["p50"], "p99": figures["p99"]}
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ class Figures:
     """Appends/s with one client, and so one connection, per appender."""
     p50_ms: float
     p99_ms: float
+    batch_rate: float = 0.0
+    """Events/s with every appender on the shared client appending ``batch`` events at a time
+    (0 when not measured)."""
 
 
 def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -38,20 +41,29 @@ def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def throughput(
-    addresses: str, appenders: int, seconds: float, *, shared: bool, payload: bytes
+    addresses: str,
+    appenders: int,
+    seconds: float,
+    *,
+    shared: bool,
+    payload: bytes,
+    batch: int = 1,
 ) -> float:
-    """Committed single-event appends/s from ``appenders`` concurrent callers, each waiting
-    for its append before the next; each appender writes its own stream."""
+    """Committed events/s from ``appenders`` concurrent callers, each appending ``batch``
+    events at a time and waiting for its append before the next; each appender writes its
+    own stream."""
     clients = [AsyncClient(addresses, timeout=30) for _ in range(1 if shared else appenders)]
     done = 0
     deadline = time.monotonic() + seconds
+
+    events = [NewEvent("Bench", payload)] * batch
 
     async def appender(n: int) -> None:
         nonlocal done
         client = clients[0 if shared else n]
         while time.monotonic() < deadline:
-            await client.append(f"bench-{n}", [NewEvent("Bench", payload)])
-            done += 1
+            await client.append(f"bench-{n}", events)
+            done += batch
 
     try:
         warm_up = [NewEvent("Bench", payload)]
@@ -83,9 +95,17 @@ def measure(
     seconds: float = 10.0,
     samples: int = 2000,
     payload_bytes: int = 100,
+    batch: int = 0,
 ) -> Figures:
+    """The figures of a running cluster; with ``batch``, also events/s in appends of that
+    many events."""
     payload = b"x" * payload_bytes
     shared = run_loop(throughput(addresses, appenders, seconds, shared=True, payload=payload))
     separate = run_loop(throughput(addresses, appenders, seconds, shared=False, payload=payload))
     quantiles = statistics.quantiles(run_loop(latency(addresses, samples, payload)), n=100)
-    return Figures(shared, separate, quantiles[49], quantiles[98])
+    batched = (
+        run_loop(throughput(addresses, appenders, seconds, shared=True, payload=payload, batch=batch))
+        if batch
+        else 0.0
+    )
+    return Figures(shared, separate, quantiles[49], quantiles[98], batched)
