@@ -104,7 +104,9 @@ def measure(
     separate = run_loop(throughput(addresses, appenders, seconds, shared=False, payload=payload))
     quantiles = statistics.quantiles(run_loop(latency(addresses, samples, payload)), n=100)
     batched = (
-        run_loop(throughput(addresses, appenders, seconds, shared=True, payload=payload, batch=batch))
+        run_loop(
+            throughput(addresses, appenders, seconds, shared=True, payload=payload, batch=batch)
+        )
         if batch
         else 0.0
     )

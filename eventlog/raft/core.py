@@ -351,15 +351,11 @@ class RaftCore:
         """Hand the host its next batch of work; see ``Ready`` for what it must do."""
         if self._outstanding is not None:
             raise InvariantViolation("ready() called before advance() of the previous Ready")
-        hard_state = self.hard_state()
-        changed = hard_state if hard_state != self._prev_hard_state else None
         entries = self.log.unstable_entries()
         if self.role is Role.LEADER and entries:
-            self.send(
-                AppendEntriesResponse(
-                    src=self.id, dst=self.id, term=self.term, index=entries[-1].index
-                )
-            )
+            self._acknowledge_own(entries[-1].index)
+        hard_state = self.hard_state()
+        changed = hard_state if hard_state != self._prev_hard_state else None
         rd = Ready(
             soft_state=self.soft_state(),
             hard_state=changed,
@@ -375,6 +371,19 @@ class RaftCore:
         self.read_states = []
         self._outstanding = rd
         return rd
+
+    def _acknowledge_own(self, index: LogIndex) -> None:
+        """The leader's own write counts toward the commit once it is persisted, like any
+        follower's: its answer to itself is held until ``advance``. A leader with no other
+        member is the exception: its write alone is the quorum, and no one can hear of the
+        commit before the host has persisted this Ready (there is no one to tell, and the
+        host persists before it applies), so it commits now, and the host persists and
+        applies these entries in one write (one fsync, not two)."""
+        own = AppendEntriesResponse(src=self.id, dst=self.id, term=self.term, index=index)
+        if self.peers or self.id not in self.voters:
+            self.send(own)
+        else:
+            self.step(own)
 
     def advance(self, rd: Ready) -> None:
         """The host did everything ``rd`` asked; our self-addressed responses now count."""

@@ -44,8 +44,10 @@ class Ready:
     2. Send ``messages_after_persist``: they promise that step 1 is durable (a granted vote,
        an acknowledged append). ``messages`` promise nothing and may be sent at once, even
        before step 1 (the leader replicates while it writes its own log, thesis §10.2.1).
-    3. Apply ``committed`` in order. They may include entries from this Ready's ``entries``,
-       which is why step 1 comes first.
+    3. Apply ``committed`` in order. They may include entries from this Ready's ``entries``
+       (a leader with no other member commits its own write in the Ready that asks for it),
+       which is why step 1 comes first: nothing of such an entry may be answered before
+       step 1 is durable.
     4. Serve each read in ``read_states`` once the applied index reaches its ``index``.
     5. Call ``advance(ready)``. Only one Ready is outstanding at a time; the core keeps taking
        ticks, messages and proposals meanwhile, and reports them in the next Ready.

@@ -125,9 +125,6 @@ class Gate:
     ``mdb_env_set_mapsize`` only while no transaction of the process is active, and a node
     writes in a worker thread while it serves reads."""
 
-    durable: bool
-    """Make commits that must survive a power loss durable (``sync``); False is the unsafe
-    no-fsync mode."""
     _cond: threading.Condition = attrs.field(factory=threading.Condition)
     _active: int = 0
     _growing: bool = False
@@ -288,19 +285,16 @@ def seal_every_record(txn: Txn, dbs: Dbs) -> None:
 
 
 # -- writing with map growth -------------------------------------------------------------------
-def write_txn(gate: Gate, env: Any, write: Callable[[Txn], T], *, durable: bool = True) -> T:
+def write_txn(gate: Gate, env: Any, write: Callable[[Txn], T]) -> T:
     """Run ``write`` in one write transaction; if the map fills, the transaction is aborted
     (nothing half-written), the map doubles and ``write`` runs again from the start.
 
-    Every commit is atomic and consistent after a crash; a ``durable`` one also survives a
-    power loss (the meta page is flushed too). Only a commit whose loss a restart repairs
-    by itself, such as applying entries the log already holds, may skip that."""
+    Every commit is atomic and consistent after a crash and, unless the environment was
+    opened without fsync, survives a power loss once it returns."""
     while True:
         try:
             with gate.txn(env, write=True) as txn:
                 result = write(txn)
-            if durable and gate.durable:
-                env.sync(True)
             return result
         except lmdb.MapFullError:
             gate.grow(env)

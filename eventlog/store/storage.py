@@ -80,6 +80,9 @@ class LmdbStorage:
     """Held by a writable open for its whole life; None when opened read-only."""
     _reader: EventReader = attrs.field(init=False)
     _staged: Staged | None = attrs.field(default=None, init=False)
+    _held_back: Applied = attrs.field(factory=list, init=False)
+    """Outcomes of entries committed in the write that persists them, decided but not yet
+    answered: a caller hears of them only once that write is durable."""
     _recent: collections.OrderedDict[int, tuple[int, bytes]] = attrs.field(
         factory=collections.OrderedDict, init=False
     )
@@ -114,7 +117,7 @@ class LmdbStorage:
         lock = DirLock.take(directory)
         try:
             env = _open_env(directory, map_size=map_size, sync=sync, readonly=False)
-            gate = Gate(durable=sync)
+            gate = Gate()
             try:
 
                 def init(txn: Txn) -> Dbs:
@@ -144,7 +147,7 @@ class LmdbStorage:
         what its writer has applied since."""
         directory = check_readable(Path(path))
         env = _open_env(directory, map_size=0, sync=False, readonly=True)
-        gate = Gate(durable=False)
+        gate = Gate()
         try:
             dbs = open_existing(env, directory)
             with gate.txn(env) as txn:
@@ -261,13 +264,15 @@ class LmdbStorage:
         must_sync: bool,
         on_applied: Callable[[Applied], None] | None = None,
     ) -> Applied:
-        """Persist a Ready and apply its committed entries in one transaction: one fsync if
-        ``must_sync`` (the Ready's own: the core decides what must survive a power loss).
+        """Persist a Ready and apply its committed entries in one transaction, durable once
+        it returns (every LMDB commit is, unless the store was opened without fsync; a Ready
+        with ``must_sync`` needs it, and one without costs no more than its commit).
         Whatever ``stage`` decided before is written in the same transaction.
 
-        ``on_applied`` gets the outcomes before anything is written: they are decided by
+        ``on_applied`` gets the outcomes before anything is written when they are decided by
         entries a majority already holds, so a caller may be answered while this node's fsync
-        runs.
+        runs; when they include entries of this write (a leader alone commits its own), only
+        once the write is durable.
 
         Entries replace whatever the log held from ``entries[0].index`` on; applied entries
         are committed and must never be replaced (``InvariantViolation``). The results of the
@@ -277,7 +282,10 @@ class LmdbStorage:
         if entries:
             raftlog.check_append(entries, cache.last_index, cache.applied_index)
         results = self._decide(committed, entries[-1].index if entries else cache.last_index)
-        if results and on_applied is not None:
+        held_back = bool(entries and committed and committed[-1].index >= entries[0].index)
+        if held_back:  # kept until a write lands: one that fails is retried with the same Ready
+            self._held_back += results
+        elif results and on_applied is not None:
             on_applied(results)
         staged = self._staged
         if hard_state is None and staged is not None:
@@ -295,7 +303,7 @@ class LmdbStorage:
                 return None
             return write_staged(txn, self._dbs, staged, cache.stream_count, cache.access)
 
-        stream_count = write_txn(self._gate, self._env, write, durable=must_sync)
+        stream_count = write_txn(self._gate, self._env, write)
         if entries:
             cache.last_index, cache.last_term = entries[-1].index, entries[-1].term
         if hard_state is not None:
@@ -303,6 +311,10 @@ class LmdbStorage:
         if staged is not None and stream_count is not None:
             staged.written(cache, stream_count)
             self._staged = None
+        if held_back:
+            results, self._held_back = self._held_back, []
+            if results and on_applied is not None:
+                on_applied(results)
         return results
 
     def stage(
@@ -430,9 +442,10 @@ def _open_env(directory: Path, *, map_size: int, sync: bool, readonly: bool) -> 
             max_dbs=len(DB_NAMES),
             sync=sync,
             readonly=readonly,
-            # Every commit fsyncs its pages, but the meta page is flushed only by
-            # ``env.sync`` (or the next commit): ACI on every commit, D where needed.
-            metasync=False,
+            # Every commit is durable when it returns: LMDB fsyncs its pages, then writes
+            # the meta page through a descriptor opened O_DSYNC, which costs less than a
+            # second fsync after the commit.
+            metasync=sync,
         )
     except lmdb.Error as error:
         raise DataDirError(directory, f"cannot open the LMDB environment: {error}") from error

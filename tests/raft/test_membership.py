@@ -240,3 +240,41 @@ def test_a_change_that_leaves_no_answering_majority_is_refused() -> None:
     net.core(1).propose_change(Change(ChangeKind.REMOVE, NodeId(3)))  # the dead one goes
     net.stabilize()
     assert net.core(2).membership == Membership.of([1, 2])
+
+
+def test_a_leader_alone_commits_its_entry_in_the_ready_that_persists_it() -> None:
+    """Its write alone is the quorum and no one can hear of the commit first: one Ready, one
+    write, persisted and applied together (the Ready's order: persist, then apply)."""
+    net = Network.create(1)
+    net.elect(1)
+    core = net.core(1)
+    core.propose(b"x")
+    rd = core.ready()
+    assert [e.data for e in rd.entries] == [b"x"] and rd.committed == rd.entries
+    assert rd.must_sync and rd.hard_state is not None
+    assert rd.hard_state.commit == rd.entries[-1].index
+    net.host(1).storage.write(rd.hard_state, rd.entries)
+    net.host(1).storage.sync()
+    core.advance(rd)
+    assert not core.has_ready()
+
+
+def test_a_leader_with_a_learner_commits_its_entry_only_once_its_write_lands() -> None:
+    """A learner would hear of a commit in the Ready's messages, which may be sent before
+    the leader's write is durable: the leader's own answer waits for ``advance``."""
+    net = Network.create(1)
+    net.elect(1)
+    with_node(net, 2)
+    change(net, 1, ChangeKind.ADD_LEARNER, 2)
+    core = net.core(1)
+    core.propose(b"y")
+    rd = core.ready()
+    [new] = rd.entries
+    assert rd.committed == () and core.log.committed < new.index
+    assert all(getattr(m, "commit", 0) < new.index for m in rd.messages)
+    net.in_flight.extend(rd.messages)
+    net.host(1).storage.write(rd.hard_state, rd.entries)
+    net.host(1).storage.sync()
+    core.advance(rd)
+    net.stabilize()
+    assert core.log.committed == new.index and net.host(2).applied_data[-1] == b"y"

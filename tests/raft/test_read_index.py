@@ -155,15 +155,17 @@ def test_single_node_answers_a_read_at_once() -> None:
 
 
 def test_single_node_read_after_restart_reflects_acknowledged_writes() -> None:
-    """Thesis §6.4 step 1 holds for one voter: a restarted leader waits for its term to commit."""
+    """Thesis §6.4 step 1 holds for one voter: a restarted leader waits for its term to commit.
+    Alone, a leader commits its entry in the Ready that persists it, so the commit index is
+    as durable as the entry; a crash that loses every unsynced write loses neither."""
     net = Network.create(1)
     net.elect(1)
     net.propose(1, b"x")
     assert net.host(1).applied_data == [b"x"]  # applied, so acknowledged to its client
-    assert net.host(1).storage.has_unsynced_writes  # the commit index alone is not fsynced
+    assert not net.host(1).storage.has_unsynced_writes
     net.crash_and_restart(1)
     core = net.core(1)
-    assert core.log.committed == 1 and core.log.last_index() == 2
+    assert core.log.committed == 2 and core.log.last_index() == 2
     core.campaign()
     net.process_ready(NodeId(1))  # the vote is persisted: it leads, its no-op not yet committed
     assert core.role is Role.LEADER

@@ -47,7 +47,7 @@ def test_forgotten_vote_would_break_nothing_without_crashes() -> None:
 
 def test_read_at_a_stale_commit_index_is_caught_by_the_sweep() -> None:
     """Thesis §6.4: a leader must commit an entry of its term before it serves reads."""
-    failure = first_failure(range(300), SimConfig(nodes=1, steps=2000), broken.reads_stale_commit)
+    failure = first_failure(range(300), SimConfig(nodes=3, steps=2000), broken.reads_stale_commit)
     assert failure is not None
     assert "linearizable_read" in {v.invariant for v in failure.violations}
 

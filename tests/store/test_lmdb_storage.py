@@ -220,24 +220,46 @@ def test_one_ready_persists_and_applies_in_one_transaction(
     assert [e.type for e in store.read_stream("s")] == ["E1", "E2"]
 
 
-def test_a_commit_is_power_loss_safe_exactly_when_the_ready_must_sync(
+def test_every_commit_is_durable_when_it_returns_unless_opened_without_fsync(
+    tmp_path: Path,
+) -> None:
+    """LMDB fsyncs a commit's pages and writes its meta page O_DSYNC (``metasync``): no
+    commit is acknowledged before a power loss would keep it."""
+    with open_store(tmp_path / "durable") as durable:
+        flags = durable._env.flags()
+        assert flags["sync"] and flags["metasync"]
+    with open_store(tmp_path / "unsafe", sync=False) as unsafe:
+        flags = unsafe._env.flags()
+        assert not flags["sync"] and not flags["metasync"]
+
+
+def test_an_entry_committed_in_the_write_that_persists_it_is_answered_once_durable(
     store: LmdbStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorded: list[bool] = []
-    real = storage_module.write_txn
-
-    def recording(*args: object, durable: bool = True) -> object:
-        recorded.append(durable)
-        return real(*args, durable=durable)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(storage_module, "write_txn", recording)
+    """A leader alone commits its entry in the Ready that persists it: its caller hears only
+    after the commit, and a write that failed (a full disk) and is retried answers once."""
     first = entry(1, one(1, "s", "E1"))
-    vote = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(0))
-    store.write_ready(vote, [first], [], must_sync=True)
     commit = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1))
-    store.write_ready(commit, [], [first], must_sync=False)
-    assert recorded == [True, False]
-    assert store.hard_state() == commit and store.applied_index() == 1
+    answered: list[object] = []
+    real = storage_module.write_txn
+    attempts: list[int] = []
+
+    def failing_once(*args: object) -> object:
+        attempts.append(len(answered))  # what was answered when the write began
+        if len(attempts) == 1:
+            raise StorageError("disk full")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage_module, "write_txn", failing_once)
+    with pytest.raises(StorageError):
+        store.write_ready(commit, [first], [first], must_sync=True, on_applied=answered.append)
+    assert answered == [] and store.applied_index() == 0
+    results = store.write_ready(
+        commit, [first], [first], must_sync=True, on_applied=answered.append
+    )
+    assert attempts == [0, 0], "nothing answered before a write landed"
+    assert answered == [results] and [index for index, _ in results] == [1]
+    assert store.applied_index() == 1 and store.read_stream("s")[0].type == "E1"
 
 
 def test_staged_outcomes_are_written_with_the_next_ready(
@@ -253,9 +275,9 @@ def test_staged_outcomes_are_written_with_the_next_ready(
         commits: list[bool] = []
         real = storage_module.write_txn
 
-        def counting(*args: object, durable: bool = True) -> object:
-            commits.append(durable)
-            return real(*args, durable=durable)  # type: ignore[arg-type]
+        def counting(*args: object) -> object:
+            commits.append(True)
+            return real(*args)  # type: ignore[arg-type]
 
         monkeypatch.setattr(storage_module, "write_txn", counting)
         commit_two = HardState(term=Term(0), vote=NodeId(0), commit=LogIndex(2))
