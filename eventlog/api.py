@@ -66,6 +66,10 @@ class EventLog(Protocol):
         """Committed events from ``from_position`` on, live, until the iterator is closed."""
         ...
 
+    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+        """The same events in the batches they arrive in (each non-empty, in order)."""
+        ...
+
     def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
     ) -> LeaseGrant: ...
@@ -116,6 +120,8 @@ class AsyncEventLog(Protocol):
     ) -> list[RecordedEvent]: ...
 
     def subscribe(self, from_position: int = 1) -> AsyncIterator[RecordedEvent]: ...
+
+    def subscribe_batches(self, from_position: int = 1) -> AsyncIterator[list[RecordedEvent]]: ...
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0

@@ -243,12 +243,17 @@ class EmbeddedStore:
 
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, then each new one as it is appended."""
+        for batch in self.subscribe_batches(from_position):
+            yield from batch
+
+    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+        """The same events, in batches of up to 1,000: whatever is there when asked."""
         tail = Tail(
             self.storage.read_all, reads.Subscribe(from_position=from_position).from_position
         )
         while not self._closed:
             if events := tail.next_batch():
-                yield from events
+                yield events
             else:
                 self._wait_for_position(tail.position)
 

@@ -18,6 +18,7 @@ and a gap (which the log never has) makes the feed read again from the first mis
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Sequence
 
@@ -35,8 +36,53 @@ _END = object()
 
 
 @attrs.define
+class _Buffer:
+    """What a live subscription pushed and the worker has not taken: whole batches, as they
+    came, bounded by the number of events in them (``limit``), and the subscription's end
+    (``_END`` or its exception) last."""
+
+    limit: int
+    items: collections.deque[list[RecordedEvent] | object] = attrs.field(factory=collections.deque)
+    events: int = 0
+    _changed: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    def full(self) -> bool:
+        return self.events >= self.limit
+
+    async def put(self, item: list[RecordedEvent] | object) -> None:
+        while self.full():  # wait for room: the subscription's socket is not read meanwhile
+            await self._wait()
+        self.items.append(item)
+        if isinstance(item, list):
+            self.events += len(item)
+        self._changed.set()
+
+    async def get(self, timeout: float) -> list[RecordedEvent] | object:
+        while not self.items:
+            async with asyncio.timeout(timeout):
+                await self._wait()
+        return self.take()
+
+    def take(self) -> list[RecordedEvent] | object:
+        item = self.items.popleft()
+        if isinstance(item, list):
+            self.events -= len(item)
+        self._changed.set()
+        return item
+
+    def give_back(self, batch: list[RecordedEvent]) -> None:
+        """Put the rest of a batch taken in part back in front."""
+        self.items.appendleft(batch)
+        self.events += len(batch)
+
+    async def _wait(self) -> None:
+        self._changed.clear()
+        await self._changed.wait()
+
+
+@attrs.define
 class _Live:
-    buffer: asyncio.Queue[object]
+    buffer: _Buffer
     pump: asyncio.Task[None]
 
 
@@ -105,34 +151,46 @@ class Feed:
 
     # -- following ----------------------------------------------------------------------------
     def _go_live(self, start: int) -> None:
-        buffer: asyncio.Queue[object] = asyncio.Queue(maxsize=self.live_buffer)
+        buffer = _Buffer(self.live_buffer)
         self._live = _Live(buffer, asyncio.ensure_future(self._pump(start, buffer)))
         self.log.info("following_live", position=start)
 
-    async def _pump(self, start: int, buffer: asyncio.Queue[object]) -> None:
+    async def _pump(self, start: int, buffer: _Buffer) -> None:
         try:
-            async with contextlib.aclosing(self.source.subscribe(start)) as events:
-                async for event in events:
-                    await buffer.put(event)
+            async with contextlib.aclosing(self.source.subscribe_batches(start)) as batches:
+                async for batch in batches:
+                    await buffer.put(batch)
             await buffer.put(_END)
         except Exception as error:
             await buffer.put(error)
 
     async def _from_live(self, live: _Live) -> list[RecordedEvent]:
-        full = live.buffer.full()
+        """What the subscription pushed, whole batches joined up to ``batch_size`` events."""
+        buffer = live.buffer
+        full = buffer.full()
         try:
-            items = [await asyncio.wait_for(live.buffer.get(), self.stall_check)]
+            first = await buffer.get(self.stall_check)
         except TimeoutError:
             if await self._log_moved_on():
                 self.log.warning("subscription_stalled", position=self.position)
                 await self._stop_live()
             return []
-        while len(items) < self.batch_size and not live.buffer.empty():
-            items.append(live.buffer.get_nowait())
-        events = [item for item in items if isinstance(item, RecordedEvent)]
-        if len(events) < len(items):
-            await self._subscription_ended(items[len(events)], bool(events))
-        elif full:
+        events: list[RecordedEvent] = []
+        item = first
+        while isinstance(item, list):
+            room = self.batch_size - len(events)
+            if len(item) > room:
+                events += item[:room]
+                buffer.give_back(item[room:])
+                break
+            events += item
+            if not buffer.items or len(events) >= self.batch_size:
+                break
+            item = buffer.take()
+        else:
+            await self._subscription_ended(item, bool(events))
+            return events
+        if full:
             self.log.info("falling_behind", buffered=self.live_buffer, position=self.position)
             await self._stop_live()
         return events

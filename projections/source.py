@@ -35,8 +35,9 @@ class EventSource(Protocol):
         """Committed events from ``from_position`` on, at most ``limit``."""
         ...
 
-    def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
-        """Committed events from ``from_position`` on, live, until closed."""
+    def subscribe_batches(self, from_position: int) -> AsyncGenerator[list[RecordedEvent], None]:
+        """Committed events from ``from_position`` on, live, until closed, in the batches
+        they arrive in (each non-empty, in order)."""
         ...
 
     async def head(self) -> int:
@@ -97,16 +98,18 @@ class ClientSource:
     async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._reads.read_all(from_position, limit)
 
-    async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+    async def subscribe_batches(
+        self, from_position: int
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
         addresses = self.addresses
         first = self._subscriptions % max(1, len(addresses))
         self._subscriptions += 1
         client = self._client(addresses[first:] + addresses[:first], self.timeout)
-        subscription = client.subscribe(from_position)
+        subscription = client.subscribe_batches(from_position)
         try:
-            async with contextlib.aclosing(subscription) as events:
-                async for event in events:
-                    yield event
+            async with contextlib.aclosing(subscription) as batches:
+                async for batch in batches:
+                    yield batch
         finally:
             await client.close()
 
@@ -150,15 +153,17 @@ class EmbeddedSource:
     async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._call(lambda: self.store.read_all(from_position, limit))
 
-    async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+    async def subscribe_batches(
+        self, from_position: int
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
         # The store's subscription blocks while it waits for an append; it gets a thread of
         # its own, left to finish by itself (at the next append, or when the store closes).
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-subscription")
-        events = self.store.subscribe(from_position)
+        batches = self.store.subscribe_batches(from_position)
         loop = asyncio.get_running_loop()
         try:
-            while (event := await loop.run_in_executor(thread, next, events, None)) is not None:
-                yield event
+            while (batch := await loop.run_in_executor(thread, next, batches, None)) is not None:
+                yield batch
         finally:
             thread.shutdown(wait=False)
 

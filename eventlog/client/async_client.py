@@ -173,9 +173,21 @@ class AsyncClient(AccessCalls):
         return await self._read("read_all", read, min_position)
 
     async def subscribe(self, from_position: int = 1) -> AsyncGenerator[RecordedEvent, None]:
-        """Committed events from ``from_position`` on, live. Each attempt has a connection of
-        its own, so a slow consumer slows only its own stream (TCP flow control); a failed
-        one resumes after the last event yielded, from the next address."""
+        """Committed events from ``from_position`` on, live, one at a time: the events of
+        ``subscribe_batches``."""
+        async with contextlib.aclosing(self.subscribe_batches(from_position)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def subscribe_batches(
+        self, from_position: int = 1
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
+        """Committed events from ``from_position`` on, live, in the batches the node pushes
+        (up to 1,000 events each): a consumer that applies batches takes them as they come.
+        Each attempt has a connection of its own, so a slow consumer slows only its own
+        stream (TCP flow control); a failed one resumes after the last batch yielded, from
+        the next address."""
         position = reads.Subscribe(from_position=from_position).from_position
         while True:
             connection: Connection | None = None
@@ -192,10 +204,10 @@ class AsyncClient(AccessCalls):
                         kind, payload = item
                         answer(kind, payload, follow_leader=False)
                         raise Retry(f"subscription ended: {payload!r:.80}")
-                    for raw in item:
-                        event = answers.unpack_event(raw)
-                        position = event.position + 1
-                        yield event
+                    batch = [answers.unpack_event(raw) for raw in item]
+                    if batch:
+                        position = batch[-1].position + 1
+                        yield batch
             except (Retry, OSError):
                 self._target = next_address(self.addresses, self._target)
                 await asyncio.sleep(self._rng.uniform(*SUBSCRIPTION_PAUSE))

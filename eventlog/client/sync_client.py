@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from eventlog.client.async_client import AsyncClient
@@ -230,8 +230,13 @@ class Client:
     def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live; closing the iterator closes its
         connection."""
-        iterator = self._async.subscribe(from_position)
+        return self._iterate(self._async.subscribe(from_position))
 
+    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+        """The same events in the batches the node pushes (``AsyncClient.subscribe_batches``)."""
+        return self._iterate(self._async.subscribe_batches(from_position))
+
+    def _iterate(self, iterator: AsyncGenerator[T, None]) -> Iterator[T]:
         try:
             while True:
                 try:

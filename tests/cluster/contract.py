@@ -147,6 +147,22 @@ class EventStoreContract:
         store.append(stream, [ev("new")])
         assert next(iterator).data == b"new"
 
+    def test_subscribe_batches_yields_whole_batches_in_order_then_new_ones(
+        self, store: Store
+    ) -> None:
+        stream = fresh()
+        first = store.append(stream, [ev(f"old-{n}") for n in range(5)])
+        batches = iter(store.subscribe_batches(first.first_position))
+        batch = next(batches)
+        assert [e.data for e in batch] == [f"old-{n}".encode() for n in range(5)]
+        assert [e.position for e in batch] == list(
+            range(first.first_position, first.last_position + 1)
+        )
+        store.append(stream, [ev("new-0"), ev("new-1")])
+        new = next(batches)
+        assert new and new[0].position == first.last_position + 1
+        assert [e.data for e in new] == [b"new-0", b"new-1"]
+
     def test_a_lease_has_one_holder_a_growing_token_and_can_be_released(self, store: Store) -> None:
         name = fresh("lease")
         first = store.acquire_lease(name, "worker-a", 30.0, checkpoint=7)

@@ -36,6 +36,8 @@ class MemorySource:
     """The next subscription fails at once; then cleared."""
     deaf: bool = False
     """The next subscription delivers nothing new (its node is cut off); then cleared."""
+    push_batch: int = 1
+    """Events per pushed batch, at most (a node pushes up to 1,000)."""
     _appended: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     def append(self, count: int) -> None:
@@ -51,7 +53,10 @@ class MemorySource:
             raise Unavailable("no leader")
         return self.log[from_position - 1 : from_position - 1 + limit]
 
-    async def subscribe(self, from_position: int) -> AsyncGenerator[RecordedEvent, None]:
+    async def subscribe_batches(
+        self, from_position: int
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
+        """Whatever the log holds when asked, in batches of up to ``push_batch`` events."""
         self.subscriptions += 1
         self.open_subscriptions += 1
         skip, self.skip = self.skip, set()
@@ -65,9 +70,11 @@ class MemorySource:
                 await asyncio.Event().wait()
             while True:
                 while position <= len(self.log):
-                    if position not in skip:
-                        yield self.log[position - 1]
-                    position += 1
+                    end = min(len(self.log), position + self.push_batch - 1)
+                    batch = [e for e in self.log[position - 1 : end] if e.position not in skip]
+                    position = end + 1
+                    if batch:
+                        yield batch
                 if self.ends:
                     return
                 self._appended.clear()
@@ -122,6 +129,29 @@ def test_pulls_full_batches_then_follows_live() -> None:
         assert source.subscriptions == 1
         await feed.close()
         await eventually(lambda: source.open_subscriptions == 0)
+
+    run(scenario())
+
+
+def test_live_batches_arrive_whole_and_are_joined_or_split_to_the_batch_size() -> None:
+    async def scenario() -> None:
+        source = MemorySource(push_batch=7)
+        feed = Feed(source, 1, batch_size=10)
+        source.append(1)
+        assert positions(await feed.next_batch()) == [1]
+        await eventually(lambda: source.open_subscriptions == 1)
+        source.append(30)  # pushed as 7, 7, 7, 7, 2
+        await eventually(lambda: feed._live is not None and feed._live.buffer.events == 30)
+        sizes = []
+        seen: list[int] = []
+        while len(seen) < 30:
+            batch = positions(await feed.next_batch())
+            sizes.append(len(batch))
+            seen += batch
+        assert seen == list(range(2, 32))
+        assert sizes == [10, 10, 10], "two pushed batches and part of a third, each time"
+        assert source.subscriptions == 1
+        await feed.close()
 
     run(scenario())
 
