@@ -9,6 +9,7 @@ every error.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import attrs
@@ -88,19 +89,44 @@ class Codec:
     def decode(self, recorded: RecordedEvent) -> Envelope:
         spec = self._spec_named(recorded)
         format, raw_meta = self._metadata(recorded)
-        try:
-            meta = CONVERTER.structure(raw_meta, StoredMeta)
-        except cattrs.BaseValidationError as error:
-            raise self._malformed(recorded, error) from error
+        schema, meta = self._stored_meta(recorded, raw_meta)
         return Envelope(
-            event=self._event(spec, meta.schema, format, recorded),
-            meta=meta.meta(),
+            event=self._event(spec, schema, format, recorded),
+            meta=meta,
             stream=recorded.stream,
             version=recorded.version,
             position=recorded.position,
             recorded_at=datetime.fromtimestamp(recorded.timestamp / 1000, UTC),
-            schema_version=meta.schema,
+            schema_version=schema,
         )
+
+    def _stored_meta(self, recorded: RecordedEvent, raw: object) -> tuple[int, EventMeta]:
+        """The schema version and the ``EventMeta``. Metadata as this codec writes it is
+        built directly (a projection decodes every event it reads); anything else goes
+        through the converter, whose errors say what is wrong."""
+        if type(raw) is dict:
+            schema, event_id = raw.get("schema"), raw.get("event_id")
+            occurred, correlation = raw.get("occurred_at"), raw.get("correlation_id")
+            causation = raw.get("causation_id")
+            if (
+                type(schema) is int
+                and type(event_id) is str
+                and type(occurred) is str
+                and type(correlation) is str
+                and (causation is None or type(causation) is str)
+            ):
+                with contextlib.suppress(ValueError):  # not ISO 8601: the converter says so
+                    return schema, EventMeta(
+                        event_id=event_id,
+                        occurred_at=datetime.fromisoformat(occurred),
+                        correlation_id=correlation,
+                        causation_id=causation,
+                    )
+        try:
+            stored = CONVERTER.structure(raw, StoredMeta)
+        except cattrs.BaseValidationError as error:
+            raise self._malformed(recorded, error) from error
+        return stored.schema, stored.meta()
 
     def decode_event(self, recorded: RecordedEvent) -> DomainEvent:
         """The event alone, for replay: of the metadata only the schema version is read."""
@@ -134,14 +160,17 @@ class Codec:
             payload = loads(recorded.data, format)
             if not isinstance(payload, dict):
                 raise TypeError(f"data is a {type(payload).__name__}")
-            upcasters = self.registry.event_upcasters(spec.name)
-            payload = upcast(upcasters, schema, spec.version, payload)
+            if schema != spec.version:
+                upcasters = self.registry.event_upcasters(spec.name)
+                payload = upcast(upcasters, schema, spec.version, payload)
             event: DomainEvent = CONVERTER.structure(payload, spec.cls)
         except Exception as error:
             raise self._malformed(recorded, error) from error
         return event
 
     def _check_schema(self, spec: EventSpec, schema: int, recorded: RecordedEvent) -> None:
+        if schema == spec.version:
+            return  # the current version: nothing to upcast
         upcasters = self.registry.event_upcasters(spec.name)
         if schema < 1 or schema > spec.version or not can_upcast(upcasters, schema, spec.version):
             raise UnsupportedSchemaVersion(
