@@ -31,9 +31,12 @@ from eventlog import AsyncClient, EventLogError, NewEvent
 from eventraft.localcluster import LocalCluster, local_cluster
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, kind: str = "VmRSS") -> float:
+    """Resident memory in MiB: all of it (``VmRSS``), or only the process's own heap and
+    stacks (``RssAnon``), leaving out the pages of files it maps (LMDB's map grows with the
+    log, and the kernel may drop those pages whenever it needs the room)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -97,6 +100,7 @@ async def run_load(cluster: LocalCluster, in_flight: int, seconds: float) -> dic
             "term": max((status.term for status in statuses.values()), default=0),
             "leader": leader,
             "leader_rss": rss_mib(pid) if pid else 0.0,
+            "leader_anon": rss_mib(pid, "RssAnon") if pid else 0.0,
             "leader_fds": fds(pid) if pid else 0,
             "client_rss": rss_mib(os.getpid()),
             "client_fds": fds(os.getpid()),
@@ -155,7 +159,7 @@ def main() -> None:
     row("errors", lambda r: r["errors"] or "none")
     row("leader changes", lambda r: r["leader_changes"])
     row("lost / duplicated", lambda r: f"{r['lost']} / {r['duplicated']}")
-    for key in ("term", "leader_rss", "leader_fds", "client_rss", "client_fds"):
+    for key in ("term", "leader_rss", "leader_anon", "leader_fds", "client_rss", "client_fds"):
         row(
             f"{key} first..max",
             lambda r, k=key: (

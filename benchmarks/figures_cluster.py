@@ -178,6 +178,7 @@ def eventraft_overload(seconds: float, in_flight: int) -> dict[str, float]:
     over = results["overload"]
     after_start = over["rates"][2:]
     rss = [s["leader_rss"] for s in over["samples"] if s["leader_rss"]]
+    anon = [s["leader_anon"] for s in over["samples"] if s["leader_anon"]]
     return {
         "steady": steady,
         "rate": statistics.median(after_start),
@@ -188,4 +189,7 @@ def eventraft_overload(seconds: float, in_flight: int) -> dict[str, float]:
         "lost": over["lost"] + over["duplicated"],
         "rss_start": rss[0] if rss else 0.0,
         "rss_end": rss[-1] if rss else 0.0,
+        "anon_start": anon[0] if anon else 0.0,
+        "anon_mid": anon[len(anon) // 2] if anon else 0.0,
+        "anon_end": anon[-1] if anon else 0.0,
     }

@@ -169,8 +169,12 @@ ROWS = [
         target="0", target_met=_at_most(0)),
     Row("f", "overload: acknowledged appends lost or twice", "lost", "", False,
         target="0", target_met=_at_most(0)),
-    Row("f", "overload: leader RSS at start, MiB", "rss_start", "", False),
-    Row("f", "overload: leader RSS at end, MiB", "rss_end", "", False,
+    Row("f", "overload: leader RSS at start, MiB (LMDB's mapped pages included)", "rss_start",
+        "", False),
+    Row("f", "overload: leader RSS at end, MiB", "rss_end", "", False),
+    Row("f", "overload: leader heap (RssAnon) after 1 s, MiB", "anon_start", "", False),
+    Row("f", "overload: leader heap (RssAnon) half way, MiB", "anon_mid", "", False),
+    Row("f", "overload: leader heap (RssAnon) at end, MiB", "anon_end", "", False,
         target="flat"),
 ]  # fmt: skip
 
