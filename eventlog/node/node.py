@@ -116,6 +116,7 @@ class Node:
         self.transport = transport(config, self.step)
         self.transport.cluster_id = self.storage.cluster_id
         self.transport.on_report = self._heard
+        self.transport.on_peer_gone = self._peer_gone
         self.members = Members(config.node_id, config.addresses, self.transport, self.logger)
         self._ticks = 0
         self.transport.incarnations = Incarnations.load(
@@ -350,6 +351,10 @@ class Node:
 
     def _report(self) -> None:
         self.transport.report(Report(self.health.own_alarms(), self.storage.last_digest()))
+
+    def _peer_gone(self, peer: NodeId) -> None:
+        self.core.peer_gone(peer)  # our leader: campaign soon (``roles.leader_gone``)
+        self._wakeup.set()
 
     def _heard(self, peer: NodeId, report: Report) -> None:
         self.health.heard(peer, report.alarms, time.monotonic())

@@ -88,6 +88,9 @@ class Transport(Protocol):
     """The store ids said in the hello and checked of peers; None: no check."""
     on_report: Callable[[NodeId, Report], None] | None
     """Given each report a peer sends."""
+    on_peer_gone: Callable[[NodeId], None] | None
+    """Told when a peer closes the connection it sends us its messages on (it died, or
+    stopped), as soon as it does."""
     tls_context: ssl.SSLContext | None
     """What it dials peers with (reloaded in place when certificates rotate); None: none."""
 
@@ -147,6 +150,7 @@ class PeerTransport:
         self.cluster_id = cluster_id
         self.incarnations: Incarnations | None = None
         self.on_report: Callable[[NodeId, Report], None] | None = None
+        self.on_peer_gone: Callable[[NodeId], None] | None = None
         self._deliver = deliver
         self._max_queue = max_queue
         self._max_queue_bytes = max_queue_bytes
@@ -411,15 +415,21 @@ class PeerTransport:
             await self._read_messages(reader, decoder, hello.node_id)
             if decoder.buffered and not self._closed:
                 raise FrameError(f"connection closed inside a frame ({decoder.buffered} bytes)")
+            self._gone(hello.node_id)
         except FrameError as error:
             log.warning("frame_rejected", reason=error.reason)
         except OSError as error:
             log.info("peer_connection_lost", reason=str(error) or type(error).__name__)
+            self._gone(hello.node_id)
         finally:
             self._inbound.pop(writer, None)
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    def _gone(self, peer: NodeId) -> None:
+        if not self._closed and self.on_peer_gone is not None:
+            self.on_peer_gone(peer)
 
     def _hello(self, peer: NodeId) -> list[object]:
         stores = self.incarnations

@@ -287,6 +287,10 @@ class RaftCore:
         replication.append_entries(self, [(payload, EntryKind.NORMAL) for payload in data])
         return Proposal(term=self.term, first_index=first, last_index=self.log.last_index())
 
+    def peer_gone(self, node: NodeId) -> None:
+        """The host's connection to ``node`` was closed by the far end (``roles.leader_gone``)."""
+        roles.leader_gone(self, node)
+
     def read_index(self, context: bytes) -> None:
         """Ask for a linearizable read; a ``ReadState`` with ``context`` comes in a later Ready."""
         if self.role is Role.LEADER:

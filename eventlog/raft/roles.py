@@ -19,7 +19,7 @@ from eventlog.raft.messages import (
 from eventlog.raft.quorum import VoteResult
 from eventlog.raft.read_only import ReadState
 from eventlog.raft.ready import Role
-from eventlog.types import NO_NODE, LogIndex, Term
+from eventlog.types import NO_NODE, LogIndex, NodeId, Term
 
 if TYPE_CHECKING:
     from eventlog.raft.core import RaftCore
@@ -31,6 +31,7 @@ __all__ = [
     "handle_heartbeat",
     "handle_vote_request",
     "hup",
+    "leader_gone",
     "start_election",
     "step_candidate",
     "step_follower",
@@ -46,6 +47,21 @@ def tick_election(core: RaftCore) -> None:
         hup(core, transfer=False)
     # A node that may not campaign lets its time without a leader grow: its leader lease
     # runs out, and it weighs the votes others ask of it.
+
+
+def leader_gone(core: RaftCore, node: NodeId) -> None:
+    """The host saw ``node`` close its connection (its process died, or stopped). If it is
+    our leader, it is no longer in lease for us, and we campaign at a random tick of the
+    next two heartbeats' rather than after a whole election timeout (two followers who saw
+    it at once seldom draw the same tick, and split the vote). Only timing changes, which
+    Raft's safety never rests on; a leader still alive keeps the followers that still hear
+    it, who refuse the pre-vote while it is in lease (``RaftCore._step_higher_term``)."""
+    if core.role is not Role.FOLLOWER or core.leader != node or not core.promotable():
+        return
+    core.leader = NO_NODE
+    soon = core.randomized_election_timeout - 1 - core.rng.randrange(2 * core.config.heartbeat_tick)
+    core.election_elapsed = max(core.election_elapsed, soon, core.config.election_tick)
+    core.logger.info("leader_gone", leader=node, term=core.term)
 
 
 def hup(core: RaftCore, *, transfer: bool) -> None:

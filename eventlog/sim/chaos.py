@@ -15,12 +15,13 @@ from eventlog.sim.faults import Fault
 from eventlog.sim.network import NetworkConditions
 
 if TYPE_CHECKING:
-    from eventlog.sim.cluster import SimCluster
+    from eventlog.sim.cluster import SimCluster, SimNode
 
 __all__ = [
     "NEEDS_TWO_NODES",
     "STRIKES",
     "inject",
+    "kill",
 ]
 
 
@@ -29,16 +30,25 @@ def inject(sim: SimCluster, fault: Fault) -> None:
         STRIKES[fault](sim)
 
 
+def kill(sim: SimCluster, node: SimNode) -> None:
+    """Crash ``node`` as kill -9 does: the hosts that could reach it see its connections
+    close at once (``RaftCore.peer_gone``)."""
+    sim.crash(node)
+    for other in sim.up_nodes():
+        if other.core is not None and not sim.network.is_blocked(node.id, other.id):
+            other.core.peer_gone(node.id)
+
+
 def _crash(sim: SimCluster) -> None:
     up = sim.up_nodes()
     if up:
-        sim.crash(sim.fault_rng.choice(up))
+        kill(sim, sim.fault_rng.choice(up))
 
 
 def _crash_leader(sim: SimCluster) -> None:
     leader = sim.leader_node()
     if leader is not None:
-        sim.crash(leader)
+        kill(sim, leader)
 
 
 def _restart(sim: SimCluster) -> None:

@@ -27,7 +27,7 @@ from eventlog.raft.ready import Ready, Role
 from eventlog.raft.records import Entry, EntryKind
 from eventlog.raft.storage import MemoryStorage
 from eventlog.sim import liveness, members
-from eventlog.sim.chaos import inject
+from eventlog.sim.chaos import inject, kill
 from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
 from eventlog.sim.invariants import InvariantChecker, Violation
@@ -58,10 +58,7 @@ timestamps may show it."""
 """The applied state a node starts (and restarts) with; tests swap in broken ones."""
 
 
-def open_core(
-    config: RaftConfig, storage: MemoryStorage, rng: random.Random, logger: Logger
-) -> RaftCore:
-    return RaftCore.open(config, storage, rng, logger)
+open_core: CoreFactory = RaftCore.open
 
 
 @attrs.define
@@ -262,7 +259,7 @@ class SimCluster:
     def on_crash(self, payload: tuple[NodeId, int]) -> None:
         node = self.nodes[payload[0]]
         if self.faulting and node.generation == payload[1]:
-            self.crash(node)
+            kill(self, node)
 
     def on_restart(self, payload: tuple[NodeId, int]) -> None:
         node = self.nodes[payload[0]]
@@ -477,10 +474,10 @@ class SimCluster:
         src, dst, remaining = payload
         if not self.faulting or remaining <= 0:
             return
-        if self.network.is_blocked(src, dst):
-            self.network.unblock(src, dst)
-        else:
-            self.network.block(src, dst)
+        blocked = self.network.is_blocked(src, dst)
+        (self.network.unblock if blocked else self.network.block)(src, dst)
+        if not blocked and (core := self.nodes[dst].core) is not None:
+            core.peer_gone(src)  # the link broke: dst's host sees src's connection reset
         self.schedule(self.fault_rng.uniform(5.0, 80.0), _FLAP, (src, dst, remaining - 1))
 
     def leader_node(self) -> SimNode | None:

@@ -80,6 +80,9 @@ def test_kill_the_leader_under_load(tmp_path: Path) -> None:
         wait_for(lambda: len(history.acknowledged) > 100, 30, "load to start")
         cluster.nodes[old].kill()
         new = cluster.leader(timeout=2.0, among=set(cluster.nodes) - {old})
+        # The survivors took the closed connection for their leader's death, not a timeout.
+        gone = wait_for(lambda: saw_leader_gone(cluster, old), 10, "a survivor's leader_gone")
+        assert gone != old
         before = len(history.acknowledged)
         wait_for(lambda: len(history.acknowledged) > before, 2.0, "the new leader to commit")
         stop.set()
@@ -259,6 +262,15 @@ def test_nodes_stop_when_the_process_that_started_them_is_killed(tmp_path: Path)
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def saw_leader_gone(cluster: LocalCluster, leader: int) -> int | None:
+    """A node whose log says it saw ``leader`` go, if any."""
+    for node_id, node in cluster.nodes.items():
+        for line in node.log_path.read_text(errors="replace").splitlines():
+            if '"leader_gone"' in line and f'"leader": {leader}' in line:
+                return node_id
+    return None
 
 
 def alive(pid: int) -> bool:

@@ -115,6 +115,7 @@ class MemoryTransport:
         self.cluster_id = ""
         self.incarnations: Incarnations | None = None
         self.on_report: Callable[[NodeId, Report], None] | None = None
+        self.on_peer_gone: Callable[[NodeId], None] | None = None
         self.tls_context: ssl.SSLContext | None = None
         self._closed = False
 

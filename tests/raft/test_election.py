@@ -265,3 +265,36 @@ def test_follower_in_lease_ignores_a_higher_term_vote_request() -> None:
     assert (follower.term, follower.vote) == (5, 3)
     rd = follower.ready()
     assert [(m.dst, m.granted) for m in rd.messages_after_persist] == [(3, True)]
+
+
+def test_followers_that_see_their_leader_go_elect_another_within_two_heartbeats() -> None:
+    """A leader's process died: its followers' hosts saw its connections close. They campaign
+    at once (within two heartbeats' ticks), not after a whole election timeout."""
+    net = Network.create(3, pre_vote=True, check_quorum=True)
+    net.elect(1)
+    term = net.core(1).term
+    del net.hosts[NodeId(1)]
+    for node in (2, 3):
+        net.core(node).peer_gone(NodeId(1))
+        assert net.core(node).leader == 0, "no longer in lease: it grants the others' votes"
+    config = net.core(2).config
+    for _ in range(2 * config.heartbeat_tick + 1):
+        net.tick_all(1)
+        if any(net.core(node).role is Role.LEADER for node in (2, 3)):
+            break
+    assert only_leader(net) in (2, 3) and net.core(2).term == net.core(3).term > term
+    assert 2 * config.heartbeat_tick + 1 < config.election_tick, "sooner than any timeout"
+
+
+def test_a_live_leader_keeps_its_followers_when_one_of_them_thinks_it_gone() -> None:
+    """One follower's connection broke while the leader lives: its pre-vote is refused by the
+    follower that still hears the leader in lease, and the leader goes on in its term."""
+    net = Network.create(3, pre_vote=True, check_quorum=True)
+    net.elect(1)
+    term = net.core(1).term
+    net.core(2).peer_gone(NodeId(1))
+    net.core(3).peer_gone(NodeId(2))  # not its leader: nothing changes
+    assert net.core(3).leader == 1
+    net.tick_all(3 * net.core(2).config.election_tick)
+    assert only_leader(net) == 1 and net.core(1).term == term
+    assert net.core(2).leader == 1, "it heard the leader again"
