@@ -80,11 +80,14 @@ def _leader_figures(mode: str, seconds: float, appenders: int, samples: int) -> 
 
 def pysyncobj_appends(seconds: float, appenders: int, samples: int) -> dict[str, float]:
     throughput = _leader_figures("throughput", seconds, appenders, samples)
+    unbatched = _leader_figures("throughput-nobatch", seconds, appenders, samples)
     latency = _leader_figures("latency", seconds, appenders, samples)
     return {
         "shared": throughput["single"],
         "separate": throughput["single"],
         "batch100": throughput["batch100"],
+        "shared_nobatch": unbatched["single"],
+        "batch100_nobatch": unbatched["batch100"],
         "p50": latency["p50"],
         "p99": latency["p99"],
     }

@@ -9,6 +9,8 @@ fsync). Modes:
 - ``throughput``: PySyncObj's defaults (it batches appends). The leader prints one JSON line:
   committed single-event appends/s with APPENDERS calls in flight, and events/s with appends
   of 100 events.
+- ``throughput-nobatch``: the same with ``appendEntriesUseBatch=False``: with its defaults
+  PySyncObj sends what is queued once per append period, so each call waits for the next.
 - ``latency``: ``appendEntriesUseBatch=False``, PySyncObj's setting for latency. The leader
   prints p50 and p99 of SAMPLES appends one at a time.
 - ``failover``: the defaults. Every node appends one event at a time, from wherever it is
@@ -112,7 +114,7 @@ def keep_appending(log: Log) -> None:
 def main() -> None:
     mode, own, peer_a, peer_b = sys.argv[1:5]
     seconds, appenders, samples = [*sys.argv[5:8], "10", "64", "2000"][:3]
-    conf = SyncObjConf(appendEntriesUseBatch=mode != "latency")
+    conf = SyncObjConf(appendEntriesUseBatch=mode not in ("latency", "throughput-nobatch"))
     log = Log(f"127.0.0.1:{own}", [f"127.0.0.1:{peer_a}", f"127.0.0.1:{peer_b}"], conf)
     wait_ready(log)
     leads = log._getLeader() == log.selfNode
@@ -123,7 +125,7 @@ def main() -> None:
     if not leads:
         time.sleep(float(seconds) * 3 + 60)  # a follower serves until the runner stops it
         return
-    if mode == "throughput":
+    if mode.startswith("throughput"):
         figures = {
             "single": throughput(log, int(appenders), float(seconds), 1),
             "batch100": throughput(log, int(appenders), float(seconds), 100),
