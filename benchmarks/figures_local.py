@@ -9,7 +9,6 @@ import contextlib
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,17 +48,7 @@ def _embedded_saves(threads: int, seconds: float) -> float:
                 version = version + 2 if version < 0 else version + 1
                 done[n] += 1
 
-        return _threads_rate(save, threads, done)
-
-
-def _threads_rate(work: Callable[[int], None], threads: int, done: list[int]) -> float:
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(done) / (time.monotonic() - started)
+        return peer_eventsourcing.threads_rate(save, threads, done)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,21 @@ def saves(env: dict[str, str], threads: int, seconds: float) -> float:
             version += 1
             done[n] += 1
 
-    workers = [threading.Thread(target=save, args=(n,)) for n in range(threads)]
+    rate = threads_rate(save, threads, done)
+    factory.close()
+    return rate
+
+
+def threads_rate(work: Callable[[int], None], threads: int, done: list[int]) -> float:
+    """Run ``work(n)`` in ``threads`` threads at once; what they counted in ``done``, per
+    second. eventraft's saves are measured with it too."""
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
     started = time.monotonic()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    rate = sum(done) / (time.monotonic() - started)
-    factory.close()
-    return rate
+    return sum(done) / (time.monotonic() - started)
 
 
 @functools.cache
