@@ -84,25 +84,20 @@ SCENARIOS = [
 ]
 
 
+SIZES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "a": ({"seconds": 10.0, "appenders": 64, "samples": 2000},
+          {"seconds": 1.0, "appenders": 16, "samples": 100}),
+    "b": ({"seconds": 5.0}, {"seconds": 1.0}),
+    "c": ({"events": 10_000, "repeat": 7}, {"events": 1000, "repeat": 3}),
+    "d": ({"events": 500_000}, {"events": 20_000}),
+    "e": ({"kills": 5}, {"kills": 1}),
+    "f": ({"seconds": 30.0, "in_flight": 10_000}, {"seconds": 5.0, "in_flight": 1000}),
+}  # fmt: skip
+"""Each group's arguments: (the figures', ``--quick``'s, which only checks the suite runs)."""
+
+
 def options(quick: bool) -> dict[str, dict[str, Any]]:
-    """Each group's arguments; ``--quick`` shrinks them to check the suite itself runs."""
-    if quick:
-        return {
-            "a": {"seconds": 1.0, "appenders": 16, "samples": 100},
-            "b": {"seconds": 1.0},
-            "c": {"events": 1000, "repeat": 3},
-            "d": {"events": 20_000},
-            "e": {"kills": 1},
-            "f": {"seconds": 5.0, "in_flight": 1000},
-        }
-    return {
-        "a": {"seconds": 10.0, "appenders": 64, "samples": 2000},
-        "b": {"seconds": 5.0},
-        "c": {"events": 10_000, "repeat": 7},
-        "d": {"events": 500_000},
-        "e": {"kills": 5},
-        "f": {"seconds": 30.0, "in_flight": 10_000},
-    }
+    return {group: sizes[1 if quick else 0] for group, sizes in SIZES.items()}
 
 
 @attrs.frozen
@@ -255,7 +250,7 @@ def table(results: dict[str, dict[str, Summary]], skipped: dict[str, str]) -> Ta
         ours = results.get(f"{row.group}-eventraft", {}).get(row.key)
         if ours is None:
             continue
-        peer_name = f"{row.group}-{_slug(row.peer)}" if row.peer else None
+        peer_name = _scenario_of(row.group, row.peer)
         peer = results.get(peer_name, {}).get(row.peer_key or "") if peer_name else None
         ratio = ""
         if peer is not None and peer.median and ours.median:
@@ -277,12 +272,10 @@ def table(results: dict[str, dict[str, Summary]], skipped: dict[str, str]) -> Ta
     return out
 
 
-def _slug(system: str | None) -> str:
-    return {
-        "PySyncObj": "pysyncobj",
-        "eventsourcing/SQLite": "es-sqlite",
-        "eventsourcing/PostgreSQL": "es-postgres",
-    }.get(system or "", "")
+def _scenario_of(group: str, system: str | None) -> str | None:
+    """The name of the scenario that measures ``system`` in ``group``."""
+    names = [s.name for s in SCENARIOS if s.group == group and s.system == system]
+    return names[0] if names and system else None
 
 
 NOTES = (

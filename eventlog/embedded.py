@@ -99,11 +99,7 @@ class EmbeddedStore:
         outcomes: dict[LogIndex, list[Outcome]] = {}
         while core.has_ready():
             rd = core.ready()
-            outcomes.update(
-                self.storage.write_ready(
-                    rd.hard_state, rd.entries, rd.committed, must_sync=rd.must_sync
-                )
-            )
+            outcomes.update(self.storage.write_ready(rd.hard_state, rd.entries, rd.committed))
             core.advance(rd)
         return outcomes
 

@@ -58,8 +58,8 @@ class _Buffer:
         self._changed.set()
 
     async def get(self, timeout: float) -> list[RecordedEvent] | object:
-        while not self.items:
-            async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout):
+            while not self.items:
                 await self._wait()
         return self.take()
 

@@ -410,7 +410,6 @@ class Node:
                 rd.hard_state,
                 rd.entries,
                 rd.committed,
-                must_sync=rd.must_sync,
                 on_applied=answer,
             )
             await self.room.write(lambda: self._in_writer(write))

@@ -261,12 +261,11 @@ class LmdbStorage:
         entries: Sequence[Entry],
         committed: Sequence[Entry],
         *,
-        must_sync: bool,
         on_applied: Callable[[Applied], None] | None = None,
     ) -> Applied:
         """Persist a Ready and apply its committed entries in one transaction, durable once
-        it returns (every LMDB commit is, unless the store was opened without fsync; a Ready
-        with ``must_sync`` needs it, and one without costs no more than its commit).
+        it returns (every LMDB commit is, unless the store was opened without fsync: what a
+        Ready with ``must_sync`` needs, and one without costs no more than its commit).
         Whatever ``stage`` decided before is written in the same transaction.
 
         ``on_applied`` gets the outcomes before anything is written when they are decided by
@@ -341,7 +340,7 @@ class LmdbStorage:
 
     def flush(self) -> None:
         """Write what ``stage`` decided, if anything (it needs no fsync: the log replays it)."""
-        self.write_ready(None, (), (), must_sync=False)
+        self.write_ready(None, (), ())
 
     def staged(self) -> bool:
         return self._staged is not None

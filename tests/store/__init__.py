@@ -94,12 +94,12 @@ def raw_batch(*requests: list[Any], ts: int = TS) -> bytes:
 
 def persist(storage: LmdbStorage, state: HardState | None, entries: Sequence[Entry]) -> None:
     """Write a hard state and entries durably, as a Ready that must sync is written."""
-    storage.write_ready(state, entries, (), must_sync=True)
+    storage.write_ready(state, entries, ())
 
 
 def apply(storage: LmdbStorage, entries: Sequence[Entry]) -> list[tuple[LogIndex, list[Outcome]]]:
     """Apply committed entries that are already persisted (a Ready that only applies)."""
-    return storage.write_ready(None, (), entries, must_sync=False)
+    return storage.write_ready(None, (), entries)
 
 
 def raw_entries(*terms: int, start: int = 1, size: int = 10) -> list[Entry]:

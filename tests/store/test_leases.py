@@ -131,7 +131,7 @@ def test_a_malformed_lease_request_is_refused_by_name(body: list[object], reason
 def test_leases_and_the_token_counter_survive_a_restart(tmp_path: Path) -> None:
     def write(store: LmdbStorage, index: int, *requests: list[object], ts: int) -> list[Outcome]:
         entry = Entry(term=Term(1), index=LogIndex(index), data=raw_batch(*requests, ts=ts))
-        [(_, outcomes)] = store.write_ready(None, [entry], [entry], must_sync=True)
+        [(_, outcomes)] = store.write_ready(None, [entry], [entry])
         return outcomes
 
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
@@ -154,7 +154,7 @@ def test_events_batched_with_lease_requests_read_back(tmp_path: Path) -> None:
     data = raw_batch(lease(1, "p", "a"), one(2, "s", "E1", "E2").fields(), lease(3, "q", "b"))
     entry = Entry(term=Term(1), index=LogIndex(1), data=data)
     with LmdbStorage.open(tmp_path, cluster_id="c", node_id=1) as store:
-        store.write_ready(None, [entry], [entry], must_sync=True)
+        store.write_ready(None, [entry], [entry])
         assert [(e.position, e.type) for e in store.read_all()] == [(1, "E1"), (2, "E2")]
         assert [e.version for e in store.read_stream("s")] == [1, 2]
         assert [e.version for e in store.read_stream_backwards("s")] == [2, 1]

@@ -207,16 +207,14 @@ def test_one_ready_persists_and_applies_in_one_transaction(
 
     second = entry(2, one(2, "s", "E2"))
     hard_state = HardState(term=Term(1), vote=NodeId(1), commit=LogIndex(1))
-    results = store.write_ready(
-        hard_state, [second], store.entries(1, 2), must_sync=True, on_applied=on_applied
-    )
+    results = store.write_ready(hard_state, [second], store.entries(1, 2), on_applied=on_applied)
     assert commits == ["txn"]
     [(index, [outcome])] = results
     assert index == 1 and outcome.result is not None and outcome.result.last_position == 1
     assert seen == [(0, 0, results)]
     assert (store.applied_index(), store.last_index(), store.hard_state()) == (1, 2, hard_state)
     assert store.read_stream("s")[0].type == "E1"
-    assert store.write_ready(None, [], store.entries(2, 3), must_sync=False) != []
+    assert store.write_ready(None, [], store.entries(2, 3)) != []
     assert [e.type for e in store.read_stream("s")] == ["E1", "E2"]
 
 
@@ -252,11 +250,9 @@ def test_an_entry_committed_in_the_write_that_persists_it_is_answered_once_durab
 
     monkeypatch.setattr(storage_module, "write_txn", failing_once)
     with pytest.raises(StorageError):
-        store.write_ready(commit, [first], [first], must_sync=True, on_applied=answered.append)
+        store.write_ready(commit, [first], [first], on_applied=answered.append)
     assert answered == [] and store.applied_index() == 0
-    results = store.write_ready(
-        commit, [first], [first], must_sync=True, on_applied=answered.append
-    )
+    results = store.write_ready(commit, [first], [first], on_applied=answered.append)
     assert attempts == [0, 0], "nothing answered before a write landed"
     assert answered == [results] and [index for index, _ in results] == [1]
     assert store.applied_index() == 1 and store.read_stream("s")[0].type == "E1"
@@ -284,7 +280,7 @@ def test_staged_outcomes_are_written_with_the_next_ready(
         staged = store.stage(None, [first]) + store.stage(commit_two, [first, second])
         assert commits == [] and store.staged()
         assert store.applied_index() == 0 and store.read_all() == [], "staged is not read"
-        decided = store.write_ready(None, [third], [third], must_sync=True)
+        decided = store.write_ready(None, [third], [third])
         assert commits == [True] and not store.staged()
         assert staged + decided == expected
         assert (store.applied_index(), store.hard_state()) == (3, commit_two)
@@ -313,16 +309,14 @@ def test_a_crash_loses_staged_outcomes_and_applying_again_decides_the_same(
 
 def test_a_ready_may_apply_entries_it_persists_itself(store: LmdbStorage) -> None:
     first = entry(1, one(1, "s", "E1"))
-    results = store.write_ready(None, [first], [first], must_sync=True)
+    results = store.write_ready(None, [first], [first])
     assert [index for index, _ in results] == [1]
     assert store.applied_index() == 1 and store.last_position() == 1
 
 
 def test_applying_an_entry_that_is_not_persisted_is_refused(store: LmdbStorage) -> None:
     with pytest.raises(InvariantViolation):
-        store.write_ready(
-            None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))], must_sync=True
-        )
+        store.write_ready(None, [entry(1, one(1, "s", "E1"))], [entry(2, one(2, "s", "E2"))])
     assert store.last_index() == 0 and store.applied_index() == 0
 
 
