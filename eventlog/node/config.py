@@ -41,6 +41,9 @@ class NodeConfig:
     heartbeat_tick: int = 5
     """Ticks between a leader's heartbeats: 50 ms, a tenth of the shortest election timeout."""
     flush_delay: float = STAGED_FLUSH_DELAY
+    pipelined_writes: bool = True
+    """Take the next Ready while the last one is written (``eventlog.node.writes``); False
+    takes it once the last one is written and finished."""
     max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
     """The largest append this node takes as leader; the same on every node of a cluster."""
     max_held_appends: int = 20_000

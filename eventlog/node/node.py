@@ -1,10 +1,12 @@
 """The runtime around the core: ticks, the Ready loop, batching proposals, futures by entry.
 
 Only the event loop thread touches the core. Writes run in one writer thread (LMDB fsyncs
-block), so while one Ready is being written the loop keeps stepping messages and taking
-proposals, and the next Ready carries all of them: group commit without a timer. The leader
-sends its AppendEntries before its own write finishes (thesis §10.2.1). A Ready that only
-applies is decided on the loop and written with the next one (``LmdbStorage.stage``).
+block) through the write pipeline (``writes``), so while one Ready is being written the loop
+keeps stepping messages and taking proposals, and the next Ready carries all of them: group
+commit without a timer. The leader sends its AppendEntries before its own write finishes,
+and may hand out the next Ready, and send its entries, before the last one is written
+(thesis §10.2.1). A Ready that only applies is decided on the loop and written with the next
+one (``LmdbStorage.stage``).
 
 The peer transport, the source of ticks, the clock that stamps batches and the core's
 randomness are the node's to build by default and a caller's to inject, so that a test can run
@@ -15,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ from eventlog.node.incarnations import Incarnations
 from eventlog.node.members import Members, bootstrap_membership, open_core
 from eventlog.node.room import Room
 from eventlog.node.status import status_of
+from eventlog.node.ticks import tick_every
 from eventlog.node.transport import Deliver, TransportFactory, peer_transport
+from eventlog.node.writes import Merged, Writes
 from eventlog.protocol.reports import Report
 from eventlog.protocol.requests import KIND_APPEND, CheckedRequest, check_size
 from eventlog.raft.membership import Change, Membership
@@ -134,8 +136,8 @@ class Node:
         self._flush_at: float | None = None
         self._readers = 0
         """Readers waiting for applied state (``wait_applied``, ``wait_position``)."""
-        self._busy = False  # the Ready loop has a Ready in hand, or a write in the writer
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-writer")
+        self._busy = False  # the Ready loop is at work
+        self._writes = Writes(config.pipelined_writes, self._persist, self._finish)
         self.stopped = False
         self.health = Health(config.node_id, self.storage.path, self.logger)
         self.divergence = Divergence(
@@ -154,9 +156,13 @@ class Node:
     async def start(self) -> None:
         self._follow_membership()
         await self.transport.start()
-        self._tasks = [asyncio.create_task(self._ready_loop(), name="ready")]
+        self._tasks = [
+            asyncio.create_task(self._ready_loop(), name="ready"),
+            asyncio.create_task(self._writes.run(), name="write"),
+        ]
         if self._tick_loop_enabled:
-            self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
+            ticks = tick_every(self.config.tick_ms / 1000, self.tick)
+            self._tasks.append(asyncio.create_task(ticks, name="tick"))
         for task in self._tasks:
             task.add_done_callback(self._loop_ended)
         self.logger.info("node_started", applied_index=self.storage.applied_index())
@@ -177,7 +183,7 @@ class Node:
         self._callers.fail_all(Unavailable("node stopped"))
         # A cancelled Ready loop may have left a write running in the writer thread: let it
         # finish before anything else touches the environment, and before closing it.
-        await asyncio.to_thread(self._writer.shutdown, True)
+        await asyncio.to_thread(self._writes.shutdown)
         if flush and self.health.serving:  # a node that stopped writes nothing more
             with contextlib.suppress(EventLogError):
                 self.storage.flush()  # not needed for safety: saves a restart some re-applying
@@ -236,21 +242,8 @@ class Node:
     def idle(self) -> bool:
         """Nothing for the Ready loop to do now: no Ready in hand or due, no proposal queued.
         Who drives the ticks may wait for this, so that no tick outruns a write."""
-        return not (self._busy or self._wakeup.is_set() or self.core.has_ready())
-
-    async def _tick_loop(self) -> None:
-        interval = self.config.tick_ms / 1000
-        loop = asyncio.get_running_loop()
-        next_tick = loop.time()
-        while True:
-            next_tick += interval
-            delay = next_tick - loop.time()
-            if delay < 0:
-                # The loop was held up: skip the missed ticks rather than fire them in a
-                # burst, which would age every peer at once before their answers are read.
-                next_tick, delay = loop.time(), 0.0
-            await asyncio.sleep(delay)
-            self.tick()
+        busy = self._busy or not self._writes.idle or self._wakeup.is_set()
+        return not (busy or self.core.has_ready())
 
     def append(
         self, request: CheckedRequest, allowed: Callable[[list[Any]], None] | None = None
@@ -327,27 +320,20 @@ class Node:
         loop = asyncio.get_running_loop()
         while True:
             self._busy = False
+            # A write in the pipeline writes what is staged: no flush is due meanwhile.
+            flush_at = self._flush_at if self._writes.idle else None
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(self._flush_at):
+                async with asyncio.timeout_at(flush_at):
                     await self._wakeup.wait()
             self._busy = True
             self._wakeup.clear()
             self._propose_queued()
-            while self.core.has_ready():
-                await self._handle(self.core.ready())
+            while self._writes.has_room() and self.core.has_ready():
+                self._hand(self.core.ready())
                 self._propose_queued()
-            if self._flush_at is not None and loop.time() >= self._flush_at:
-                await self.room.write(lambda: self._in_writer(self.storage.flush))
+            if self._writes.idle and self._flush_at is not None and loop.time() >= self._flush_at:
+                await self.room.write(lambda: self._writes.in_thread(self.storage.flush))
                 await self._written()
-
-    async def _in_writer(self, write: Callable[..., object], *args: Any) -> None:
-        """Run a storage write in the writer thread: one thread, so writes keep their order
-        and LMDB's write transactions stay on the thread that began them; the loop meanwhile
-        keeps stepping messages and taking proposals (the fsync releases the GIL)."""
-        context = contextvars.copy_context()
-        await asyncio.get_running_loop().run_in_executor(
-            self._writer, functools.partial(context.run, write, *args)
-        )
 
     def _report(self) -> None:
         self.transport.report(Report(self.health.own_alarms(), self.storage.last_digest()))
@@ -379,47 +365,63 @@ class Node:
             self._flush_at = asyncio.get_running_loop().time()
             self._wakeup.set()
 
-    async def _handle(self, rd: Ready) -> None:
-        """Send what may go before the write, then persist and apply in one transaction (one
-        fsync) in the worker thread, answering callers as soon as their outcomes are known;
-        then send what needed the write."""
+    def _hand(self, rd: Ready) -> None:
+        """Send what may go before the write. A small apply with no write in hand is decided
+        on the loop, and the Ready finished at once; any other Ready goes to the pipeline."""
         self.transport.send(rd.messages)
+        if (
+            not rd.must_sync
+            and self._writes.idle
+            and sum(entry.size for entry in rd.committed) <= APPLY_ON_LOOP_BYTES
+        ):
+            if rd.committed or rd.hard_state is not None:
+                self.storage.stage(
+                    rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
+                )
+                self._staged()
+            self._finish(rd)
+        else:
+            self._writes.put(rd)
+
+    async def _persist(self, rd: Merged) -> None:
+        """In the write pipeline: persist and apply in one transaction (one fsync) in the
+        writer thread, answering callers as soon as their outcomes are known. A Ready with
+        nothing to make durable (no entries, no new term or vote) only applies: its outcomes
+        are decided now and written with the next write (or flush)."""
         loop = asyncio.get_running_loop()
 
         def answer(outcomes: list[tuple[LogIndex, list[Outcome]]]) -> None:
             for entries, applied in in_slices(rd.committed, outcomes):
                 loop.call_soon_threadsafe(self._resolve, entries, applied)
 
-        if not rd.must_sync:  # no entries, no new term or vote: nothing must survive power loss
-            if rd.committed or rd.hard_state is not None:
-                # Only applying: decide and answer now, write with the next Ready (or flush);
-                # on the loop unless it takes longer than the loop may be held.
-                if sum(entry.size for entry in rd.committed) > APPLY_ON_LOOP_BYTES:
-                    await self._in_writer(self.storage.stage, rd.hard_state, rd.committed, answer)
-                else:
-                    self.storage.stage(
-                        rd.hard_state, rd.committed, lambda done: self._resolve(rd.committed, done)
-                    )
-                if self._readers:  # someone waits for applied state: write it now
-                    self._flush_at = loop.time()
-                elif self._flush_at is None:
-                    self._flush_at = loop.time() + self.config.flush_delay
-        else:
+        if rd.must_sync:
+            storage = self.storage
             write = functools.partial(
-                self.storage.write_ready,
-                rd.hard_state,
-                rd.entries,
-                rd.committed,
-                on_applied=answer,
+                storage.write_ready, rd.hard_state, rd.entries, rd.committed, on_applied=answer
             )
-            await self.room.write(lambda: self._in_writer(write))
+            await self.room.write(lambda: self._writes.in_thread(write))
             await self._written()
+        elif rd.committed or rd.hard_state is not None:
+            await self._writes.in_thread(self.storage.stage, rd.hard_state, rd.committed, answer)
+            self._staged()
+
+    def _staged(self) -> None:
+        """Applies were staged: write them soon, or now if someone waits for them."""
+        now = asyncio.get_running_loop().time()
+        if self._readers:
+            self._flush_at = now
+        elif self._flush_at is None:
+            self._flush_at = now + self.config.flush_delay
+
+    def _finish(self, rd: Ready) -> None:
+        """After its write and every earlier one: send what needed them, serve reads, advance."""
         self.transport.send(rd.messages_after_persist)
         for read in rd.read_states:
             self._callers.answer_read(read.context, read.index)
         self._on_soft_state(rd)
         self.core.advance(rd)
         self._follow_membership()
+        self._wakeup.set()
 
     def _follow_membership(self) -> None:
         if self.members.follow(self.core):

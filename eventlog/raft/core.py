@@ -9,6 +9,7 @@ Leader-side replication lives in ``replication.py``, the candidate and follower 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -109,8 +110,9 @@ class RaftCore:
     """Responses to ourselves that count only once persisted (our vote, our own append)."""
     _prev_hard_state: HardState = attrs.field(factory=HardState)
     _prev_soft_state: SoftState = SoftState(leader=NO_NODE, role=Role.FOLLOWER)
-    _outstanding: Ready | None = None
-    _handed_self_messages: list[Message] = attrs.field(factory=list)
+    _in_flight: deque[tuple[Ready, list[Message]]] = attrs.field(factory=deque)
+    """Readys handed out and not yet advanced, oldest first, each with the responses to
+    ourselves that count once it is persisted."""
     _step: Callable[[RaftCore, Message], None] = roles.step_follower
     _tick: Callable[[RaftCore], None] = roles.tick_election
     memberships: Memberships = attrs.field(default=None)
@@ -338,23 +340,27 @@ class RaftCore:
         return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
 
     def has_ready(self) -> bool:
-        if self._outstanding is not None:
-            return False
+        """Is there work the host has not been handed? Earlier Readys may still be in hand."""
         return bool(
             self.soft_state() != self._prev_soft_state
             or self.hard_state() != self._prev_hard_state
-            or self.log.unstable
+            or self.log.has_unhanded()
             or self.messages
             or self.messages_after_persist
             or self.self_after_persist
             or self.read_states
-            or self.log.committed > self.log.applied
+            or self.log.committed > self.log.applying
         )
 
+    @property
+    def readys_in_flight(self) -> int:
+        """Readys handed out and not yet advanced."""
+        return len(self._in_flight)
+
     def ready(self) -> Ready:
-        """Hand the host its next batch of work; see ``Ready`` for what it must do."""
-        if self._outstanding is not None:
-            raise InvariantViolation("ready() called before advance() of the previous Ready")
+        """Hand the host its next batch of work; see ``Ready`` for what it must do. It holds
+        only what earlier Readys, advanced or not, did not: the host may take the next one
+        while it still writes the last (thesis §10.2.1, etcd's asynchronous storage writes)."""
         entries = self.log.unstable_entries()
         if self.role is Role.LEADER and entries:
             self._acknowledge_own(entries[-1].index)
@@ -370,10 +376,16 @@ class RaftCore:
             read_states=tuple(self.read_states),
             must_sync=must_sync(self._prev_hard_state, changed, entries),
         )
-        self._handed_self_messages = self.self_after_persist
+        if entries:
+            self.log.persisting_to(entries[-1].index)
+        if rd.committed:
+            self.log.applying_to(rd.committed[-1].index)
+        if changed is not None:
+            self._prev_hard_state = changed
+        self._prev_soft_state = rd.soft_state
+        self._in_flight.append((rd, self.self_after_persist))
         self.messages, self.messages_after_persist, self.self_after_persist = [], [], []
         self.read_states = []
-        self._outstanding = rd
         return rd
 
     def _acknowledge_own(self, index: LogIndex) -> None:
@@ -390,18 +402,15 @@ class RaftCore:
             self.step(own)
 
     def advance(self, rd: Ready) -> None:
-        """The host did everything ``rd`` asked; our self-addressed responses now count."""
-        if rd is not self._outstanding:
-            raise InvariantViolation("advance() with a Ready that is not the outstanding one")
-        self._outstanding = None
-        if rd.hard_state is not None:
-            self._prev_hard_state = rd.hard_state
-        self._prev_soft_state = rd.soft_state
+        """The host did everything ``rd`` asked; our self-addressed responses now count.
+        Readys are advanced in the order they were handed out."""
+        if not self._in_flight or self._in_flight[0][0] is not rd:
+            raise InvariantViolation("advance() with a Ready that is not the oldest in hand")
+        _, handed = self._in_flight.popleft()
         if rd.entries:
             self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
         if rd.committed:
             self.log.applied_to(rd.committed[-1].index)
-        handed, self._handed_self_messages = self._handed_self_messages, []
         for m in handed:
             self.step(m)
 

@@ -5,6 +5,8 @@ Invariants (checked by the simulator, relied upon here):
     committed <= last_index
     unstable entries occupy [offset, offset + len(unstable)) and override storage from offset on
     persisted entries occupy [first_index, offset)
+    offset - 1 <= in_progress <= last_index: entries up to in_progress are handed to the host
+    applied <= applying <= committed: entries up to applying are handed to the host to apply
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ class RaftLog:
     offset: LogIndex
     """Index of the first unstable entry; every entry below it is in storage."""
     unstable: list[Entry] = attrs.field(factory=list)
+    in_progress: LogIndex = LogIndex(0)
+    """The last entry handed to the host to persist: a Ready may be handed out before the
+    host has written the previous one (etcd's ``offsetInProgress``)."""
+    applying: LogIndex = LogIndex(0)
+    """The last entry handed to the host to apply (etcd's ``applyingEnts``)."""
     on_append: Callable[[Sequence[Entry]], object] | None = None
     """Told of every append (the log then ends with those entries): configurations live in
     the log, and one truncated away is no longer in force."""
@@ -39,11 +46,14 @@ class RaftLog:
     def open(cls, storage: LogStorage, committed: LogIndex, applied: LogIndex) -> RaftLog:
         last = storage.last_index()
         committed = LogIndex(min(committed, last))
+        applied = LogIndex(min(applied, committed))
         return cls(
             storage=storage,
             committed=committed,
-            applied=LogIndex(min(applied, committed)),
+            applied=applied,
             offset=LogIndex(last + 1),
+            in_progress=last,
+            applying=applied,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -120,6 +130,9 @@ class RaftLog:
         else:
             del self.unstable[first - self.offset :]
             self.unstable.extend(entries)
+        # Entries handed to the host but replaced now are handed again; the host's writes
+        # land in order, so the later write replaces the earlier one.
+        self.in_progress = LogIndex(min(self.in_progress, first - 1))
         if self.on_append is not None:
             self.on_append(entries)
         return self.last_index()
@@ -157,8 +170,17 @@ class RaftLog:
         return index > self.committed and self.term(index) == term and self.commit_to(index)
 
     # -- host acknowledgements -----------------------------------------------------------------
+    def has_unhanded(self) -> bool:
+        """Are there entries the host has not been asked to persist yet?"""
+        return self.offset + len(self.unstable) - 1 > self.in_progress
+
     def unstable_entries(self) -> tuple[Entry, ...]:
-        return tuple(self.unstable)
+        """The entries not yet handed to the host to persist."""
+        return tuple(self.unstable[self.in_progress + 1 - self.offset :])
+
+    def persisting_to(self, index: LogIndex) -> None:
+        """The host was handed entries up to ``index`` to persist."""
+        self.in_progress = index
 
     def stable_to(self, index: LogIndex, term: Term) -> None:
         """The host persisted entries up to ``index``; keep what was appended since."""
@@ -166,11 +188,21 @@ class RaftLog:
             return  # a newer append replaced what was persisted; it is still unstable
         del self.unstable[: index - self.offset + 1]
         self.offset = LogIndex(index + 1)
+        self.in_progress = LogIndex(max(self.in_progress, index))
 
     def committed_to_apply(self, max_bytes: int | None) -> list[Entry]:
-        return self.slice(LogIndex(self.applied + 1), LogIndex(self.committed + 1), max_bytes)
+        """Committed entries not yet handed to the host to apply."""
+        return self.slice(LogIndex(self.applying + 1), LogIndex(self.committed + 1), max_bytes)
+
+    def applying_to(self, index: LogIndex) -> None:
+        """The host was handed entries up to ``index`` to apply."""
+        if index > self.committed or index <= self.applying:
+            raise InvariantViolation(
+                f"applying {index} outside ({self.applying}, {self.committed}]"
+            )
+        self.applying = index
 
     def applied_to(self, index: LogIndex) -> None:
-        if index > self.committed or index < self.applied:
-            raise InvariantViolation(f"applied {index} outside [{self.applied}, {self.committed}]")
+        if index > self.applying or index < self.applied:
+            raise InvariantViolation(f"applied {index} outside [{self.applied}, {self.applying}]")
         self.applied = index

@@ -49,8 +49,17 @@ class Ready:
        which is why step 1 comes first: nothing of such an entry may be answered before
        step 1 is durable.
     4. Serve each read in ``read_states`` once the applied index reaches its ``index``.
-    5. Call ``advance(ready)``. Only one Ready is outstanding at a time; the core keeps taking
-       ticks, messages and proposals meanwhile, and reports them in the next Ready.
+    5. Call ``advance(ready)``.
+
+    The host may take the next Ready before it has advanced this one, so that the leader's
+    next entries go out to the followers while its own write of the last ones runs (thesis
+    §10.2.1). Each Ready holds only what earlier ones did not. Readys in hand are done in
+    the order they were handed out: each one's write lands after the earlier ones' writes,
+    its ``messages_after_persist`` go once its own write and every earlier one are durable,
+    its ``committed`` are applied after the earlier ones', and ``advance`` takes them oldest
+    first. The leader's own write counts toward a commit when its Ready is advanced, so
+    entries may commit on the followers' writes alone while the leader's is still running;
+    steps 1 and 3 in order keep them from being applied before they are in this log.
     """
 
     soft_state: SoftState

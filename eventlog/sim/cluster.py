@@ -2,10 +2,11 @@
 
 Everything random comes from ``random.Random`` streams derived from the run's seed, and events
 are ordered by (time, sequence number), so the same seed replays the same run exactly.
-Each node's host handles a Ready as the real node does: write, fsync, send what waited for the
-fsync, apply, advance. Clients propose real request batches (``workload``) and every node
-applies them through the real state machine on a ``MemoryState``, so the run checks the
-event store's decisions (``state_checks``) as well as Raft's.
+Each node's host handles Readys as the real node does (``host``): write, fsync, send what
+waited for the fsync, apply, advance, with more than one Ready in hand at a time. Clients
+propose real request batches (``workload``) and every node applies them through the real
+state machine on a ``MemoryState``, so the run checks the event store's decisions
+(``state_checks``) as well as Raft's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import heapq
 import random
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +25,10 @@ from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import Logger, NullLogger, RaftCore
 from eventlog.raft.membership import Membership
 from eventlog.raft.messages import Message
-from eventlog.raft.ready import Ready, Role
-from eventlog.raft.records import Entry, EntryKind
+from eventlog.raft.ready import Role
+from eventlog.raft.records import Entry
 from eventlog.raft.storage import MemoryStorage
-from eventlog.sim import liveness, members
+from eventlog.sim import host, liveness, members
 from eventlog.sim.chaos import inject, kill
 from eventlog.sim.config import SimConfig, Stats
 from eventlog.sim.disk import SimDisk
@@ -67,7 +69,11 @@ class SimNode:
     disk: SimDisk
     core: RaftCore | None = None
     generation: int = 0
-    pending: Ready | None = None
+    in_flight: deque[host.InFlight] = attrs.field(factory=deque)
+    """Readys handed out and not finished, oldest first (``host``)."""
+    handed: int = 0
+    writes_in_flight: int = 1
+    """How many Readys the host may hold at once (``host.writes_in_flight``)."""
     applied: list[Entry] = attrs.field(factory=list)
     state: MemoryState = attrs.field(factory=MemoryState)
     """The applied state; lost at a crash and rebuilt from the log, as from index 1."""
@@ -124,7 +130,12 @@ class SimCluster:
         ids = [NodeId(i) for i in range(1, config.nodes + config.spares + 1)]
         disk_rng = random.Random(master.getrandbits(64))
         self.nodes = {
-            i: SimNode(id=i, disk=SimDisk(random.Random(disk_rng.getrandbits(64)))) for i in ids
+            i: SimNode(
+                id=i,
+                disk=SimDisk(random.Random(disk_rng.getrandbits(64))),
+                writes_in_flight=config.writes_in_flight or host.writes_in_flight(seed, i),
+            )
+            for i in ids
         }
         self.tick_skew = {i: 1.0 + self.core_rng.uniform(-0.02, 0.02) for i in ids}
         clocks = random.Random(f"{seed}/wall-clocks")  # drawn apart: the run is otherwise as was
@@ -229,7 +240,8 @@ class SimCluster:
         config = RaftConfig(node_id=node.id, voters=self.voters, **self.tuning)
         rng = random.Random(self.core_rng.getrandbits(64))
         node.core = self.core_factory(config, node.disk.storage, rng, logger)
-        node.applied, node.pending, node.reads = [], None, {}
+        node.applied, node.reads = [], {}
+        node.in_flight, node.handed = deque(), 0
         node.state = self.state_factory(node.id)
         node.leader_clock = self.clock_factory(node.id)
         storage = node.disk.storage
@@ -246,7 +258,8 @@ class SimCluster:
             return
         self.stats.crashes += 1
         node.generation += 1
-        node.core, node.pending = None, None
+        node.core = None
+        node.in_flight.clear()
         lost = node.disk.crash()
         self.stats.lost_writes += lost
         self.note(f"n{node.id} crashed, losing {lost} unsynced writes")
@@ -267,65 +280,20 @@ class SimCluster:
             self.start(node)
             self.note(f"n{node.id} restarted")
 
-    # -- the host's Ready loop -----------------------------------------------------------------
+    # -- the host's Ready loop (``host``) -------------------------------------------------------
     def drive(self, node: SimNode) -> None:
-        core = node.core
-        while core is not None and node.pending is None and core.has_ready():
-            rd = core.ready()
-            as_leader = rd.soft_state.role is Role.LEADER
-            if as_leader:
-                counted = (core.memberships.previous, core.membership)
-                for entry in rd.committed:
-                    self.counted_in.setdefault((entry.index, entry.term), counted)
-            self.checker.wrote_entries(node.id, rd.entries, as_leader)
-            node.disk.write(rd.hard_state, rd.entries)
-            for m in rd.messages:
-                self.send(m)
-            if rd.must_sync:
-                node.pending = rd
-                self.schedule(node.disk.fsync_latency(), _SYNCED, (node.id, node.generation))
-                return
-            self.finish_ready(node, rd)
+        host.drive(self, node)
 
-    def on_synced(self, payload: tuple[NodeId, int]) -> None:
+    def schedule_fsync(self, node: SimNode, number: int) -> None:
+        """The fsync after the ``number``-th Ready of this incarnation completes later."""
+        payload = (node.id, node.generation, number)
+        self.schedule(node.disk.fsync_latency(), _SYNCED, payload)
+
+    def on_synced(self, payload: tuple[NodeId, int, int]) -> None:
         node = self.nodes[payload[0]]
-        if node.generation != payload[1] or node.pending is None:
-            return
-        rd, node.pending = node.pending, None
-        node.disk.sync()
-        self.finish_ready(node, rd)
-        self.drive(node)
-        self.observe(node)
-
-    def finish_ready(self, node: SimNode, rd: Ready) -> None:
-        assert node.core is not None
-        for m in rd.messages_after_persist:
-            self.send(m)
-        for entry in rd.committed:
-            self.apply(node, entry)
-        for read in rd.read_states:
-            acknowledged_before = node.reads.pop(read.context, None)
-            if acknowledged_before is not None:
-                self.stats.reads += 1
-                self.checker.read_served(node.id, read.index, acknowledged_before)
-        node.core.advance(rd)
-
-    def apply(self, node: SimNode, entry: Entry) -> None:
-        self.checker.applied_entry(node.id, entry, len(node.applied) + 1)
-        node.applied.append(entry)
-        if entry.kind is not EntryKind.NORMAL:
-            return
-        [outcomes] = node.state.apply(entry.data, first_index=entry.index)
-        self.state_checker.applied(node.id, entry.index, outcomes, node.state)
-        stamped = self.stamped_at.get(entry.data)
-        if stamped is not None:
-            self.state_checker.clock_moved(node.id, entry.index, node.state.clock_ms(), stamped)
-        waiting = self.waiting.get(entry.data)
-        if waiting is not None and waiting == (node.id, entry.term, entry.index):
-            del self.waiting[entry.data]
-            self.checker.acknowledge(entry.data, entry.index, entry.term)
-            self.stats.acknowledged += 1
-            self.log(f"n{node.id} ACK {entry.data!r} at {entry.index}")
+        if node.generation == payload[1]:
+            host.synced(self, node, payload[2])
+            self.observe(node)
 
     def observe(self, node: SimNode) -> None:
         core = node.core

@@ -32,6 +32,8 @@ class SimConfig:
     """Random client proposals and reads; scripted runs switch them off."""
     raft_overrides: tuple[tuple[str, Any], ...] = ()
     """RaftConfig fields to fix instead of drawing them from the seed."""
+    writes_in_flight: int = 0
+    """Readys each host may hold at once; 0 draws it per node from the seed (1, 2 or 4)."""
 
 
 @attrs.define

@@ -32,7 +32,7 @@ def converged(sim: SimCluster) -> bool:
         core = node.core
         if core is None or core.term != term or core.leader != leader.id:
             return False
-        if len(node.applied) != commit or node.pending is not None:
+        if len(node.applied) != commit or node.in_flight:
             return False
     return True
 
