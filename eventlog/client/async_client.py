@@ -140,7 +140,7 @@ class AsyncClient(AccessCalls):
         """Append to several streams atomically, each with its own expected version."""
         request = requests.new_request(appends, request_id)
         requests.check_size(request, self.max_append_bytes)
-        payload = await self._call("append", {"request": request.fields})
+        payload = await self._call("append", {"request": request.encoded})
         return answers.unpack_result(payload)
 
     async def read_stream(
@@ -221,12 +221,12 @@ class AsyncClient(AccessCalls):
         """Grant or renew the lease ``name`` to ``owner`` for ``ttl`` seconds of the cluster's
         clock, recording ``checkpoint``; raises ``LeaseHeld`` while another owner holds it."""
         request = requests.acquire_lease_request(name, owner, ttl, checkpoint)
-        return answers.unpack_lease(await self._call("lease", {"request": request.fields}))
+        return answers.unpack_lease(await self._call("lease", {"request": request.encoded}))
 
     async def release_lease(self, name: str, owner: str, token: int) -> None:
         """Give the lease up now, if ``owner`` still holds it with ``token``."""
         request = requests.release_lease_request(name, owner, token)
-        await self._call("lease", {"request": request.fields})
+        await self._call("lease", {"request": request.encoded})
 
     async def leases(self) -> list[LeaseGrant]:
         """Every lease ever granted, expired and released ones included, by name."""

@@ -56,7 +56,7 @@ def in_slices(
 
 @attrs.frozen
 class Queued:
-    fields: list[Any]
+    encoded: bytes
     request_id: bytes
     future: asyncio.Future[Outcome]
     size: int

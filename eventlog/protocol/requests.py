@@ -1,7 +1,7 @@
 """A client's request, in the one form it takes from the client to the Raft entry.
 
-A request is a plain msgpack-ready list, built once by the client, checked once by the node,
-and batched into an entry as it came (``eventlog.state.batch``):
+A request is a plain msgpack list, built and encoded once by the client, checked once by the
+node, and batched into an entry in the bytes it came in (``eventlog.state.batch``):
 
     request = [KIND_APPEND, request_id(16 bytes), [[stream, expected_version,
                [[type, data, metadata], ...]], ...]]
@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+import msgpack
 
 from eventlog.errors import EventTooLarge, InvalidRequest
 from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
@@ -50,6 +51,7 @@ __all__ = [
     "check_request",
     "check_size",
     "cluster_id_request",
+    "encode",
     "new_request",
     "new_request_id",
     "release_lease_request",
@@ -123,12 +125,14 @@ def _lease_request(body: list[Any]) -> CheckedRequest:
 
 @attrs.frozen(slots=True)
 class CheckedRequest:
-    """A request in the form it travels in, checked once: the node batches ``fields`` as they
-    came, so an event's bytes are never rebuilt between the client's frame and the Raft entry."""
+    """A request checked once, with the bytes it travels in: the node batches ``encoded`` as
+    it came, so an event's bytes are never rebuilt between the client and the Raft entry."""
 
     request_id: bytes
     fields: list[Any]
     size: int
+    encoded: bytes = attrs.field(repr=False)
+    """The msgpack encoding of ``fields``, as the client made it."""
 
 
 def check_size(request: CheckedRequest, limit: int) -> None:
@@ -137,9 +141,22 @@ def check_size(request: CheckedRequest, limit: int) -> None:
         raise EventTooLarge(request.size, limit)
 
 
-def check_request(raw: Any) -> CheckedRequest:
+def check_request(raw: Any, encoded: bytes | None = None) -> CheckedRequest:
     """Check a request as it travels (what a client sent, or a request of a stored batch)
-    without building objects per event; raises ``InvalidRequest`` naming what is wrong."""
+    without building objects per event; raises ``InvalidRequest`` naming what is wrong.
+    ``encoded`` is the bytes ``raw`` was decoded from (it is encoded here if not given)."""
+    size = _check_fields(raw)
+    return CheckedRequest(raw[1], raw, size, encoded if encoded is not None else encode(raw))
+
+
+def encode(fields: list[Any]) -> bytes:
+    """A request's bytes, as they travel and as an entry holds them."""
+    packed: bytes = msgpack.packb(fields, use_bin_type=True)
+    return packed
+
+
+def _check_fields(raw: Any) -> int:
+    """The bytes an append counts against the size limit (a fixed charge for the others)."""
     if not isinstance(raw, list) or len(raw) != 3:
         raise InvalidRequest("a request is [kind, request_id, body]")
     kind, request_id, body = raw
@@ -147,13 +164,13 @@ def check_request(raw: Any) -> CheckedRequest:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
     if kind == KIND_CLUSTER:
         _check_cluster(body)
-        return CheckedRequest(request_id, raw, 64)
+        return 64
     if kind == KIND_LEASE:
         _check_lease(body)
-        return CheckedRequest(request_id, raw, 64)
+        return 64
     if kind == KIND_ACCESS:
         check_change(body)
-        return CheckedRequest(request_id, raw, 512)
+        return 512
     if kind != KIND_APPEND:
         raise InvalidRequest(f"unknown request kind {kind!r}")
     appends = body
@@ -188,13 +205,21 @@ def check_request(raw: Any) -> CheckedRequest:
             if not isinstance(data, bytes) or not isinstance(metadata, bytes):
                 raise InvalidRequest(f"event data and metadata must be bytes ({event_type})")
             size += len(data) + len(metadata) + 32
-    return CheckedRequest(request_id, raw, size)
+    return size
 
 
 def check_client_request(raw: Any) -> CheckedRequest:
-    """A request as a client may send it: an append or a lease (naming the cluster, and
-    changing users with passwords hashed, are the nodes' own business)."""
-    request = check_request(raw)
+    """A request as a client may send it: an append or a lease, encoded by the client (a
+    list, as clients before encoded requests sent them, is taken too). Naming the cluster,
+    and changing users with passwords hashed, are the nodes' own business."""
+    if isinstance(raw, bytes):
+        try:
+            fields = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+        except (ValueError, TypeError, msgpack.UnpackException) as error:
+            raise InvalidRequest(f"the request does not decode: {error}") from None
+        request = check_request(fields, raw)
+    else:
+        request = check_request(raw)
     if request.fields[0] == KIND_CLUSTER:
         raise InvalidRequest("clients may not name the cluster")
     if request.fields[0] == KIND_ACCESS:
