@@ -188,7 +188,12 @@ class EmbeddedStore:
             self._check_open()
             core = self._writable()
             cluster_ms = self._clock.stamp(int(core.term), self.storage.clock_ms(), _elapsed_ms())
-            data = encode_batch(_now_ms(), cluster_ms, [p.request.encoded for p in group])
+            data = encode_batch(
+                _now_ms(),
+                cluster_ms,
+                [p.request.encoded for p in group],
+                [p.request.events for p in group],
+            )
             proposal = core.propose(data)
             outcomes = self._drive(core)[proposal.last_index]
             for pending, outcome in zip(group, outcomes, strict=True):

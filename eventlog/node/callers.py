@@ -57,6 +57,7 @@ def in_slices(
 @attrs.frozen
 class Queued:
     encoded: bytes
+    events: int
     request_id: bytes
     future: asyncio.Future[Outcome]
     size: int

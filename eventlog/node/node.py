@@ -262,7 +262,7 @@ class Node:
             if no_space is not None:
                 raise StorageFull(no_space)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        queued = Queued(request.encoded, request.request_id, future, request.size)
+        queued = Queued(request.encoded, request.events, request.request_id, future, request.size)
         config = self.config
         busy = self._callers.admit(queued, config.max_held_appends, config.max_held_bytes)
         if busy is not None:
@@ -443,7 +443,12 @@ class Node:
         cluster_ms = self._leader_clock.stamp(
             int(self.core.term), self.storage.clock_ms(), self.elapsed_ms()
         )
-        data = encode_batch(self.clock_ms(), cluster_ms, [item.encoded for item in batch])
+        data = encode_batch(
+            self.clock_ms(),
+            cluster_ms,
+            [item.encoded for item in batch],
+            [item.events for item in batch],
+        )
         try:
             proposal = self.core.propose(data)
         except EventLogError as error:

@@ -131,6 +131,8 @@ class CheckedRequest:
     request_id: bytes
     fields: list[Any]
     size: int
+    events: int
+    """How many events it appends (0 for a lease, ...): the batch's spans say so."""
     encoded: bytes = attrs.field(repr=False)
     """The msgpack encoding of ``fields``, as the client made it."""
 
@@ -145,8 +147,9 @@ def check_request(raw: Any, encoded: bytes | None = None) -> CheckedRequest:
     """Check a request as it travels (what a client sent, or a request of a stored batch)
     without building objects per event; raises ``InvalidRequest`` naming what is wrong.
     ``encoded`` is the bytes ``raw`` was decoded from (it is encoded here if not given)."""
-    size = _check_fields(raw)
-    return CheckedRequest(raw[1], raw, size, encoded if encoded is not None else encode(raw))
+    size, events = _check_fields(raw)
+    encoded = encoded if encoded is not None else encode(raw)
+    return CheckedRequest(raw[1], raw, size, events, encoded)
 
 
 def encode(fields: list[Any]) -> bytes:
@@ -155,8 +158,9 @@ def encode(fields: list[Any]) -> bytes:
     return packed
 
 
-def _check_fields(raw: Any) -> int:
-    """The bytes an append counts against the size limit (a fixed charge for the others)."""
+def _check_fields(raw: Any) -> tuple[int, int]:
+    """The bytes a request counts against the size limit (a fixed charge for all but
+    appends), and the events it appends."""
     if not isinstance(raw, list) or len(raw) != 3:
         raise InvalidRequest("a request is [kind, request_id, body]")
     kind, request_id, body = raw
@@ -164,20 +168,20 @@ def _check_fields(raw: Any) -> int:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
     if kind == KIND_CLUSTER:
         _check_cluster(body)
-        return 64
+        return 64, 0
     if kind == KIND_LEASE:
         _check_lease(body)
-        return 64
+        return 64, 0
     if kind == KIND_ACCESS:
         check_change(body)
-        return 512
+        return 512, 0
     if kind != KIND_APPEND:
         raise InvalidRequest(f"unknown request kind {kind!r}")
     appends = body
     if not isinstance(appends, list) or not appends:
         raise InvalidRequest("an append names at least one stream")
     seen: set[str] = set()
-    size = 0
+    size = count = 0
     for append in appends:
         if not isinstance(append, list) or len(append) != 3:
             raise InvalidRequest("a stream append is [stream, expected_version, events]")
@@ -205,7 +209,8 @@ def _check_fields(raw: Any) -> int:
             if not isinstance(data, bytes) or not isinstance(metadata, bytes):
                 raise InvalidRequest(f"event data and metadata must be bytes ({event_type})")
             size += len(data) + len(metadata) + 32
-    return size
+        count += len(events)
+    return size, count
 
 
 def check_client_request(raw: Any) -> CheckedRequest:

@@ -20,10 +20,9 @@ from eventlog.protocol.requests import (
     LEASE_ACQUIRE,
     LEASE_RELEASE,
     REQUEST_ID_BYTES,
-    encode,
 )
 from eventlog.records import ANY, NO_STREAM
-from eventlog.state.batch import encode_batch
+from eventlog.state.batch import batch_of
 
 __all__ = [
     "EPOCH_MS",
@@ -62,7 +61,7 @@ class Workload:
         bytes."""
         requests = [self._fresh()]
         requests += [self._request() for _ in range(self.rng.choice((0, 0, 1, 2)))]
-        return encode_batch(timestamp_ms, clock_ms, [encode(request) for request in requests])
+        return batch_of(timestamp_ms, clock_ms, requests)
 
     def _request(self) -> Request:
         if self.sent and self.rng.random() < 0.15:

@@ -164,6 +164,7 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     outcomes: list[Outcome] = []
     ordinal = 0
     batch = decode_batch(data)
+    counts = batch.event_counts()
     # The cluster's clock only moves forward, so what expired stays expired on every node.
     writes.clock_ms = max(writes.clock_ms, batch.clock_ms)
     for raw in batch.requests:
@@ -182,8 +183,10 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                 else:
                     outcome = _apply_request(view, writes, index, request_id, body, ordinal)
                 writes.outcomes[request_id] = outcome
-            if kind == KIND_APPEND:  # the numbering ``batch.events_in_order`` reads back
-                ordinal += sum(len(events) for _, _, events in body)
+            events = sum(len(e) for _, _, e in body) if kind == KIND_APPEND else 0
+            if counts is not None and counts[len(outcomes)] != events:
+                raise ValueError(f"its span says {counts[len(outcomes)]} events, not {events}")
+            ordinal += events  # the numbering ``batch.events_in_order`` reads back
         except (TypeError, ValueError, AttributeError, UnicodeError) as error:
             raise CorruptRecord("entry", index, f"request {len(outcomes)}: {error}") from error
         outcomes.append(outcome)

@@ -1,8 +1,10 @@
 """Reading committed events back: by position, by stream, newest first.
 
 An event's bytes live once, in its Raft entry. ``positions`` maps a position to
-``(log_index, ordinal, version)``; a read decodes each entry it needs once and takes the
-ordinal-th event of its batch.
+``(log_index, ordinal, version)``; a read takes the ordinal-th event of that entry's batch.
+It decodes only the requests that hold the events it wants, cut out of the entry by the
+batch's spans (``batch.Spans``), unless it wants most of the entry: then, and for entries
+written before spans, it decodes the entry whole, once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import attrs
 from eventlog.errors import CorruptRecord
 from eventlog.protocol.reads import within_page
 from eventlog.records import RecordedEvent
-from eventlog.state.batch import decode_batch, events_in_order
+from eventlog.state.batch import Spans, decode_batch, events_in_order
 from eventlog.state.machine import event_id
 from eventlog.store import sealed
 from eventlog.store.codecs import POS, U64_MAX, Q, decode_entry, stream_key, u64
@@ -118,21 +120,29 @@ class EventReader:
             return self._recorded(txn, refs)
 
     def _recorded(self, txn: Txn, refs: Sequence[tuple[int, bytes | None]]) -> list[RecordedEvent]:
-        """Build events from ``(position, positions row)``, decoding each entry once (the
+        """Build events from ``(position, positions row)``, reading each entry once (the
         events of one entry are adjacent in both position and version order)."""
-        result: list[RecordedEvent] = []
-        loaded, timestamp = -1, 0
-        flat: list[Flat] = []
+        rows: list[tuple[int, int, int, int]] = []
+        wanted: dict[int, list[int]] = {}
         for position, row in refs:
             if row is None or len(row) != POS.size:
                 raise CorruptRecord("positions", position, "missing or not 20 bytes")
             log_index, ordinal, version = POS.unpack(row)
+            rows.append((position, log_index, ordinal, version))
+            wanted.setdefault(log_index, []).append(ordinal)
+        result: list[RecordedEvent] = []
+        loaded, timestamp = -1, 0
+        event: Callable[[int], Flat] = _none
+        for position, log_index, ordinal, version in rows:
             if log_index != loaded:
-                timestamp, flat = self._batch_events(txn, log_index)
+                timestamp, event = self._entry_events(txn, log_index, wanted[log_index])
                 loaded = log_index
-            if ordinal >= len(flat):
-                raise CorruptRecord("positions", position, f"no event {ordinal} in {log_index}")
-            stream, kind, data, metadata = flat[ordinal]
+            try:
+                stream, kind, data, metadata = event(ordinal)
+            except IndexError:
+                raise CorruptRecord(
+                    "positions", position, f"no event {ordinal} in {log_index}"
+                ) from None
             result.append(
                 RecordedEvent(
                     position=Position(position),
@@ -147,17 +157,47 @@ class EventReader:
             )
         return result
 
-    def _batch_events(self, txn: Txn, index: int) -> tuple[int, list[Flat]]:
-        """The batch timestamp and all events of entry ``index``, flattened in ordinal order
-        (the entry was checked when it was applied)."""
+    def _entry_events(
+        self, txn: Txn, index: int, ordinals: list[int]
+    ) -> tuple[int, Callable[[int], Flat]]:
+        """The batch timestamp of entry ``index``, and its events by ordinal: sliced by its
+        spans when the ``ordinals`` wanted lie in at most half of its requests, else all of
+        them decoded at once (the entry was checked when it was applied)."""
         entry = decode_entry(index, txn.get(Q.pack(index), db=self._dbs.raft_log))
         try:
+            spans = Spans.read(entry.data)
+            if spans is not None:
+                requests = {spans.request_of(ordinal) for ordinal in ordinals}
+                if 2 * len(requests) <= len(spans.starts) - 1:
+                    return spans.timestamp_ms, _sliced(spans)
             batch = decode_batch(entry.data)
-            timestamp, requests = batch.timestamp_ms, batch.requests
-            flat = events_in_order(requests)
+            flat = events_in_order(batch.requests)
         except (CorruptRecord, ValueError, TypeError) as error:
             raise CorruptRecord("raft_log", index, f"batch does not decode: {error}") from error
-        return timestamp, flat
+        except IndexError:
+            raise CorruptRecord("raft_log", index, "a position points past its events") from None
+        return batch.timestamp_ms, flat.__getitem__
+
+
+def _sliced(spans: Spans) -> Callable[[int], Flat]:
+    """Events by ordinal, decoding each request the first time one of its events is asked."""
+    decoded: dict[int, list[Flat]] = {}
+
+    def event(ordinal: int) -> Flat:
+        request = spans.request_of(ordinal)
+        events = decoded.get(request)
+        if events is None:
+            try:
+                events = decoded[request] = spans.events(request)
+            except CorruptRecord as error:
+                raise CorruptRecord("raft_log", None, str(error)) from error
+        return events[ordinal - spans.first_ordinals[request]]
+
+    return event
+
+
+def _none(ordinal: int) -> Flat:
+    raise IndexError(ordinal)
 
 
 @attrs.define

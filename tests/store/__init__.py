@@ -8,10 +8,10 @@ from typing import Any
 
 import attrs
 
-from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_ACQUIRE, LEASE_RELEASE, encode
+from eventlog.protocol.requests import KIND_APPEND, KIND_LEASE, LEASE_ACQUIRE, LEASE_RELEASE
 from eventlog.raft.records import Entry, EntryKind, HardState
 from eventlog.records import ANY, NewEvent
-from eventlog.state.batch import encode_batch
+from eventlog.state.batch import batch_of
 from eventlog.state.outcomes import Outcome
 from eventlog.store.storage import LmdbStorage
 from eventlog.types import LogIndex, Term
@@ -67,7 +67,7 @@ def one(n: int, stream: str, *types: str, expected: int = ANY) -> AppendRequest:
 
 
 def batch(*requests: AppendRequest, ts: int = TS) -> bytes:
-    return encode_batch(ts, ts, [encode(r.fields()) for r in requests])
+    return batch_of(ts, ts, [r.fields() for r in requests])
 
 
 def entry(index: int, *requests: AppendRequest, term: int = 1, ts: int = TS) -> Entry:
@@ -89,7 +89,7 @@ def release(n: int, name: str, owner: str, token: int) -> list[Any]:
 
 def raw_batch(*requests: list[Any], ts: int = TS) -> bytes:
     """A batch of requests already as it travels (leases, or appends built by hand)."""
-    return encode_batch(ts, ts, [encode(request) for request in requests])
+    return batch_of(ts, ts, list(requests))
 
 
 def persist(storage: LmdbStorage, state: HardState | None, entries: Sequence[Entry]) -> None:

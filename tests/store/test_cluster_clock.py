@@ -7,7 +7,7 @@ import msgpack
 import pytest
 
 from eventlog.errors import CorruptRecord
-from eventlog.state.batch import Batch, decode_batch, encode_batch
+from eventlog.state.batch import Batch, batch_of, decode_batch
 from eventlog.state.clock import LeaderClock
 
 
@@ -40,7 +40,11 @@ def test_a_monotonic_clock_that_went_back_never_moves_the_clock_back() -> None:
 
 
 def test_a_batch_carries_both_clocks_and_the_first_format_still_reads() -> None:
-    assert decode_batch(encode_batch(1_700_000_000_000, 42, [])) == Batch(1_700_000_000_000, 42, [])
+    assert decode_batch(batch_of(1_700_000_000_000, 42, [])) == Batch(
+        1_700_000_000_000, 42, [], b""
+    )
+    format_2 = msgpack.packb([2, 1_700_000_000_000, 42, []])
+    assert decode_batch(format_2) == Batch(1_700_000_000_000, 42, [])
     old = msgpack.packb([1, 1_700_000_000_000, []])
     assert decode_batch(old) == Batch(1_700_000_000_000, 1_700_000_000_000, [])
     for bad in ([3, 1, 2, []], [2, 1, []], [2, "t", 1, []], [], "x"):

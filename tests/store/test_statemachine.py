@@ -11,11 +11,10 @@ from eventlog.protocol.requests import (
     KIND_CLUSTER,
     REQUEST_ID_BYTES,
     check_client_request,
-    encode,
     new_request_id,
 )
 from eventlog.records import ANY, NO_STREAM, AppendResult
-from eventlog.state.batch import encode_batch
+from eventlog.state.batch import batch_of
 from eventlog.state.machine import (
     INITIAL_DIGEST,
     REQUEST_RETENTION_MS,
@@ -288,9 +287,7 @@ def test_the_first_request_naming_the_cluster_names_it_and_later_ones_change_not
     state = MemoryState()
     first = [KIND_CLUSTER, rid(1), ["b0b0"]]
     second = [KIND_CLUSTER, rid(2), ["c0c0"]]
-    [[named], [again]] = state.apply(
-        encode_batch(TS, TS, [encode(first)]), encode_batch(TS, TS, [encode(second)])
-    )
+    [[named], [again]] = state.apply(batch_of(TS, TS, [first]), batch_of(TS, TS, [second]))
     assert state.cluster_id() == "b0b0"
     assert named.result == again.result == ClusterNamed(cluster_id="b0b0")
     assert Outcome.from_record(again.to_record()) == again
