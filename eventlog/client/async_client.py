@@ -355,7 +355,8 @@ class AsyncClient(AccessCalls):
                 if not retry.stay:
                     await self._give_up(target, connection)
             except TimeoutError:
-                last = f"no answer within {attempt:.3g}s" if connection else "dial timed out"
+                if last == "no attempt" or loop.time() < deadline:  # not cut by the deadline
+                    last = f"no answer within {attempt:.3g}s" if connection else "dial timed out"
                 if connection is None or connection.heard_at <= sent:
                     await self._give_up(target, connection)  # the node is silent to all
             except OSError as error:

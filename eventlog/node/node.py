@@ -32,13 +32,12 @@ from eventlog.errors import (
     EventLogError,
     InvariantViolation,
     NotLeader,
-    Overloaded,
     StorageFull,
     Unavailable,
 )
 from eventlog.logs import bind_node
 from eventlog.node import founding
-from eventlog.node.callers import Callers, Queued, in_slices
+from eventlog.node.callers import Callers, Queued, Reply, future_reply, in_slices
 from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig, monotonic_ms, wall_clock_ms
 from eventlog.node.divergence import Divergence
 from eventlog.node.health import Health, open_storage
@@ -51,6 +50,7 @@ from eventlog.node.transport import Deliver, TransportFactory, peer_transport
 from eventlog.node.writes import Merged, Writes
 from eventlog.protocol.reports import Report
 from eventlog.protocol.requests import KIND_APPEND, CheckedRequest, check_size
+from eventlog.raft.core import Proposal
 from eventlog.raft.membership import Change, Membership
 from eventlog.raft.messages import Message
 from eventlog.raft.ready import Ready, Role
@@ -127,7 +127,6 @@ class Node:
         self._wakeup = asyncio.Event()
         self._applied = asyncio.Condition()
         self._callers = Callers()
-        self._read_counter = 0
         # Twice the longest election timeout: time for a leader to answer, or to be replaced.
         self.read_timeout = 2 * 2 * config.election_tick * config.tick_ms / 1000
         self._tasks: list[asyncio.Task[None]] = []
@@ -248,47 +247,48 @@ class Node:
     def append(
         self, request: CheckedRequest, allowed: Callable[[list[Any]], None] | None = None
     ) -> asyncio.Future[Outcome]:
-        """Queue a checked append for the next batch; the future resolves once it is applied
-        here. Raises ``NotLeader`` at once on a follower; then ``allowed(fields)`` may refuse
-        it (the caller's permissions, as the leader knows them)."""
+        """``submit`` with a future that resolves once the append is applied here."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.submit(request, future_reply(future), allowed)
+        return future
+
+    def submit(
+        self,
+        request: CheckedRequest,
+        reply: Reply,
+        allowed: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        """Queue a checked append for the next batch; ``reply`` is called once it is applied
+        here (or its wait ends). Raises ``NotLeader`` at once on a follower; then
+        ``allowed(fields)`` may refuse it (the caller's permissions, as the leader knows them)."""
         check_size(request, self.config.max_append_bytes)
         self.health.check_serving()
         if self.core.role is not Role.LEADER:
-            raise NotLeader(self.config.node_id, self.core.leader or None)
+            raise self._not_leader()
         if allowed is not None:
             allowed(request.fields)
         if request.fields[0] == KIND_APPEND:
             no_space = self.health.no_space(time.monotonic())
             if no_space is not None:
                 raise StorageFull(no_space)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        queued = Queued(request.encoded, request.events, request.request_id, future, request.size)
-        config = self.config
-        busy = self._callers.admit(queued, config.max_held_appends, config.max_held_bytes)
-        if busy is not None:
-            raise Overloaded(busy)
+        queued = Queued(request.encoded, request.events, request.request_id, reply, request.size)
+        self._callers.admit(queued, self.config.max_held_appends, self.config.max_held_bytes)
         self._wakeup.set()
-        return future
 
     async def read_barrier(self) -> LogIndex:
         """Linearizable read (ReadIndex): wait until this node has applied all that was
         committed when the read began; raises NotLeader on a follower without a leader."""
         self.health.check_serving()
-        self._read_counter += 1
-        context = self._read_counter.to_bytes(8, "big")
-        future: asyncio.Future[LogIndex] = asyncio.get_running_loop().create_future()
-        self._callers.reads[context] = future
-        try:
+        with self._callers.read() as (context, confirmed):
             self.core.read_index(context)
             self._wakeup.set()
             # A read forwarded to a leader that then steps down is never answered; a fresh
             # attempt (the client retries) goes to whoever leads now.
-            async with asyncio.timeout(self.read_timeout):
-                index = await future
-        except TimeoutError:
-            raise Unavailable("the leader did not confirm the read in time") from None
-        finally:
-            self._callers.reads.pop(context, None)
+            try:
+                async with asyncio.timeout(self.read_timeout):
+                    index = await confirmed
+            except TimeoutError:
+                raise Unavailable("the leader did not confirm the read in time") from None
         await self.wait_applied(index)
         return index
 
@@ -436,10 +436,9 @@ class Node:
         return future
 
     def _propose_queued(self) -> None:
-        for batch in self._callers.batches():
-            self._propose(batch)
+        self._callers.propose_all(self._propose)
 
-    def _propose(self, batch: list[Queued]) -> None:
+    def _propose(self, batch: list[Queued]) -> Proposal:
         cluster_ms = self._leader_clock.stamp(
             int(self.core.term), self.storage.clock_ms(), self.elapsed_ms()
         )
@@ -449,20 +448,15 @@ class Node:
             [item.encoded for item in batch],
             [item.events for item in batch],
         )
-        try:
-            proposal = self.core.propose(data)
-        except EventLogError as error:
-            self._callers.fail_batch(batch, error)
-            return
-        self._callers.proposed(proposal.last_index, proposal.term, batch)
+        return self.core.propose(data)
 
     def _resolve(
         self, committed: Sequence[Entry], outcomes: list[tuple[LogIndex, list[Outcome]]]
     ) -> None:
-        def replaced() -> NotLeader:
-            return NotLeader(self.config.node_id, self.core.leader or None)
+        self._callers.resolve(committed, outcomes, self._not_leader)
 
-        self._callers.resolve(committed, outcomes, replaced)
+    def _not_leader(self) -> NotLeader:
+        return NotLeader(self.config.node_id, self.core.leader or None)
 
     def _on_soft_state(self, rd: Ready) -> None:
         role, leader = rd.soft_state.role, rd.soft_state.leader

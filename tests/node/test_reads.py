@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from eventlog.client.async_client import AsyncClient
 from eventlog.errors import InvalidRequest, NotLeader, Unavailable
 from eventlog.node.node import Node
 from eventlog.raft.messages import ReadIndexRequest
@@ -184,5 +185,39 @@ def test_a_storage_error_on_a_read_is_answered_and_the_caller_told_why(
             client = c.client(timeout=5.0)  # room for an attempt on a loaded machine
             with pytest.raises(Unavailable, match="Input/output error"):
                 await c.ticking(client.read_all(), "a read answered")
+
+    run(main)
+
+
+def test_a_deadline_that_cuts_a_dial_keeps_the_reason_the_call_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a refused attempt, a dial the deadline cuts short says nothing new: the caller
+    is told what failed (the storage error), not that the last dial timed out."""
+
+    async def main() -> None:
+        async with cluster(tmp_path, size=1) as c:
+            await c.elect()
+
+            def failing(*_: object) -> None:
+                raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
+
+            monkeypatch.setattr(LmdbStorage, "read_all", failing)
+            dial = AsyncClient._connect
+            dials = 0
+
+            async def first_dial_only(self: AsyncClient, timeout: float) -> object:
+                nonlocal dials
+                dials += 1
+                if dials == 1:
+                    return await dial(self, timeout)
+                await asyncio.sleep(timeout)  # a dial that hangs until the deadline cuts it
+                raise TimeoutError
+
+            monkeypatch.setattr(AsyncClient, "_connect", first_dial_only)
+            client = c.client(timeout=3.0)
+            with pytest.raises(Unavailable, match="Input/output error"):
+                await c.ticking(client.read_all(), "a read answered")
+            assert dials > 1
 
     run(main)
