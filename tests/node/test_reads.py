@@ -168,6 +168,13 @@ def test_a_client_read_through_a_follower_outlives_the_leader_stepping_down(
     run(main)
 
 
+def _fail_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*_: object) -> None:
+        raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
+
+    monkeypatch.setattr(LmdbStorage, "read_all", failing)
+
+
 def test_a_storage_error_on_a_read_is_answered_and_the_caller_told_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,10 +185,7 @@ def test_a_storage_error_on_a_read_is_answered_and_the_caller_told_why(
         async with cluster(tmp_path, size=1) as c:
             await c.elect()
 
-            def failing(*_: object) -> None:
-                raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
-
-            monkeypatch.setattr(LmdbStorage, "read_all", failing)
+            _fail_reads(monkeypatch)
             client = c.client(timeout=5.0)  # room for an attempt on a loaded machine
             with pytest.raises(Unavailable, match="Input/output error"):
                 await c.ticking(client.read_all(), "a read answered")
@@ -199,10 +203,7 @@ def test_a_deadline_that_cuts_a_dial_keeps_the_reason_the_call_failed(
         async with cluster(tmp_path, size=1) as c:
             await c.elect()
 
-            def failing(*_: object) -> None:
-                raise StorageError("LMDB read failed: mdb_cursor_get: Input/output error")
-
-            monkeypatch.setattr(LmdbStorage, "read_all", failing)
+            _fail_reads(monkeypatch)
             dial = AsyncClient._connect
             dials = 0
 

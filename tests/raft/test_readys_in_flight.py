@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from eventlog.errors import InvariantViolation
+from eventlog.raft.core import RaftCore
 from eventlog.raft.messages import AppendEntries, AppendEntriesResponse
 from eventlog.raft.ready import Ready
 from eventlog.raft.records import Entry, EntryKind
@@ -49,13 +50,18 @@ def _followers_write_and_answer(net: Network) -> None:
     net.in_flight.clear()
 
 
-def test_a_second_ready_holds_only_what_the_first_did_not() -> None:
+def _two_in_flight() -> tuple[Network, RaftCore, Ready, Ready]:
+    """A leader of three that handed out a Ready per proposal, and advanced neither."""
     net = _leader_of_three()
     leader = net.core(1)
     leader.propose(b"a")
     first = _hand(net, 1)
     leader.propose(b"b")
-    second = _hand(net, 1)
+    return net, leader, first, _hand(net, 1)
+
+
+def test_a_second_ready_holds_only_what_the_first_did_not() -> None:
+    _, leader, first, second = _two_in_flight()
     assert [entry.data for entry in first.entries] == [b"a"]
     assert [entry.data for entry in second.entries] == [b"b"]
     assert leader.readys_in_flight == 2
@@ -67,12 +73,7 @@ def test_a_second_ready_holds_only_what_the_first_did_not() -> None:
 
 
 def test_readys_are_advanced_oldest_first() -> None:
-    net = _leader_of_three()
-    leader = net.core(1)
-    leader.propose(b"a")
-    first = _hand(net, 1)
-    leader.propose(b"b")
-    second = _hand(net, 1)
+    net, leader, first, second = _two_in_flight()
     with pytest.raises(InvariantViolation):
         leader.advance(second)
     _done(net, 1, first)
@@ -80,12 +81,19 @@ def test_readys_are_advanced_oldest_first() -> None:
     assert leader.readys_in_flight == 0
 
 
-def test_entries_commit_on_the_followers_writes_while_the_leaders_own_runs() -> None:
+def _committed_while_writing() -> tuple[Network, RaftCore, Ready]:
+    """A leader of three whose entry its followers wrote and acknowledged, while the
+    leader's own write of it (the Ready returned) has not landed."""
     net = _leader_of_three()
     leader = net.core(1)
     leader.propose(b"a")
     writing = _hand(net, 1)
     _followers_write_and_answer(net)
+    return net, leader, writing
+
+
+def test_entries_commit_on_the_followers_writes_while_the_leaders_own_runs() -> None:
+    net, leader, writing = _committed_while_writing()
     [entry] = writing.entries
     assert leader.log.committed == entry.index  # two followers are a majority of three
     assert leader.progress[leader.id].match < entry.index  # our own write has not landed
@@ -101,11 +109,7 @@ def test_entries_commit_on_the_followers_writes_while_the_leaders_own_runs() -> 
 
 
 def test_committed_entries_are_handed_to_apply_once() -> None:
-    net = _leader_of_three()
-    leader = net.core(1)
-    leader.propose(b"a")
-    writing = _hand(net, 1)
-    _followers_write_and_answer(net)
+    net, leader, writing = _committed_while_writing()
     applying = _hand(net, 1)
     leader.propose(b"b")
     third = _hand(net, 1)
