@@ -1,10 +1,6 @@
 """The callers a node owes an answer: appends queued for the next batch, batches proposed and
 waiting to be applied, and reads waiting for the leader's confirmation. Every one of them is
-answered exactly once: with its outcome, or with the error that ended its wait.
-
-An append is answered by calling its ``reply`` where its outcome is known, not through a
-future: no future, done callback or loop turn per append (a node answers tens of thousands a
-second), and each append sits in exactly one place (queued, then pending) until answered."""
+answered exactly once: with its outcome, or with the error that ended its wait."""
 
 from __future__ import annotations
 
@@ -27,8 +23,6 @@ __all__ = [
     "OUTCOMES_PER_SLICE",
     "Callers",
     "Queued",
-    "Reply",
-    "future_reply",
     "in_slices",
 ]
 
@@ -41,8 +35,6 @@ OUTCOMES_PER_SLICE = 1024
 """Callers answered in one turn of the loop, about (entries are never split)."""
 
 Applied = list[tuple[LogIndex, list[Outcome]]]
-Reply = Callable[[Outcome | EventLogError], None]
-"""Called once with an append's outcome, or the error that ended its wait."""
 
 
 def in_slices(
@@ -70,7 +62,7 @@ class Queued:
     encoded: bytes
     events: int
     request_id: bytes
-    reply: Reply
+    future: asyncio.Future[Outcome]
     size: int
 
 
@@ -84,28 +76,6 @@ def _fail(futures: Iterator[asyncio.Future[Any]], error: Exception) -> None:
     for future in futures:
         if not future.done():
             future.set_exception(error)
-
-
-def future_reply(future: asyncio.Future[Outcome]) -> Reply:
-    """A reply that settles ``future`` (unless its waiter has given up on it already)."""
-
-    def settle(answer: Outcome | EventLogError) -> None:
-        if future.done():
-            return
-        if isinstance(answer, EventLogError):
-            future.set_exception(answer)
-        else:
-            future.set_result(answer)
-
-    return settle
-
-
-def _reply_failed(error: Exception) -> None:
-    """A reply that raised (a bug) is reported as a failed future callback would be, and the
-    other callers are still answered."""
-    asyncio.get_running_loop().call_exception_handler(
-        {"message": "an append's reply failed", "exception": error}
-    )
 
 
 @attrs.define
@@ -142,15 +112,21 @@ class Callers:
             )
         self.held += 1
         self.held_bytes += queued.size
+        queued.future.add_done_callback(lambda _: self._release(queued.size))
         self.queued.append(queued)
 
-    def _answer(self, item: Queued, answer: Outcome | EventLogError) -> None:
+    def _release(self, size: int) -> None:
         self.held -= 1
-        self.held_bytes -= item.size
-        try:
-            item.reply(answer)
-        except Exception as error:
-            _reply_failed(error)
+        self.held_bytes -= size
+
+    @staticmethod
+    def _answer(item: Queued, answer: Outcome | EventLogError) -> None:
+        if item.future.done():
+            return
+        if isinstance(answer, EventLogError):
+            item.future.set_exception(answer)
+        else:
+            item.future.set_result(answer)
 
     def batches(self) -> Iterator[list[Queued]]:
         """Every queued request, packed into as few entries as the batch cap allows."""
