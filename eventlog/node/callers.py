@@ -69,7 +69,8 @@ class Queued:
 @attrs.define
 class _Pending:
     term: Term
-    batch: list[Queued]
+    futures: list[tuple[bytes, asyncio.Future[Outcome]]]
+    """Request ids and callers only: the request's bytes live in the entry, not twice."""
 
 
 def _fail(futures: Iterator[asyncio.Future[Any]], error: Exception) -> None:
@@ -119,15 +120,6 @@ class Callers:
         self.held -= 1
         self.held_bytes -= size
 
-    @staticmethod
-    def _answer(item: Queued, answer: Outcome | EventLogError) -> None:
-        if item.future.done():
-            return
-        if isinstance(answer, EventLogError):
-            item.future.set_exception(answer)
-        else:
-            item.future.set_result(answer)
-
     def batches(self) -> Iterator[list[Queued]]:
         """Every queued request, packed into as few entries as the batch cap allows."""
         queued, self.queued = self.queued, []
@@ -151,7 +143,8 @@ class Callers:
             except EventLogError as error:
                 self.fail_batch(batch, error)
                 continue
-            self.pending[proposal.last_index] = _Pending(proposal.term, batch)
+            futures = [(item.request_id, item.future) for item in batch]
+            self.pending[proposal.last_index] = _Pending(proposal.term, futures)
 
     def resolve(
         self,
@@ -167,15 +160,15 @@ class Callers:
             if pending is None:
                 continue
             if pending.term != entry.term:
-                self.fail_batch(pending.batch, replaced())
+                _fail((future for _, future in pending.futures), replaced())
                 continue
             results = {outcome.request_id: outcome for outcome in by_index.get(entry.index, [])}
-            for item in pending.batch:
-                self._answer(item, results[item.request_id])
+            for request_id, future in pending.futures:
+                if not future.done():
+                    future.set_result(results[request_id])
 
     def fail_batch(self, batch: list[Queued], error: EventLogError) -> None:
-        for item in batch:
-            self._answer(item, error)
+        _fail((item.future for item in batch), error)
 
     def answer_read(self, context: bytes, index: LogIndex) -> None:
         future = self.reads.get(context)
@@ -183,11 +176,11 @@ class Callers:
             future.set_result(index)
 
     def fail_all(self, error: EventLogError) -> None:
-        pending, self.pending = self.pending, {}
-        queued, self.queued = self.queued, []
-        for proposed in pending.values():
-            self.fail_batch(proposed.batch, error)
-        self.fail_batch(queued, error)
+        for pending in self.pending.values():
+            _fail((future for _, future in pending.futures), error)
+        self.pending.clear()
+        self.fail_batch(self.queued, error)
+        self.queued.clear()
         self.fail_reads(error)
 
     def fail_reads(self, error: Exception) -> None:
