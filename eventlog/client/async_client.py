@@ -101,7 +101,10 @@ class AsyncClient(AccessCalls):
         self._retired: set[Connection] = set()
         """Connections left for another node, still answering the calls they carry."""
         self._connecting = asyncio.Lock()
-        """Held while the connection changes: concurrent calls that find none dial one."""
+        """Held while the connection changes."""
+        self._dialing: asyncio.Task[Connection] | None = None
+        """The dial every call that finds no connection awaits: thousands of calls in flight
+        wake in one turn when it ends, not one turn each as a lock's queue would."""
         self._learnt: NodeHello | None = None
         """The node hello last taken in by ``_learn``."""
         self._rng = random.Random()
@@ -113,6 +116,10 @@ class AsyncClient(AccessCalls):
         await self.close()
 
     async def close(self) -> None:
+        if self._dialing is not None and not self._dialing.done():
+            self._dialing.cancel()
+            with contextlib.suppress(BaseException):
+                await self._dialing
         if self._connection is not None:
             self._retired.add(self._connection)
             self._connection = None
@@ -441,7 +448,13 @@ class AsyncClient(AccessCalls):
     async def _connect(self, timeout: float) -> Connection:
         if (current := self._connection) is not None and not current.reader_task.done():
             return current
-        async with self._connecting:  # one dial, whoever else is waiting for it
+        if self._dialing is None or self._dialing.done():
+            self._dialing = asyncio.ensure_future(self._dial_target(timeout))
+            self._dialing.add_done_callback(_retrieved)
+        return await asyncio.shield(self._dialing)  # one caller's Ctrl-C ends its wait only
+
+    async def _dial_target(self, timeout: float) -> Connection:
+        async with self._connecting:
             if (current := self._connection) is not None and not current.reader_task.done():
                 return current
             await self._drop_connection()
@@ -451,17 +464,27 @@ class AsyncClient(AccessCalls):
     async def _give_up(self, target: str, connection: Connection | None) -> None:
         """An attempt on ``target`` (over ``connection``, if it got one) failed with the node
         or the path to it: drop that connection and move on to the next address, once, for
-        every call that saw the same failure."""
+        every call that saw the same failure (the others return at once, without the lock)."""
+        if not self._gives_up(target, connection):
+            return
         async with self._connecting:
-            if connection is not None and connection is self._connection:
-                await self._drop_connection(rotate=True)
-            elif connection is None and self._target == target and self._connection is None:
-                self._target = next_address(self.addresses, self._target)
+            if self._gives_up(target, connection):
+                if connection is not None:
+                    await self._drop_connection(rotate=True)
+                else:
+                    self._target = next_address(self.addresses, self._target)
+
+    def _gives_up(self, target: str, connection: Connection | None) -> bool:
+        if connection is not None:
+            return connection is self._connection
+        return self._target == target and self._connection is None
 
     async def _dial(self, address: str, timeout: float) -> Connection:
         return await dial(address, self.cluster_id, timeout, self._tls_context, self._credentials)
 
     async def _switch(self, address: str) -> None:
+        if address == self._target:  # another call of the same redirect got here first
+            return
         async with self._connecting:
             if address != self._target:
                 await self._drop_connection()
@@ -477,3 +500,10 @@ class AsyncClient(AccessCalls):
             old.retire(self.timeout)
         if rotate:
             self._target = next_address(self.addresses, self._target)
+
+
+def _retrieved(dialing: asyncio.Task[Connection]) -> None:
+    """A dial's failure reaches the calls that awaited it; if none is left, it is dropped
+    here rather than reported as never retrieved."""
+    if not dialing.cancelled():
+        dialing.exception()

@@ -37,7 +37,7 @@ from eventlog.errors import (
 )
 from eventlog.logs import bind_node
 from eventlog.node import founding
-from eventlog.node.callers import Callers, Queued, in_slices
+from eventlog.node.callers import Callers, Queued, Reply, future_reply, in_slices
 from eventlog.node.config import STAGED_FLUSH_DELAY, NodeConfig, monotonic_ms, wall_clock_ms
 from eventlog.node.divergence import Divergence
 from eventlog.node.health import Health, open_storage
@@ -247,9 +247,20 @@ class Node:
     def append(
         self, request: CheckedRequest, allowed: Callable[[list[Any]], None] | None = None
     ) -> asyncio.Future[Outcome]:
-        """Queue a checked append for the next batch; the future resolves once it is applied
-        here. Raises ``NotLeader`` at once on a follower; then ``allowed(fields)`` may refuse
-        it (the caller's permissions, as the leader knows them)."""
+        """``submit`` with a future that resolves once the append is applied here."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.submit(request, future_reply(future), allowed)
+        return future
+
+    def submit(
+        self,
+        request: CheckedRequest,
+        reply: Reply,
+        allowed: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        """Queue a checked append for the next batch; ``reply`` is called once it is applied
+        here (or its wait ends). Raises ``NotLeader`` at once on a follower; then
+        ``allowed(fields)`` may refuse it (the caller's permissions, as the leader knows them)."""
         check_size(request, self.config.max_append_bytes)
         self.health.check_serving()
         if self.core.role is not Role.LEADER:
@@ -260,11 +271,9 @@ class Node:
             no_space = self.health.no_space(time.monotonic())
             if no_space is not None:
                 raise StorageFull(no_space)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        queued = Queued(request.encoded, request.events, request.request_id, future, request.size)
+        queued = Queued(request.encoded, request.events, request.request_id, reply, request.size)
         self._callers.admit(queued, self.config.max_held_appends, self.config.max_held_bytes)
         self._wakeup.set()
-        return future
 
     async def read_barrier(self) -> LogIndex:
         """Linearizable read (ReadIndex): wait until this node has applied all that was

@@ -284,24 +284,19 @@ class ClientSession:
 
     def _submit(self, raw: Any, reply: Callable[[list[Any]], None]) -> None:
         try:
-            future = self.node.append(requests.check_client_request(raw), self._allowed)
+            request = requests.check_client_request(raw)
+            self.node.submit(
+                request, lambda answer: reply(self._append_reply(answer)), self._allowed
+            )
         except EventLogError as error:
             reply(["error", self._error_body(error)])
-            return
-        future.add_done_callback(lambda done: reply(self._append_reply(done)))
 
-    def _append_reply(self, future: asyncio.Future[Outcome]) -> list[Any]:
-        if future.cancelled():
-            return ["error", answers.pack_error(Unavailable("cancelled"))]
-        error = future.exception()
-        if isinstance(error, EventLogError):
-            return ["error", self._error_body(error)]
-        if error is not None:
-            raise error
-        outcome = future.result()
-        if outcome.error is not None:
-            return ["error", self._error_body(outcome.error)]
-        result = outcome.result
+    def _append_reply(self, answer: Outcome | EventLogError) -> list[Any]:
+        if isinstance(answer, EventLogError):
+            return ["error", self._error_body(answer)]
+        if answer.error is not None:
+            return ["error", self._error_body(answer.error)]
+        result = answer.result
         assert isinstance(result, AppendResult | LeaseGrant), "a client's request"
         return ["ok", answers.pack_outcome_result(result)]
 
