@@ -27,11 +27,7 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/eventraft demo
 
-demo-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/suite.py
-
-sim: $(STAMP)
+demo-sim: $(STAMP)
 	$(BIN)/eventraft demo --sim
 
 bench: $(STAMP)
