@@ -24,6 +24,7 @@ from eventlog.errors import (
     ProposalDropped,
     StorageFull,
     TLSError,
+    TrackingConflict,
     Unavailable,
     WrongCluster,
     WrongExpectedVersion,
@@ -44,6 +45,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
     RoleInfo,
+    Tracking,
     UserInfo,
 )
 from eventlog.security.tls import TLSConfig
@@ -86,6 +88,8 @@ __all__ = [
     "StorageFull",
     "TLSConfig",
     "TLSError",
+    "Tracking",
+    "TrackingConflict",
     "Unavailable",
     "UserInfo",
     "WrongCluster",

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Protocol
 
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
+from eventlog.records import (
+    ANY,
+    AppendResult,
+    LeaseGrant,
+    NewEvent,
+    NodeStatus,
+    RecordedEvent,
+    Tracking,
+)
 
 __all__ = [
     "Appends",
@@ -32,10 +40,19 @@ class EventLog(Protocol):
         expected_version: int = ANY,
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult: ...
 
-    def append_multi(self, appends: Appends, *, request_id: bytes | None = None) -> AppendResult:
-        """All or nothing, each stream with its own expected version."""
+    def append_multi(
+        self,
+        appends: Appends,
+        *,
+        request_id: bytes | None = None,
+        tracking: Tracking | None = None,
+    ) -> AppendResult:
+        """All or nothing, each stream with its own expected version; with ``tracking``, the
+        consumer's tracking record too (``TrackingConflict`` if it holds that position or a
+        later one already). No streams at all: the tracking record alone."""
         ...
 
     def read_stream(
@@ -78,6 +95,14 @@ class EventLog(Protocol):
 
     def leases(self) -> list[LeaseGrant]: ...
 
+    def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None:
+        """The position tracking record ``name`` holds; None before its first."""
+        ...
+
+    def has_tracking(self, name: str, position: int, *, min_position: int | None = None) -> bool:
+        """Has consumer ``name`` processed ``position``: does its record hold it or later?"""
+        ...
+
     def status(self) -> NodeStatus: ...
 
     def close(self) -> None: ...
@@ -91,10 +116,15 @@ class AsyncEventLog(Protocol):
         expected_version: int = ANY,
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult: ...
 
     async def append_multi(
-        self, appends: Appends, *, request_id: bytes | None = None
+        self,
+        appends: Appends,
+        *,
+        request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult: ...
 
     async def read_stream(
@@ -130,6 +160,12 @@ class AsyncEventLog(Protocol):
     async def release_lease(self, name: str, owner: str, token: int) -> None: ...
 
     async def leases(self) -> list[LeaseGrant]: ...
+
+    async def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None: ...
+
+    async def has_tracking(
+        self, name: str, position: int, *, min_position: int | None = None
+    ) -> bool: ...
 
     async def status(self) -> NodeStatus: ...
 

@@ -27,7 +27,16 @@ from eventlog.protocol.hello import new_cluster_id
 from eventlog.raft.config import RaftConfig
 from eventlog.raft.core import RaftCore
 from eventlog.raft.ready import Role
-from eventlog.records import ANY, AppendResult, LeaseGrant, NewEvent, NodeStatus, RecordedEvent
+from eventlog.records import (
+    ANY,
+    AppendResult,
+    LeaseGrant,
+    NewEvent,
+    NodeStatus,
+    RecordedEvent,
+    Tracking,
+    tracking_covers,
+)
 from eventlog.state.batch import encode_batch
 from eventlog.state.clock import LeaderClock
 from eventlog.state.outcomes import Outcome
@@ -111,16 +120,22 @@ class EmbeddedStore:
         expected_version: int = ANY,
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        return self.append_multi([(stream, events, expected_version)], request_id=request_id)
+        return self.append_multi(
+            [(stream, events, expected_version)], request_id=request_id, tracking=tracking
+        )
 
     def append_multi(
         self,
         appends: Iterable[tuple[str, Iterable[NewEvent], int]],
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        request = requests.new_request(appends, request_id)
+        """All or nothing, each stream with its own expected version, and with ``tracking``
+        if given (no streams at all: the tracking record alone)."""
+        request = requests.new_request(appends, request_id, tracking)
         requests.check_size(request, requests.DEFAULT_MAX_APPEND_BYTES)
         result = self._execute(request)
         assert isinstance(result, AppendResult)
@@ -143,6 +158,14 @@ class EmbeddedStore:
     def leases(self) -> list[LeaseGrant]:
         self._check_open()
         return self.storage.leases()
+
+    def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None:
+        self._check_open()
+        reads.check_min_position(min_position)
+        return self.storage.tracking(requests.check_tracking_name(name))
+
+    def has_tracking(self, name: str, position: int, *, min_position: int | None = None) -> bool:
+        return tracking_covers(self.max_tracking(name, min_position=min_position), position)
 
     def _execute(self, request: requests.CheckedRequest) -> AppendResult | LeaseGrant:
         """Queue one request and see it applied: whoever holds the lock takes every request

@@ -26,6 +26,7 @@ __all__ = [
     "ProposalDropped",
     "StorageFull",
     "TLSError",
+    "TrackingConflict",
     "Unavailable",
     "WrongCluster",
     "WrongExpectedVersion",
@@ -69,6 +70,18 @@ class WrongExpectedVersion(EventLogError):
     def __init__(self, stream: str, expected: int, actual: int) -> None:
         self.stream, self.expected, self.actual = stream, expected, actual
         super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}")
+
+
+class TrackingConflict(EventLogError):
+    """The tracking record already holds a position at or beyond the one the append carried:
+    its consumer has processed that far already (a reaction repeated); nothing was appended."""
+
+    def __init__(self, name: str, position: int, recorded: int) -> None:
+        self.name, self.position, self.recorded = name, position, recorded
+        super().__init__(
+            f"tracking {name!r} is at position {recorded}, not below {position}: "
+            "nothing was appended"
+        )
 
 
 class LeaseHeld(EventLogError):

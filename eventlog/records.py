@@ -15,8 +15,10 @@ __all__ = [
     "MANIFEST",
     "MAX_NUMBER",
     "MAX_STREAM_NAME_BYTES",
+    "MAX_TRACKING_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
+    "TRACKING_PREFIX",
     "Access",
     "Alarm",
     "AppendResult",
@@ -29,7 +31,9 @@ __all__ = [
     "NodeStatus",
     "RecordedEvent",
     "RoleInfo",
+    "Tracking",
     "UserInfo",
+    "tracking_covers",
 ]
 
 ANY = -1
@@ -69,12 +73,36 @@ class RecordedEvent:
     timestamp: int
 
 
+MAX_TRACKING_NAME_BYTES = 256
+TRACKING_PREFIX = "$tracking-"
+"""Permissions name a tracking record ``$tracking-<name>``: writing it needs ``write``, and
+reading it ``read``, on that name (the ``writer`` role covers every one)."""
+
+
+@attrs.frozen(slots=True)
+class Tracking:
+    """ "Consumer ``name`` has processed the log up to ``position``", appended in the same
+    atomic append as the events it wrote in reaction (a process manager's, a saga's), so a
+    crash never repeats or loses a reaction. A name's positions only grow: an append whose
+    tracking is not beyond the recorded one is refused (``TrackingConflict``), writing nothing."""
+
+    name: str
+    position: int
+
+
+def tracking_covers(recorded: int | None, position: int) -> bool:
+    """Has a consumer whose tracking record holds ``recorded`` processed ``position``?"""
+    return recorded is not None and recorded >= position
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class AppendResult:
     first_position: Position
     last_position: Position
     stream_version: int
-    """The version of the (first) stream appended to, after the append."""
+    """The version of the (first) stream appended to, after the append. An append of a
+    tracking record alone has no stream: 0, and an empty range (``first_position`` is one
+    past ``last_position``, the log's head)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

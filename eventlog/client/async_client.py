@@ -18,6 +18,7 @@ import attrs
 
 from eventlog.client.access_calls import AccessCalls
 from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial, requires_tls
+from eventlog.client.member_calls import MemberCalls
 from eventlog.client.policy import (
     SUBSCRIPTION_PAUSE,
     Backoff,
@@ -30,7 +31,6 @@ from eventlog.client.policy import (
 from eventlog.errors import (
     AuthenticationFailed,
     ConfigError,
-    MembershipError,
     TLSError,
     Unavailable,
     WrongCluster,
@@ -42,13 +42,13 @@ from eventlog.protocol.requests import DEFAULT_MAX_APPEND_BYTES
 from eventlog.records import (
     ANY,
     AppendResult,
-    Configuration,
     LeaseGrant,
     Manifest,
-    MemberStatus,
     NewEvent,
     NodeStatus,
     RecordedEvent,
+    Tracking,
+    tracking_covers,
 )
 from eventlog.security.passwords import credentials_from_env
 from eventlog.security.tls import TLSConfig, client_context
@@ -64,7 +64,7 @@ COPY_BUFFER = 8
 """Chunks of a store copy (1 MiB each) a client holds before it stops reading the socket."""
 
 
-class AsyncClient(AccessCalls):
+class AsyncClient(AccessCalls, MemberCalls):
     """The event log of a cluster, as coroutines: any node's address will do; calls follow the
     leader and retry within ``timeout`` (the deadline of one call, retries included)."""
 
@@ -135,17 +135,22 @@ class AsyncClient(AccessCalls):
         expected_version: int = ANY,
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        return await self.append_multi([(stream, events, expected_version)], request_id=request_id)
+        return await self.append_multi(
+            [(stream, events, expected_version)], request_id=request_id, tracking=tracking
+        )
 
     async def append_multi(
         self,
         appends: Iterable[tuple[str, Iterable[NewEvent], int]],
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        """Append to several streams atomically, each with its own expected version."""
-        request = requests.new_request(appends, request_id)
+        """Append to several streams atomically, each with its own expected version, and
+        with ``tracking`` if given (no streams at all: the tracking record alone)."""
+        request = requests.new_request(appends, request_id, tracking)
         requests.check_size(request, self.max_append_bytes)
         payload = await self._call("append", {"request": request.encoded})
         return answers.unpack_result(payload)
@@ -240,28 +245,25 @@ class AsyncClient(AccessCalls):
         payload = await self._call("leases", {})
         return [answers.unpack_lease(raw) for raw in payload]
 
+    async def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None:
+        """The position tracking record ``name`` holds (None before its first): linearizable,
+        or from any node that has applied ``min_position``."""
+        args: dict[str, Any] = {"name": requests.check_tracking_name(name)}
+        if min_position is not None:
+            args["min_position"] = reads.check_min_position(min_position)
+        position = await self._call("tracking", args, follow_leader=min_position is None)
+        return None if position is None else int(position)
+
+    async def has_tracking(
+        self, name: str, position: int, *, min_position: int | None = None
+    ) -> bool:
+        """Has consumer ``name`` processed ``position`` (its tracking record is there or
+        beyond)?"""
+        return tracking_covers(await self.max_tracking(name, min_position=min_position), position)
+
     async def status(self) -> NodeStatus:
         """The status of whichever node this client is connected to."""
         return answers.unpack_status(await self._call("status", {}, follow_leader=False))
-
-    # -- membership ------------------------------------------------------------------------------
-    async def members(self) -> list[MemberStatus]:
-        """Every member of the cluster, as its leader sees it: role, match index, lag."""
-        return answers.unpack_members(await self._call("members", {}))
-
-    async def add_member(self, node_id: int, address: str) -> Configuration:
-        """Add node ``node_id``, listening at ``address``, as a learner; start it with
-        ``eventraft node --join`` and promote it once it caught up."""
-        return await self._change("add_learner", node_id, address)
-
-    async def promote_member(self, node_id: int) -> Configuration:
-        """Make learner ``node_id`` a voter (``MembershipError`` while it is far behind)."""
-        return await self._change("promote", node_id)
-
-    async def remove_member(self, node_id: int) -> Configuration:
-        """Take node ``node_id`` out of the cluster (the leader too: it steps down once its
-        removal commits)."""
-        return await self._change("remove", node_id)
 
     async def copy_store(self, write: Callable[[bytes], object]) -> Manifest:
         """A consistent copy of the store of the node this client talks to (the leader, once
@@ -288,26 +290,6 @@ class AsyncClient(AccessCalls):
             ) from None
         finally:
             await connection.close()
-
-    async def base_configuration(self) -> tuple[str, int, Configuration]:
-        """The cluster's id, and the configuration its log starts from with the index it
-        holds from: what a node joining without a copy needs before its first entry."""
-        body = await self._call("base_configuration", {})
-        return body["cluster_id"], body["index"], answers.unpack_configuration(body["base"])
-
-    async def _change(self, kind: str, node_id: int, address: str = "") -> Configuration:
-        """One change, answered once committed. A leader that has not committed an entry of
-        its term yet (just elected) is asked again shortly."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        args = {"kind": kind, "id": node_id, "address": address}
-        while True:
-            try:
-                return answers.unpack_configuration(await self._call("change_member", args))
-            except MembershipError as refused:
-                if refused.reason != "not_committed_in_term" or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(0.05)
 
     # -- calls, redirects and retries ------------------------------------------------------------
     async def _read(

@@ -25,6 +25,7 @@ from eventlog.records import (
     NodeStatus,
     RecordedEvent,
     RoleInfo,
+    Tracking,
 )
 from eventlog.security.tls import TLSConfig
 
@@ -116,10 +117,10 @@ class Client:
         expected_version: int = ANY,
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        events = list(events)
-        return self._run(
-            self._async.append, stream, events, expected_version, request_id=request_id
+        return self.append_multi(
+            [(stream, events, expected_version)], request_id=request_id, tracking=tracking
         )
 
     def append_multi(
@@ -127,9 +128,10 @@ class Client:
         appends: Iterable[tuple[str, Iterable[NewEvent], int]],
         *,
         request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
         listed = [(s, list(e), v) for s, e, v in appends]
-        return self._run(self._async.append_multi, listed, request_id=request_id)
+        return self._run(self._async.append_multi, listed, request_id=request_id, tracking=tracking)
 
     def read_stream(
         self,
@@ -171,6 +173,12 @@ class Client:
 
     def release_lease(self, name: str, owner: str, token: int) -> None:
         self._run(self._async.release_lease, name, owner, token)
+
+    def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None:
+        return self._run(self._async.max_tracking, name, min_position=min_position)
+
+    def has_tracking(self, name: str, position: int, *, min_position: int | None = None) -> bool:
+        return self._run(self._async.has_tracking, name, position, min_position=min_position)
 
     def leases(self) -> list[LeaseGrant]:
         return self._run(self._async.leases)

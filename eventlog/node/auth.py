@@ -19,7 +19,8 @@ import structlog
 
 from eventlog.errors import AuthenticationFailed
 from eventlog.protocol.hello import Hello
-from eventlog.protocol.requests import KIND_LEASE
+from eventlog.protocol.requests import KIND_LEASE, tracking_of
+from eventlog.records import TRACKING_PREFIX
 from eventlog.security.access import ADMIN, AccessState
 from eventlog.security.identity import node_of, user_of
 from eventlog.security.passwords import hash_password, verify_password
@@ -111,12 +112,16 @@ class Authenticator:
 
 def check_request_allowed(principal: Principal, access: AccessState, fields: list[Any]) -> None:
     """An append needs ``write`` on every stream it names (one forbidden stream and none is
-    written); a lease request ``lease`` on the lease's name."""
+    written) and on ``$tracking-<name>`` of a tracking record it carries; a lease request
+    ``lease`` on the lease's name."""
     if principal.kind is Kind.ANYONE:
         return
-    kind, _, body = fields
+    kind, _, body = fields[:3]
     if kind == KIND_LEASE:
         principal.check(access, Action.LEASE, body[1])
         return
     for stream, _, _ in body:
         principal.check(access, Action.WRITE, stream)
+    tracking = tracking_of(fields)
+    if tracking is not None:
+        principal.check(access, Action.WRITE, TRACKING_PREFIX + tracking.name)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventlog.errors import InvalidRequest, Unavailable
 from eventlog.protocol import answers, reads
-from eventlog.records import RecordedEvent
+from eventlog.protocol.requests import check_tracking_name
+from eventlog.records import TRACKING_PREFIX, RecordedEvent
 from eventlog.security.permissions import Action
 from eventlog.store.reads import Tail
 
@@ -27,6 +28,7 @@ __all__ = [
     "read_stream_backwards",
     "status",
     "subscribe",
+    "tracking",
 ]
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 16
@@ -176,6 +178,14 @@ async def leases(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
         for grant in session.node.storage.leases()
         if principal.allows(access, Action.LEASE, grant.name)
     ]
+
+
+async def tracking(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    """The position a tracking record holds (None before its first), read as the head is;
+    it needs ``read`` on ``$tracking-<name>``."""
+    name = check_tracking_name(args.get("name"))
+    await _read_barrier(session, args, TRACKING_PREFIX + name)
+    return session.node.storage.tracking(name)
 
 
 async def status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:

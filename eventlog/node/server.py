@@ -369,6 +369,7 @@ HANDLERS: dict[str, tuple[Handler, Needs]] = {
     "head": (read_calls.head, None),
     "status": (read_calls.status, Action.STATUS),
     "leases": (read_calls.leases, None),
+    "tracking": (read_calls.tracking, None),
     "members": (member_calls.list_members, Action.MEMBERS),
     "change_member": (member_calls.change_member, Action.CHANGE_MEMBERS),
     "copy": (copy_calls.send_copy, Action.BACKUP),

@@ -5,12 +5,15 @@ node, and batched into an entry in the bytes it came in (``eventlog.state.batch`
 
     request = [KIND_APPEND, request_id(16 bytes), [[stream, expected_version,
                [[type, data, metadata], ...]], ...]]
+            | [KIND_APPEND, request_id, [...], [tracking_name, position]]
             | [KIND_LEASE, request_id, [op, name, owner, ttl_ms, value]]
             | [KIND_CLUSTER, request_id, [cluster_id]]
             | [KIND_ACCESS, request_id, [op, name, argument]]
 
-A lease request acquires or renews (``LEASE_ACQUIRE``, value = the holder's checkpoint) or
-releases (``LEASE_RELEASE``, value = the token) a named lease; see ``eventlog.state.machine``.
+An append may carry a tracking record (``records.Tracking``), applied with its events or, with
+no stream at all, alone. A lease request acquires or renews (``LEASE_ACQUIRE``, value = the
+holder's checkpoint) or releases (``LEASE_RELEASE``, value = the token) a named lease; see
+``eventlog.state.machine``.
 An access request changes the auth store (``eventlog.security.access``); only a node makes
 one, with a password already hashed.
 """
@@ -28,7 +31,14 @@ import msgpack
 from eventlog.errors import EventTooLarge, InvalidRequest
 from eventlog.protocol.hello import MAX_CLUSTER_ID_CHARS
 from eventlog.protocol.reads import check_stream_name
-from eventlog.records import ANY, MAX_NUMBER, MAX_TYPE_BYTES, NewEvent
+from eventlog.records import (
+    ANY,
+    MAX_NUMBER,
+    MAX_TRACKING_NAME_BYTES,
+    MAX_TYPE_BYTES,
+    NewEvent,
+    Tracking,
+)
 from eventlog.security.access import check_change
 
 __all__ = [
@@ -50,11 +60,14 @@ __all__ = [
     "check_client_request",
     "check_request",
     "check_size",
+    "check_tracking",
+    "check_tracking_name",
     "cluster_id_request",
     "encode",
     "new_request",
     "new_request_id",
     "release_lease_request",
+    "tracking_of",
 ]
 
 KIND_APPEND = 1
@@ -89,12 +102,14 @@ def new_request_id() -> bytes:
 
 
 def new_request(
-    appends: Iterable[tuple[str, Iterable[NewEvent], int]], request_id: bytes | None = None
+    appends: Iterable[tuple[str, Iterable[NewEvent], int]],
+    request_id: bytes | None = None,
+    tracking: Tracking | None = None,
 ) -> CheckedRequest:
     """Build and check one append call in the form it travels in (built once: it is what the
     client sends and what the leader batches); a fresh random request id unless one is given."""
     try:
-        fields = [
+        fields: list[Any] = [
             KIND_APPEND,
             request_id or new_request_id(),
             [
@@ -104,7 +119,19 @@ def new_request(
         ]
     except (AttributeError, TypeError, ValueError) as error:
         raise InvalidRequest(f"appends are (stream, [NewEvent, ...], expected): {error}") from error
+    if tracking is not None:
+        if not isinstance(tracking, Tracking):
+            raise InvalidRequest(f"tracking must be a Tracking(name, position), not {tracking!r}")
+        fields.append([tracking.name, tracking.position])
     return check_request(fields)
+
+
+def tracking_of(fields: list[Any]) -> Tracking | None:
+    """The tracking record a checked request carries, if any."""
+    if fields[0] != KIND_APPEND or len(fields) < 4:
+        return None
+    name, position = fields[3]
+    return Tracking(name, position)
 
 
 def acquire_lease_request(name: str, owner: str, ttl: float, checkpoint: int) -> CheckedRequest:
@@ -161,9 +188,15 @@ def encode(fields: list[Any]) -> bytes:
 def _check_fields(raw: Any) -> tuple[int, int]:
     """The bytes a request counts against the size limit (a fixed charge for all but
     appends), and the events it appends."""
-    if not isinstance(raw, list) or len(raw) != 3:
-        raise InvalidRequest("a request is [kind, request_id, body]")
-    kind, request_id, body = raw
+    if (
+        not isinstance(raw, list)
+        or len(raw) not in (3, 4)
+        or (len(raw) == 4 and raw[0] != KIND_APPEND)
+    ):
+        raise InvalidRequest(
+            "a request is [kind, request_id, body], an append maybe [..., tracking]"
+        )
+    kind, request_id, body = raw[:3]
     if not isinstance(request_id, bytes) or len(request_id) != REQUEST_ID_BYTES:
         raise InvalidRequest(f"request id must be {REQUEST_ID_BYTES} bytes")
     if kind == KIND_CLUSTER:
@@ -178,8 +211,11 @@ def _check_fields(raw: Any) -> tuple[int, int]:
     if kind != KIND_APPEND:
         raise InvalidRequest(f"unknown request kind {kind!r}")
     appends = body
-    if not isinstance(appends, list) or not appends:
-        raise InvalidRequest("an append names at least one stream")
+    tracked = len(raw) == 4
+    if tracked:
+        check_tracking(raw[3])
+    if not isinstance(appends, list) or not (appends or tracked):
+        raise InvalidRequest("an append names at least one stream (or carries a tracking record)")
     seen: set[str] = set()
     size = count = 0
     for append in appends:
@@ -240,6 +276,25 @@ def access_request(body: list[Any], request_id: bytes | None = None) -> CheckedR
 def cluster_id_request(cluster_id: str) -> CheckedRequest:
     """The request that names the cluster (the first one applied wins)."""
     return check_request([KIND_CLUSTER, new_request_id(), [cluster_id]])
+
+
+def check_tracking(raw: Any) -> None:
+    """``[name, position]``: a name of 1..``MAX_TRACKING_NAME_BYTES`` bytes, a position in
+    0..``MAX_NUMBER``."""
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise InvalidRequest("a tracking record is [name, position]")
+    name, position = raw
+    check_tracking_name(name)
+    if type(position) is not int or not 0 <= position <= MAX_NUMBER:
+        raise InvalidRequest(f"tracking position must be an int in 0..{MAX_NUMBER}: {position!r}")
+
+
+def check_tracking_name(name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name.encode()) > MAX_TRACKING_NAME_BYTES:
+        raise InvalidRequest(
+            f"a tracking name must be 1..{MAX_TRACKING_NAME_BYTES} bytes: {name!r:.40}"
+        )
+    return name
 
 
 def _check_cluster(body: Any) -> None:

@@ -1,8 +1,8 @@
 """The event store's own safety properties, checked as each node applies each entry through
 the real state machine:
     same decisions       every node decides each entry alike: the same outcome per request,
-                         the same last position and the same digest after it, and the
-                         same users and roles
+                         the same last position and the same digest after it, the same
+                         users and roles, and the same tracking records
     dense positions      positions run 1, 2, 3, ... with no gap
     exactly once         a request applied again (a client's retry) gets its first outcome
                          back and appends nothing (request ids outlive any simulated run)
@@ -28,7 +28,7 @@ __all__ = [
     "StateChecker",
 ]
 
-Decision = tuple[tuple[Outcome, ...], Position, bytes, AccessState]
+Decision = tuple[tuple[Outcome, ...], Position, bytes, AccessState, tuple[tuple[str, int], ...]]
 
 
 @attrs.define
@@ -64,7 +64,8 @@ class StateChecker:
     def applied(
         self, node: NodeId, index: LogIndex, outcomes: Sequence[Outcome], state: MemoryState
     ) -> None:
-        decision = (tuple(outcomes), state.position, state.chain, state.auth)
+        tracked = tuple(sorted(state.tracked.items()))
+        decision = (tuple(outcomes), state.position, state.chain, state.auth, tracked)
         known = self.decided.get(index)
         if known is None:
             self.decided[index] = decision
@@ -74,7 +75,7 @@ class StateChecker:
                 "same_decisions",
                 f"node {node} decided entry {index} as position {state.position} digest "
                 f"{state.chain.hex()[:12]}, another node as position {known[1]} digest "
-                f"{known[2].hex()[:12]} (or their outcomes, or users and roles, differ)",
+                f"{known[2].hex()[:12]} (or their outcomes, users and roles, or tracking differ)",
             )
         if len(state.events) != state.position:
             self.fail("dense_positions", f"node {node} holds {len(state.events)} events at "

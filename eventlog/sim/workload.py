@@ -3,8 +3,10 @@ builds them, so every node applies the real state machine.
 
 Appends go to a few streams with any, no-stream or guessed expected versions (some guesses are
 wrong, and must be refused alike on every node), some span two streams atomically, some are
-retries of an earlier request with the same id (which must never append twice), and some take,
-renew or release leases. Everything is drawn from the run's seeded RNG.
+retries of an earlier request with the same id (which must never append twice), some carry a
+consumer's tracking record (some at a position it holds already, to be refused alike; some
+alone, with no stream), and some take, renew or release leases. Everything is drawn from the
+run's seeded RNG.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from eventlog.records import ANY, NO_STREAM
 from eventlog.state.batch import batch_of
 
 __all__ = [
+    "CONSUMERS",
     "EPOCH_MS",
     "LEASES",
     "OWNERS",
@@ -36,6 +39,7 @@ __all__ = [
 STREAMS = ("account-1", "account-2", "account-3", "order-1")
 LEASES = ("projection:a", "projection:b")
 OWNERS = ("worker-1", "worker-2")
+CONSUMERS = ("saga-a", "saga-b")
 USERS = ("admin", "ann", "bob")
 ROLES = ("admin", "reader", "clerk", "auditor")
 PERMISSIONS = (["read", "account-"], ["write", "order-"], ["lease", "projection:"])
@@ -54,6 +58,8 @@ class Workload:
     """Every request sent, so a later batch can retry one with its id."""
     guesses: dict[str, int] = attrs.field(factory=dict)
     """The version a client believes each stream has: right often, wrong sometimes."""
+    tracked: dict[str, int] = attrs.field(factory=dict)
+    """The position each consumer last sent in a tracking record."""
 
     def batch(self, timestamp_ms: int, clock_ms: int) -> bytes:
         """One entry's data: one to three requests, stamped as the leader stamps it (its wall
@@ -75,12 +81,21 @@ class Workload:
         return request
 
     def _append(self) -> Request:
-        streams = self.rng.sample(STREAMS, self.rng.choice((1, 1, 1, 2)))
+        roll = self.rng.random()
+        streams = [] if roll < 0.03 else self.rng.sample(STREAMS, self.rng.choice((1, 1, 1, 2)))
         body = [
             [stream, self._expected(stream), [["Happened", self._data(), b""]] * self._count()]
             for stream in streams
         ]
+        if roll < 0.2:  # a reaction: its consumer's tracking record goes with it
+            return [KIND_APPEND, self._id(), body, self._tracking()]
         return [KIND_APPEND, self._id(), body]
+
+    def _tracking(self) -> list[object]:
+        consumer = self.rng.choice(CONSUMERS)
+        position = max(0, self.tracked.get(consumer, 0) + self.rng.choice((-1, 0, 1, 1, 2)))
+        self.tracked[consumer] = position
+        return [consumer, position]
 
     def _expected(self, stream: str) -> int:
         roll = self.rng.random()

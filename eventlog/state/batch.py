@@ -112,7 +112,7 @@ def batch_of(timestamp_ms: int, clock_ms: int, requests: Sequence[list[Any]]) ->
 def _events_of(request: Any) -> int:
     """The events a request of a batch holds, as ``events_in_order`` numbers them."""
     match request:
-        case [kind, _, list() as appends] if kind == KIND_APPEND:
+        case [kind, _, list() as appends, *_] if kind == KIND_APPEND:
             return sum(len(events) for _, _, events in appends)
     return 0
 
@@ -172,10 +172,11 @@ class Spans:
 
 def events_in_order(requests: list[Any]) -> list[tuple[str, str, bytes, bytes]]:
     """``(stream, type, data, metadata)`` of every event of a batch's requests, in ordinal
-    order: the order in which applying the batch numbers them (lease requests hold none)."""
+    order: the order in which applying the batch numbers them (lease requests hold none; an
+    append's tracking record, after its appends, is no event)."""
     return [
         (stream, kind, data, metadata)
-        for request_kind, _, appends in requests
+        for request_kind, _, appends, *_ in requests
         if request_kind == KIND_APPEND
         for stream, _, events in appends
         for kind, data, metadata in events

@@ -18,7 +18,13 @@ from typing import Any, Protocol
 
 import attrs
 
-from eventlog.errors import AccessChangeRefused, CorruptRecord, LeaseHeld, WrongExpectedVersion
+from eventlog.errors import (
+    AccessChangeRefused,
+    CorruptRecord,
+    LeaseHeld,
+    TrackingConflict,
+    WrongExpectedVersion,
+)
 from eventlog.protocol.requests import (
     KIND_ACCESS,
     KIND_APPEND,
@@ -103,6 +109,10 @@ class StateView(Protocol):
         """The users and roles (``access.DEFAULT_ACCESS`` before any change)."""
         ...
 
+    def tracking(self, name: str) -> int | None:
+        """The position tracking record ``name`` holds; None before its first."""
+        ...
+
 
 @attrs.define
 class WriteSet:
@@ -124,6 +134,8 @@ class WriteSet:
     outcomes: dict[bytes, Outcome] = attrs.field(factory=dict)
     leases: dict[str, LeaseGrant | None] = attrs.field(factory=dict)
     """Leases granted, renewed (a grant) or released (None)."""
+    tracking: dict[str, int] = attrs.field(factory=dict)
+    """Tracking records written, by name: the position each holds now."""
 
     @classmethod
     def over(cls, view: StateView) -> WriteSet:
@@ -143,6 +155,10 @@ class WriteSet:
 
     def lease(self, view: StateView, name: str) -> LeaseGrant | None:
         return self.leases[name] if name in self.leases else view.lease(name)
+
+    def tracked(self, view: StateView, name: str) -> int | None:
+        position = self.tracking.get(name)
+        return view.tracking(name) if position is None else position
 
     def request_outcome(self, view: StateView, request_id: bytes) -> Outcome | None:
         """The remembered outcome of ``request_id``, unless it has expired."""
@@ -169,8 +185,8 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     writes.clock_ms = max(writes.clock_ms, batch.clock_ms)
     for raw in batch.requests:
         try:
-            kind, request_id, body = raw
-            if kind not in _KINDS or not isinstance(request_id, bytes):
+            kind, request_id, body, *tracking = raw
+            if kind not in _KINDS or not isinstance(request_id, bytes) or len(tracking) > 1:
                 raise ValueError(f"unknown request kind {kind!r}")
             outcome = writes.request_outcome(view, request_id)
             if outcome is None:
@@ -181,7 +197,10 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                 elif kind == KIND_ACCESS:
                     outcome = _change_access(writes, request_id, body)
                 else:
-                    outcome = _apply_request(view, writes, index, request_id, body, ordinal)
+                    tracked = tracking[0] if tracking else None
+                    outcome = _apply_request(
+                        view, writes, index, request_id, body, ordinal, tracked
+                    )
                 writes.outcomes[request_id] = outcome
             events = sum(len(e) for _, _, e in body) if kind == KIND_APPEND else 0
             if counts is not None and counts[len(outcomes)] != events:
@@ -218,8 +237,18 @@ def _apply_request(
     request_id: bytes,
     appends: list[Any],
     ordinal: int,
+    tracking: list[Any] | None = None,
 ) -> Outcome:
-    """Check every expected version before writing, so a conflict writes nothing of it."""
+    """Check the tracking record and every expected version before writing, so a conflict
+    writes nothing of it."""
+    if tracking is not None:
+        name, position = tracking
+        if not isinstance(name, str) or type(position) is not int:  # alike on every store
+            raise ValueError(f"a tracking record is [name, position], not {tracking!r:.60}")
+        recorded = writes.tracked(view, name)
+        if recorded is not None and recorded >= position:
+            conflict = TrackingConflict(name, position, recorded)
+            return Outcome(request_id=request_id, error=conflict, applied_ms=writes.clock_ms)
     versions: list[int] = []
     for stream, expected, _ in appends:
         actual = writes.stream_version(view, stream)
@@ -229,10 +258,12 @@ def _apply_request(
         versions.append(actual)
     first = Position(writes.last_position + 1)
     _append_events(writes, index, appends, versions, ordinal)
+    if tracking is not None:
+        writes.tracking[tracking[0]] = tracking[1]
     result = AppendResult(
         first_position=first,
         last_position=writes.last_position,
-        stream_version=writes.stream_versions[appends[0][0]],
+        stream_version=writes.stream_versions[appends[0][0]] if appends else 0,
     )
     return Outcome(request_id=request_id, result=result, applied_ms=writes.clock_ms)
 

@@ -33,6 +33,7 @@ class MemoryState:
     applied: LogIndex = LogIndex(0)
     cluster: str = ""
     auth: AccessState = DEFAULT_ACCESS
+    tracked: dict[str, int] = attrs.field(factory=dict)
 
     # -- StateView -----------------------------------------------------------------------------
     def stream_version(self, stream: str) -> int:
@@ -62,6 +63,9 @@ class MemoryState:
     def access(self) -> AccessState:
         return self.auth
 
+    def tracking(self, name: str) -> int | None:
+        return self.tracked.get(name)
+
     # -- applying ------------------------------------------------------------------------------
     def apply(self, *entries: bytes, first_index: int = 1) -> list[list[Outcome]]:
         """Apply the batches of consecutive entries in one write set, then commit it; the
@@ -83,6 +87,7 @@ class MemoryState:
         self.events.extend(writes.events)
         self.lease_counter, self.cluster = writes.lease_token, writes.cluster_id
         self.auth = writes.access
+        self.tracked.update(writes.tracking)
         for name, grant in writes.leases.items():
             if grant is None:
                 self.granted.pop(name, None)

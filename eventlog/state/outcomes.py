@@ -7,7 +7,13 @@ from typing import Any
 
 import attrs
 
-from eventlog.errors import AccessChangeRefused, CorruptRecord, LeaseHeld, WrongExpectedVersion
+from eventlog.errors import (
+    AccessChangeRefused,
+    CorruptRecord,
+    LeaseHeld,
+    TrackingConflict,
+    WrongExpectedVersion,
+)
 from eventlog.records import AppendResult, LeaseGrant
 from eventlog.types import Position
 
@@ -37,7 +43,7 @@ class AccessChanged:
 
 
 Result = AppendResult | LeaseGrant | ClusterNamed | AccessChanged
-Refusal = WrongExpectedVersion | LeaseHeld | AccessChangeRefused
+Refusal = WrongExpectedVersion | LeaseHeld | AccessChangeRefused | TrackingConflict
 
 
 def _refusal_key(error: Refusal | None) -> tuple[Any, ...] | None:
@@ -48,6 +54,8 @@ def _refusal_key(error: Refusal | None) -> tuple[Any, ...] | None:
         return (error.name, error.owner, error.expires_ms)
     if isinstance(error, AccessChangeRefused):
         return (error.reason, error.message)
+    if isinstance(error, TrackingConflict):
+        return (error.name, error.position, error.recorded)
     return None
 
 
@@ -69,7 +77,7 @@ class Outcome:
     def to_record(self) -> list[object]:
         """``[request_id, tag, a, b, c, applied_ms]``, a msgpack-friendly list; ``tag`` is
         0 appended, 1 wrong expected version, 2 lease granted, 3 lease held, 4 cluster named,
-        5 access changed, 6 access change refused."""
+        5 access changed, 6 access change refused, 7 tracking conflict."""
         rid, at = self.request_id, self.applied_ms
         match self.result, self.error:
             case AppendResult() as r, None:
@@ -86,6 +94,8 @@ class Outcome:
                 return [rid, 5, [a.op, a.name], 0, 0, at]
             case None, AccessChangeRefused() as r:
                 return [rid, 6, [r.reason, r.message], 0, 0, at]
+            case None, TrackingConflict() as t:
+                return [rid, 7, t.name, t.position, t.recorded, at]
         raise AssertionError(f"unencodable outcome {self!r}")
 
     @classmethod
@@ -116,4 +126,6 @@ class Outcome:
             case 6, [str() as reason, str() as message]:
                 refused = AccessChangeRefused(reason, message)
                 return cls(request_id=rid, error=refused, applied_ms=at)
+            case 7, str():
+                return cls(request_id=rid, error=TrackingConflict(a, b, c), applied_ms=at)
         raise CorruptRecord("requests", rid, f"unknown outcome {raw!r}")

@@ -1,5 +1,6 @@
 """The applied state in LMDB: what the state machine reads (``TxnView``), what one apply
-writes (index rows, stream heads, outcomes, leases, and the applied index with them), and
+writes (index rows, stream heads, outcomes, leases, tracking records, and the applied index
+with them), and
 the in-memory copy of the meta table (``Cache``) that always matches what is on disk."""
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ class TxnView:
     def access(self) -> AccessState:
         return self.cache.access
 
+    def tracking(self, name: str) -> int | None:
+        if self.dbs.tracking is None:  # a store made before tracking, opened to read
+            return None
+        key = name.encode()
+        raw = sealed.get(self.txn, self.dbs.tracking, "tracking", key)
+        return None if raw is None else u64(raw, "tracking", key)
+
 
 @attrs.define
 class Staged:
@@ -213,6 +221,8 @@ def _write_applied(
             txn.delete(name.encode(), db=dbs.leases)
         else:
             sealed.put(txn, dbs.leases, name.encode(), encode_lease(grant))
+    for name, position in writes.tracking.items():
+        sealed.put(txn, dbs.tracking, name.encode(), pack_q(position))
     _drop_expired_requests(txn, dbs, writes.clock_ms - REQUEST_RETENTION_MS)
     return count
 

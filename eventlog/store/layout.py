@@ -12,6 +12,7 @@ Keys are big-endian so byte order is numeric order. Tables (LMDB named databases
     requests       request id               -> msgpack Outcome.to_record()
     request_times  >Q applied_ms + id       -> b"" (expiry order of ``requests``)
     leases         name (utf-8)             -> msgpack [owner, token, expires_ms, checkpoint]
+    tracking       name (utf-8)             -> >Q position (``records.Tracking``)
 
 Records are encoded in ``codecs``. Opening checks that a directory is ours (format, cluster,
 node); writes go through ``write_txn``, which grows a full map and retries, so nothing is ever
@@ -94,10 +95,10 @@ M_STREAMS = b"stream_count"
 M_CLOCK = b"clock_ms"
 M_LEASE_TOKEN = b"lease_token"
 M_INCARNATION = b"incarnation"
-M_ACCESS = b"access"
-"""The auth store (``eventlog.security.access``), whole; absent until its first change."""
 """A random id made with the store: a node that comes back on another store (emptied,
 replaced) says another one, and its peers know it is not the node they knew."""
+M_ACCESS = b"access"
+"""The auth store (``eventlog.security.access``), whole; absent until its first change."""
 
 
 @attrs.frozen(slots=True)
@@ -114,6 +115,7 @@ class Dbs:
     requests: Any
     request_times: Any
     leases: Any
+    tracking: Any
 
 
 DB_NAMES = tuple(field.name for field in attrs.fields(Dbs))
@@ -206,11 +208,25 @@ def check_readable(path: Path) -> Path:
 
 def open_existing(env: Any, path: Path) -> Dbs:
     """The named databases of a store that exists, for reading only (opened outside any
-    transaction: handles opened in a read transaction close with it)."""
+    transaction: handles opened in a read transaction close with it). A table newer than the
+    store (made by its next writable open) reads as empty."""
     try:
-        return Dbs(*(env.open_db(name.encode(), create=False) for name in DB_NAMES))
+        return Dbs(*(_open_for_reading(env, name) for name in DB_NAMES))
     except lmdb.Error as error:
         raise DataDirError(path, f"not an eventraft store: {error}") from error
+
+
+_NEWER_TABLES = frozenset({"tracking"})
+"""Tables added since format 3 began: a store made before has none until a writable open."""
+
+
+def _open_for_reading(env: Any, name: str) -> Any:
+    try:
+        return env.open_db(name.encode(), create=False)
+    except lmdb.NotFoundError:
+        if name not in _NEWER_TABLES:
+            raise
+        return None
 
 
 def stored_format(txn: Txn, dbs: Dbs) -> int:

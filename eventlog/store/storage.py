@@ -407,6 +407,11 @@ class LmdbStorage:
             rows = sealed.items(txn.cursor(db=self._dbs.leases), "leases")
             return [decode_lease(k, v) for k, v in rows]
 
+    def tracking(self, name: str) -> int | None:
+        """The position tracking record ``name`` holds, as of the last apply written."""
+        with self._gate.txn(self._env) as txn:
+            return TxnView(txn, self._dbs, self._cache).tracking(name)
+
     def clock_ms(self) -> int:
         return self._cache.clock_ms
 

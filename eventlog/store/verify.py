@@ -19,7 +19,7 @@ from eventlog.errors import CorruptRecord, DataDirError
 from eventlog.raft.records import EntryKind
 from eventlog.state.memory import MemoryState
 from eventlog.store import sealed
-from eventlog.store.applied import load_cache
+from eventlog.store.applied import TxnView, load_cache
 from eventlog.store.codecs import POS, Q, decode_entry, stream_key, u64
 from eventlog.store.layout import DB_NAMES, Dbs, check_format, check_readable, open_existing
 from eventlog.store.ownership import DirLock
@@ -82,7 +82,9 @@ def _verify(env: Any, directory: Path) -> Verified:
         with env.begin() as txn:
             check_format(txn, dbs, directory)
             for name in DB_NAMES:
-                for key, raw in txn.cursor(db=getattr(dbs, name)):
+                if (db := getattr(dbs, name)) is None:  # a table newer than the store
+                    continue
+                for key, raw in txn.cursor(db=db):
                     sealed.verify(name, key, raw, _label(name, key))
                     found.records += 1
             _replay(txn, dbs, found)
@@ -142,6 +144,9 @@ def _replay(txn: Any, dbs: Dbs, found: _Count) -> None:
         head = None if sid is None else sealed.get(txn, dbs.stream_heads, "stream_heads", sid)
         if head != Q.pack(version):
             raise CorruptRecord("stream_heads", stream, f"not version {version}")
+    for name, position in state.tracked.items():
+        if TxnView(txn, dbs, cache).tracking(name) != position:
+            raise CorruptRecord("tracking", name, f"not at position {position}")
     if (cache.last_position, cache.digest) != (state.position, state.chain):
         raise CorruptRecord(
             "meta", "digest", f"the log's replay ends at position {state.position} with another"

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from eventlog.api import EventLog
-from eventlog.errors import InvalidRequest, LeaseHeld, WrongExpectedVersion
-from eventlog.records import NO_STREAM, NewEvent
+from eventlog.errors import InvalidRequest, LeaseHeld, TrackingConflict, WrongExpectedVersion
+from eventlog.records import NO_STREAM, NewEvent, Tracking
 
 _names = itertools.count()
 
@@ -179,3 +179,67 @@ class EventStoreContract:
         assert (released.released, released.owner, released.checkpoint) == (True, "worker-a", 9)
         taken = store.acquire_lease(name, "worker-b", 30.0)
         assert taken.owner == "worker-b" and taken.token > first.token
+
+    def test_a_tracking_record_commits_with_the_events_of_its_reaction(self, store: Store) -> None:
+        consumer, stream = fresh("consumer"), fresh()
+        assert store.max_tracking(consumer) is None
+        assert not store.has_tracking(consumer, 0)
+        result = store.append(stream, [ev("reaction")], NO_STREAM, tracking=Tracking(consumer, 7))
+        assert result.stream_version == 1
+        assert store.max_tracking(consumer) == 7
+        assert [store.has_tracking(consumer, p) for p in (6, 7, 8)] == [True, True, False]
+        later = store.append_multi([(stream, [ev("next")], 1)], tracking=Tracking(consumer, 9))
+        assert later.stream_version == 2
+        assert store.max_tracking(consumer) == 9
+
+    @pytest.mark.parametrize("position", [9, 8], ids=["same", "lower"])
+    def test_a_reaction_repeated_is_refused_typed_and_writes_nothing(
+        self, store: Store, position: int
+    ) -> None:
+        consumer, stream = fresh("consumer"), fresh()
+        store.append(stream, [ev("first")], NO_STREAM, tracking=Tracking(consumer, 9))
+        with pytest.raises(TrackingConflict) as refused:
+            store.append(stream, [ev("again")], tracking=Tracking(consumer, position))
+        assert (refused.value.name, refused.value.position, refused.value.recorded) == (
+            consumer,
+            position,
+            9,
+        )
+        assert [e.data for e in store.read_stream(stream)] == [b"first"]
+        assert store.max_tracking(consumer) == 9
+
+    def test_a_tracking_record_may_be_written_alone_and_positions_may_skip(
+        self, store: Store
+    ) -> None:
+        consumer = fresh("consumer")
+        before = store.read_all(from_position=1)
+        alone = store.append_multi([], tracking=Tracking(consumer, 21))
+        assert alone.stream_version == 0 and alone.first_position == alone.last_position + 1
+        assert store.read_all(from_position=1) == before, "no event written"
+        store.append_multi([], tracking=Tracking(consumer, 24))
+        with pytest.raises(TrackingConflict):
+            store.append_multi([], tracking=Tracking(consumer, 23))  # no filling in a gap
+        assert store.max_tracking(consumer) == 24
+        assert store.max_tracking(fresh("other")) is None, "each name its own record"
+
+    def test_a_retried_append_with_tracking_returns_its_first_result(self, store: Store) -> None:
+        consumer, stream, request_id = fresh("consumer"), fresh(), os.urandom(16)
+        tracking = Tracking(consumer, 3)
+        first = store.append(stream, [ev("once")], NO_STREAM, request_id=request_id,
+                             tracking=tracking)  # fmt: skip
+        again = store.append(stream, [ev("once")], NO_STREAM, request_id=request_id,
+                             tracking=tracking)  # fmt: skip
+        assert again == first, "the first result, not TrackingConflict"
+        assert len(store.read_stream(stream)) == 1
+
+    def test_a_tracking_record_that_cannot_mean_anything_is_refused_at_once(
+        self, store: Store
+    ) -> None:
+        with pytest.raises(InvalidRequest, match=r"tracking name must be 1\.\.256 bytes"):
+            store.append(fresh(), [ev("x")], tracking=Tracking("", 1))
+        with pytest.raises(InvalidRequest, match="tracking position must be an int"):
+            store.append(fresh(), [ev("x")], tracking=Tracking("c", -1))
+        with pytest.raises(InvalidRequest, match="at least one stream"):
+            store.append_multi([])
+        with pytest.raises(InvalidRequest, match=r"tracking name must be 1\.\.256 bytes"):
+            store.max_tracking("x" * 300)
