@@ -33,16 +33,19 @@ from eventlog.logs import configure_logging
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.records import (
     ANY,
+    MAX_FILTER_TERMS,
     NO_STREAM,
     Access,
     Alarm,
     AppendResult,
     Configuration,
+    EventFilter,
     LeaseGrant,
     LeaseStatus,
     MemberStatus,
     NewEvent,
     NodeStatus,
+    Page,
     RecordedEvent,
     RoleInfo,
     Tracking,
@@ -52,6 +55,7 @@ from eventlog.security.tls import TLSConfig
 
 __all__ = [
     "ANY",
+    "MAX_FILTER_TERMS",
     "NO_STREAM",
     "Access",
     "AccessChangeRefused",
@@ -65,6 +69,7 @@ __all__ = [
     "CorruptRecord",
     "DataDirError",
     "EmbeddedStore",
+    "EventFilter",
     "EventLog",
     "EventLogError",
     "EventTooLarge",
@@ -81,6 +86,7 @@ __all__ = [
     "NodeStatus",
     "NotLeader",
     "Overloaded",
+    "Page",
     "PermissionDenied",
     "ProposalDropped",
     "RecordedEvent",

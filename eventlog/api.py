@@ -15,9 +15,11 @@ from typing import Protocol
 from eventlog.records import (
     ANY,
     AppendResult,
+    EventFilter,
     LeaseGrant,
     NewEvent,
     NodeStatus,
+    Page,
     RecordedEvent,
     Tracking,
 )
@@ -76,15 +78,50 @@ class EventLog(Protocol):
         ...
 
     def read_all(
-        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
-    ) -> list[RecordedEvent]: ...
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Events in position order: every one, or those ``filter`` keeps (the node that
+        reads skips the rest, so they never travel)."""
+        ...
 
-    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+    def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
+    ) -> Page:
+        """One bounded read through ``filter``: what it kept, up to ``limit``, and the
+        position to go on from, past what it skipped."""
+        ...
+
+    def head(self) -> int:
+        """The position of the last event (linearizable on a cluster)."""
+        ...
+
+    def subscribe(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live, until the iterator is closed."""
         ...
 
-    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+    def subscribe_batches(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[list[RecordedEvent]]:
         """The same events in the batches they arrive in (each non-empty, in order)."""
+        ...
+
+    def subscribe_pages(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[Page]:
+        """The same as pages: through a filter, also pages of no events that move
+        ``next_position`` past a stretch of the log it skipped."""
         ...
 
     def acquire_lease(
@@ -146,12 +183,36 @@ class AsyncEventLog(Protocol):
     ) -> list[RecordedEvent]: ...
 
     async def read_all(
-        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
     ) -> list[RecordedEvent]: ...
 
-    def subscribe(self, from_position: int = 1) -> AsyncIterator[RecordedEvent]: ...
+    async def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
+    ) -> Page: ...
 
-    def subscribe_batches(self, from_position: int = 1) -> AsyncIterator[list[RecordedEvent]]: ...
+    async def head(self) -> int: ...
+
+    def subscribe(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> AsyncIterator[RecordedEvent]: ...
+
+    def subscribe_batches(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> AsyncIterator[list[RecordedEvent]]: ...
+
+    def subscribe_pages(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> AsyncIterator[Page]: ...
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0

@@ -30,9 +30,11 @@ from eventlog.raft.ready import Role
 from eventlog.records import (
     ANY,
     AppendResult,
+    EventFilter,
     LeaseGrant,
     NewEvent,
     NodeStatus,
+    Page,
     RecordedEvent,
     Tracking,
     tracking_covers,
@@ -258,27 +260,75 @@ class EmbeddedStore:
         return self.storage.read_stream_backwards(read.stream, read.from_version, read.limit)
 
     def read_all(
-        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
-        read = reads.ReadAll(from_position=from_position, limit=limit)
+        read = reads.ReadPage(from_position=from_position, limit=limit, filter=filter)
         reads.check_min_position(min_position)
-        return self.storage.read_all(read.from_position, read.limit)
+        if read.filter is None:
+            return self.storage.read_all(read.from_position, read.limit)
+        events: list[RecordedEvent] = []
+        start: int | None = read.from_position
+        while start is not None:
+            wanted = None if read.limit is None else read.limit - len(events)
+            page = self.storage.read_page(start, reads.page_limit(wanted), read.filter)
+            events += page.events
+            start = reads.next_filtered(page, read.limit, len(events))
+        return events
 
-    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+    def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
+    ) -> Page:
+        """One bounded read through ``filter``: what it kept, and how far it looked."""
+        self._check_open()
+        read = reads.ReadPage(from_position=from_position, limit=limit, filter=filter)
+        reads.check_min_position(min_position)
+        return self.storage.read_page(read.from_position, read.limit, read.filter)
+
+    def head(self) -> int:
+        """The position of the last event."""
+        self._check_open()
+        if self.core is None:
+            self.storage.refresh()
+        return int(self.storage.last_position())
+
+    def subscribe(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, then each new one as it is appended."""
-        for batch in self.subscribe_batches(from_position):
-            yield from batch
+        for page in self.subscribe_pages(from_position, filter=filter):
+            yield from page.events
 
-    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+    def subscribe_batches(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[list[RecordedEvent]]:
         """The same events, in batches of up to 1,000: whatever is there when asked."""
-        tail = Tail(
-            self.storage.read_all, reads.Subscribe(from_position=from_position).from_position
-        )
+        for page in self.subscribe_pages(from_position, filter=filter):
+            if page.events:
+                yield page.events
+
+    def subscribe_pages(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[Page]:
+        """The same, as pages: a filtered subscription also says how far it has looked when
+        a stretch of the log held nothing for it."""
+        read = reads.Subscribe(from_position=from_position, filter=filter)
+        tail = Tail(self.storage.read_page, read.from_position, read.filter)
         while not self._closed:
-            if events := tail.next_batch():
-                yield events
-            else:
+            page, due = tail.next_page()
+            if due:
+                yield page
+            if page.at_end:
                 self._wait_for_position(tail.position)
 
     def _wait_for_position(self, position: int) -> None:

@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 
-from eventlog.errors import DataDirError
+from eventlog.errors import DataDirError, InvalidRequest
 from eventlog.types import Position
 
 __all__ = [
     "ANY",
     "MANIFEST",
+    "MAX_FILTER_TERMS",
     "MAX_NUMBER",
     "MAX_STREAM_NAME_BYTES",
     "MAX_TRACKING_NAME_BYTES",
     "MAX_TYPE_BYTES",
     "NO_STREAM",
+    "SYSTEM_PREFIX",
     "TRACKING_PREFIX",
     "Access",
     "Alarm",
     "AppendResult",
     "Configuration",
+    "EventFilter",
     "LeaseGrant",
     "LeaseStatus",
     "Manifest",
     "MemberStatus",
     "NewEvent",
     "NodeStatus",
+    "Page",
     "RecordedEvent",
     "RoleInfo",
     "Tracking",
@@ -71,6 +76,92 @@ class RecordedEvent:
     metadata: bytes
     id: bytes
     timestamp: int
+
+
+MAX_FILTER_TERMS = 64
+"""Stream prefixes, and event types, one filter may name: each event read is tested against
+them on the node."""
+SYSTEM_PREFIX = "$"
+"""Streams whose names begin with it are the system's and its layers' own (snapshots,
+tracking, projections' bookkeeping): a filter leaves them out unless asked."""
+
+
+def _terms(values: Iterable[str], field: str, what: str, max_bytes: int) -> tuple[str, ...]:
+    """A filter's prefixes or types: a tuple of at most ``MAX_FILTER_TERMS`` non-empty strs
+    that fit the log's limits (one str alone is refused, not split into its letters),
+    checked where a filter is made, by a caller or from a frame."""
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise InvalidRequest(
+            f"a filter's {field} must be a tuple of names, not {type(values).__name__}"
+        )
+    if len(values) > MAX_FILTER_TERMS:
+        raise InvalidRequest(f"a filter's {field} name {MAX_FILTER_TERMS} at most")
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"a filter's {what} must be a str, not {type(value).__name__}")
+        if not value or len(value.encode()) > max_bytes:
+            raise InvalidRequest(f"a filter's {what} must be 1..{max_bytes} bytes: {value!r:.60}")
+    return tuple(values)
+
+
+def _stream_prefixes(values: Iterable[str]) -> tuple[str, ...]:
+    return _terms(values, "streams", "stream prefix", MAX_STREAM_NAME_BYTES)
+
+
+def _event_types(values: Iterable[str]) -> tuple[str, ...]:
+    return _terms(values, "types", "event type", MAX_TYPE_BYTES)
+
+
+@attrs.frozen(slots=True)
+class EventFilter:
+    """Which events of the log a consumer wants, decided by the node that reads them, so what
+    it skips never travels: events of streams whose names begin with one of ``streams`` (none
+    given: every stream), of one of ``types`` (none given: every type). Streams of the system
+    (``SYSTEM_PREFIX``) are left out unless ``system`` is set or one of ``streams`` names them."""
+
+    streams: tuple[str, ...] = attrs.field(default=(), converter=_stream_prefixes)
+    types: tuple[str, ...] = attrs.field(default=(), converter=_event_types)
+    system: bool = attrs.field(default=False)
+
+    @system.validator
+    def _check_system(self, _: attrs.Attribute[bool], value: object) -> None:
+        if type(value) is not bool:
+            raise InvalidRequest(f"a filter's system must be a bool, not {type(value).__name__}")
+
+    _type_set: frozenset[str] = attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(lambda f: frozenset(f.types), True)
+    )
+    _wants_system: bool = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda f: f.system or any(p.startswith(SYSTEM_PREFIX) for p in f.streams), True
+        ),
+    )
+
+    def matches(self, stream: str, type: str) -> bool:
+        if stream.startswith(SYSTEM_PREFIX) and not self._wants_system:
+            return False
+        if self.streams and not stream.startswith(self.streams):
+            return False
+        return not self._type_set or type in self._type_set
+
+
+@attrs.frozen(slots=True)
+class Page:
+    """One read of the log through a filter: the ``events`` it kept, and where to go on
+    (``next_position``: every position below it was looked at, kept or skipped, so a
+    consumer's checkpoint moves past what it skipped). ``head`` is the log's last position
+    when the page was read; ``next_position`` beyond it means the page reached the end."""
+
+    events: list[RecordedEvent]
+    next_position: int
+    head: int
+
+    @property
+    def at_end(self) -> bool:
+        return self.next_position > self.head
 
 
 MAX_TRACKING_NAME_BYTES = 256

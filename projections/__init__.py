@@ -20,7 +20,7 @@ from projections.errors import (
     ProjectionError,
     TargetError,
 )
-from projections.feed import Feed
+from projections.feed import Batch, Feed
 from projections.lease import LEASE_PREFIX, lease_name
 from projections.lmdb_target import LmdbProjection, LmdbTarget, LmdbWriter
 from projections.projection import Projection, Router, handles, handles_raw
@@ -32,6 +32,7 @@ from projections.worker import Worker, WorkerConfig
 
 __all__ = [
     "LEASE_PREFIX",
+    "Batch",
     "BatchResult",
     "Checkpoint",
     "CheckpointMoved",

@@ -2,15 +2,15 @@
 one transaction, under the worker's fencing token and poison policy.
 
 Runs in the target's thread (it blocks on the target's I/O). A batch either commits whole,
-with the checkpoint at its last event, or not at all, so a crash at any instant leaves the
-read model exactly at its checkpoint.
+with the checkpoint at the last position it covers, or not at all, so a crash at any instant
+leaves the read model exactly at its checkpoint.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 import attrs
@@ -18,6 +18,7 @@ import attrs
 from aggregates import DecodeError
 from eventlog import RecordedEvent
 from projections.errors import CheckpointMoved, Fenced, LeaseLost, PoisonEvent, TargetError
+from projections.feed import Batch
 from projections.projection import Projection, Router
 from projections.target import Checkpoint, DeadLetter, Target, Transaction
 
@@ -60,30 +61,32 @@ def claim(target: Target[H], projection: Projection[H], token: int) -> Checkpoin
 def apply_batch(
     target: Target[H],
     router: Router[H],
-    events: Sequence[RecordedEvent],
+    batch: Batch,
     *,
     token: int,
     policy: PoisonPolicy,
     still_owner: Callable[[], bool] = lambda: True,
 ) -> BatchResult:
-    """Apply ``events`` (dense, following the stored checkpoint) in one transaction.
+    """Apply ``batch`` (its stretch of the log follows the stored checkpoint) in one
+    transaction, with the checkpoint at the end of the stretch.
 
-    Under the stop policy a poison event raises ``PoisonEvent`` after the events before it
-    were committed, so the checkpoint names the last good event. ``still_owner`` is asked
-    just before the commit; if it says no, nothing is committed (``LeaseLost``)."""
+    Under the stop policy a poison event raises ``PoisonEvent`` after what came before it was
+    committed, so the checkpoint is just before the poison. ``still_owner`` is asked just
+    before the commit; if it says no, nothing is committed (``LeaseLost``)."""
     try:
-        return _apply_once(target, router, events, token, policy, still_owner)
+        return _apply_once(target, router, batch, token, policy, still_owner)
     except PoisonEvent as poison:
-        before = [event for event in events if event.position < poison.position]
-        if before:
-            _apply_once(target, router, before, token, policy, still_owner)
+        if poison.position > batch.first:
+            before = [event for event in batch.events if event.position < poison.position]
+            stretch = Batch(before, batch.first, poison.position - 1)
+            _apply_once(target, router, stretch, token, policy, still_owner)
         raise
 
 
 def _apply_once(
     target: Target[H],
     router: Router[H],
-    events: Sequence[RecordedEvent],
+    batch: Batch,
     token: int,
     policy: PoisonPolicy,
     still_owner: Callable[[], bool],
@@ -93,12 +96,12 @@ def _apply_once(
     try:
         if txn.start.token > token:
             raise Fenced(name, token, txn.start.token)
-        if txn.start.position != events[0].position - 1:
-            raise CheckpointMoved(name, events[0].position - 1, txn.start.position)
-        handled, parked = _run(txn, router, events, policy)
+        if txn.start.position != batch.first - 1:
+            raise CheckpointMoved(name, batch.first - 1, txn.start.position)
+        handled, parked = _run(txn, router, batch.events, policy)
         if not still_owner():
             raise LeaseLost(name, "the lease was not renewed in time; nothing committed")
-        checkpoint = Checkpoint(position=events[-1].position, token=token)
+        checkpoint = Checkpoint(position=batch.last, token=token)
         txn.commit(checkpoint)
     except BaseException:
         txn.rollback()
@@ -109,7 +112,7 @@ def _apply_once(
 def _run(
     txn: Transaction[H],
     router: Router[H],
-    events: Sequence[RecordedEvent],
+    events: list[RecordedEvent],
     policy: PoisonPolicy,
 ) -> tuple[int, list[PoisonEvent]]:
     handled, parked = 0, []

@@ -11,8 +11,14 @@ takes to apply (the client reading the subscription's socket does not bound its 
 A live subscription that delivers nothing while the log moves on (its node died, or is cut off
 from the leader) is dropped the same way, and the next one starts elsewhere.
 
+A feed may read through a filter (``EventFilter``: the event types a projection handles,
+its stream prefixes), applied by the node, so what it skips never travels; each batch still
+says which stretch of the log it covers, skipped positions included, so the checkpoint moves
+past them.
+
 Delivery is at least once and in order: events at positions already delivered are dropped,
-and a gap (which the log never has) makes the feed read again from the first missing position.
+and, without a filter, a gap (which the log never has) makes the feed read again from the
+first missing position.
 """
 
 from __future__ import annotations
@@ -20,12 +26,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Sequence
 
 import attrs
 import structlog
 
-from eventlog import RecordedEvent, Unavailable
+from eventlog import EventFilter, Page, RecordedEvent, Unavailable
 from projections.errors import FeedEnded
 from projections.source import EventSource
 
@@ -35,49 +40,62 @@ _END = object()
 """Put in the live buffer when the subscription ends (an embedded store was closed)."""
 
 
+@attrs.frozen
+class Batch:
+    """Events to apply, and the stretch of the log they cover: every position from ``first``
+    to ``last`` was looked at; the events are those of them the feed's filter kept (all of
+    them without one). A batch may hold no events: the filter skipped the whole stretch."""
+
+    events: list[RecordedEvent]
+    first: int
+    last: int
+
+
 @attrs.define
 class _Buffer:
-    """What a live subscription pushed and the worker has not taken: whole batches, as they
-    came, bounded by the number of events in them (``limit``), and the subscription's end
-    (``_END`` or its exception) last."""
+    """What a live subscription pushed and the worker has not taken: whole pages, as they
+    came, bounded by the number of events in them (``limit``; a page of none counts as one),
+    and the subscription's end (``_END`` or its exception) last."""
 
     limit: int
-    items: collections.deque[list[RecordedEvent] | object] = attrs.field(factory=collections.deque)
+    items: collections.deque[Page | object] = attrs.field(factory=collections.deque)
     events: int = 0
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     def full(self) -> bool:
         return self.events >= self.limit
 
-    async def put(self, item: list[RecordedEvent] | object) -> None:
+    async def put(self, item: Page | object) -> None:
         while self.full():  # wait for room: the subscription's socket is not read meanwhile
             await self._wait()
         self.items.append(item)
-        if isinstance(item, list):
-            self.events += len(item)
+        self.events += _weight(item)
         self._changed.set()
 
-    async def get(self, timeout: float) -> list[RecordedEvent] | object:
+    async def get(self, timeout: float) -> Page | object:
         async with asyncio.timeout(timeout):
             while not self.items:
                 await self._wait()
         return self.take()
 
-    def take(self) -> list[RecordedEvent] | object:
+    def take(self) -> Page | object:
         item = self.items.popleft()
-        if isinstance(item, list):
-            self.events -= len(item)
+        self.events -= _weight(item)
         self._changed.set()
         return item
 
-    def give_back(self, batch: list[RecordedEvent]) -> None:
-        """Put the rest of a batch taken in part back in front."""
-        self.items.appendleft(batch)
-        self.events += len(batch)
+    def give_back(self, page: Page) -> None:
+        """Put the rest of a page taken in part back in front."""
+        self.items.appendleft(page)
+        self.events += _weight(page)
 
     async def _wait(self) -> None:
         self._changed.clear()
         await self._changed.wait()
+
+
+def _weight(item: Page | object) -> int:
+    return max(1, len(item.events)) if isinstance(item, Page) else 0
 
 
 @attrs.define
@@ -89,10 +107,12 @@ class _Live:
 @attrs.define
 class Feed:
     """Batches from ``position`` on. Invariant: every event delivered so far had a position
-    below ``position``, and together they were dense from where the feed started."""
+    below ``position``, and together they are every event the filter keeps from where the
+    feed started to ``position - 1``."""
 
     source: EventSource
     position: int
+    filter: EventFilter | None = None
     batch_size: int = 2000
     live_buffer: int = 10_000
     follow: bool = True
@@ -104,46 +124,46 @@ class Feed:
     log: structlog.typing.FilteringBoundLogger = attrs.field(
         factory=lambda: structlog.get_logger(__name__)
     )
-    _prefetch: asyncio.Task[list[RecordedEvent]] | None = None
+    _prefetch: asyncio.Task[Page] | None = None
     _live: _Live | None = None
 
-    async def next_batch(self) -> list[RecordedEvent]:
-        """The next non-empty batch (empty only when caught up and not following)."""
+    async def next_batch(self) -> Batch | None:
+        """The next batch that moves the feed on (None once caught up, when not following)."""
         while True:
             if self._live is not None:
-                events = await self._from_live(self._live)
+                page = await self._from_live(self._live)
             else:
-                events = await self._pull()
-                if not events and not self.follow:
-                    return []
-            batch, gap_at = self._accept(events)
+                page = await self._pull()
+                if page.at_end and not page.events and not self.follow:
+                    return None
+            batch, gap_at = self._accept(page)
             if gap_at is not None:
                 self.log.warning("feed_gap", expected=self.position, got=gap_at)
                 await self._restart()
-            if batch:
+            if batch is not None:
                 return batch
 
     async def close(self) -> None:
         await self._restart()
 
     # -- pulling ------------------------------------------------------------------------------
-    async def _pull(self) -> list[RecordedEvent]:
+    async def _pull(self) -> Page:
         task = self._prefetch or asyncio.ensure_future(self._read(self.position))
         self._prefetch = None
-        events = await task
-        after = events[-1].position + 1 if events else self.position
-        if len(events) >= self.batch_size:
+        page = await task
+        after = max(page.next_position, self.position)
+        if not page.at_end:
             self._prefetch = asyncio.ensure_future(self._read(after))
         elif self.follow:
             self._go_live(after)
-        return events
+        return page
 
-    async def _read(self, start: int) -> list[RecordedEvent]:
+    async def _read(self, start: int) -> Page:
         """One read, retried while the cluster has no leader to answer it."""
         delay = 0.05
         while True:
             try:
-                return await self.source.read_all(start, self.batch_size)
+                return await self.source.read_page(start, self.batch_size, self.filter)
             except Unavailable as error:
                 self.log.warning("source_unavailable", position=start, reason=str(error))
                 await asyncio.sleep(delay)
@@ -157,43 +177,48 @@ class Feed:
 
     async def _pump(self, start: int, buffer: _Buffer) -> None:
         try:
-            async with contextlib.aclosing(self.source.subscribe_batches(start)) as batches:
-                async for batch in batches:
-                    await buffer.put(batch)
+            pages = self.source.subscribe_pages(start, self.filter)
+            async with contextlib.aclosing(pages) as pushed:
+                async for page in pushed:
+                    await buffer.put(page)
             await buffer.put(_END)
         except Exception as error:
             await buffer.put(error)
 
-    async def _from_live(self, live: _Live) -> list[RecordedEvent]:
-        """What the subscription pushed, whole batches joined up to ``batch_size`` events."""
+    async def _from_live(self, live: _Live) -> Page:
+        """What the subscription pushed, whole pages joined up to ``batch_size`` events."""
         buffer = live.buffer
         full = buffer.full()
+        nothing = Page([], self.position, self.position - 1)
         try:
             first = await buffer.get(self.stall_check)
         except TimeoutError:
             if await self._log_moved_on():
                 self.log.warning("subscription_stalled", position=self.position)
                 await self._stop_live()
-            return []
+            return nothing
         events: list[RecordedEvent] = []
+        reached = self.position
         item = first
-        while isinstance(item, list):
+        while isinstance(item, Page):
             room = self.batch_size - len(events)
-            if len(item) > room:
-                events += item[:room]
-                buffer.give_back(item[room:])
+            if len(item.events) > room:
+                events += item.events[:room]
+                reached = item.events[room - 1].position + 1
+                buffer.give_back(Page(item.events[room:], item.next_position, item.head))
                 break
-            events += item
+            events += item.events
+            reached = item.next_position
             if not buffer.items or len(events) >= self.batch_size:
                 break
             item = buffer.take()
         else:
-            await self._subscription_ended(item, bool(events))
-            return events
+            await self._subscription_ended(item, bool(events) or reached > self.position)
+            return Page(events, reached, reached - 1)
         if full:
             self.log.info("falling_behind", buffered=self.live_buffer, position=self.position)
             await self._stop_live()
-        return events
+        return Page(events, reached, reached - 1)
 
     async def _subscription_ended(self, ending: object, delivered: bool) -> None:
         """The source closed the subscription (the feed ends), or it failed: the feed reads
@@ -208,7 +233,7 @@ class Feed:
 
     async def _log_moved_on(self) -> bool:
         try:
-            return bool(await self.source.read_all(self.position, 1))
+            return await self.source.head() >= self.position
         except Unavailable:
             return False
 
@@ -228,14 +253,20 @@ class Feed:
                 await prefetch
         await self._stop_live()
 
-    def _accept(self, events: Sequence[RecordedEvent]) -> tuple[list[RecordedEvent], int | None]:
-        """Drop duplicates; stop at a gap. Returns the batch and where a gap was found."""
-        batch: list[RecordedEvent] = []
-        for event in events:
+    def _accept(self, page: Page) -> tuple[Batch | None, int | None]:
+        """Drop what was delivered already; without a filter, stop at a gap. Returns the batch
+        (None if the page moves nothing on) and where a gap was found."""
+        first, events = self.position, list[RecordedEvent]()
+        for event in page.events:
             if event.position < self.position:
                 continue
-            if event.position > self.position:
-                return batch, event.position
-            batch.append(event)
-            self.position += 1
-        return batch, None
+            if self.filter is None and event.position > self.position:
+                return _covering(events, first, self.position - 1), event.position
+            events.append(event)
+            self.position = event.position + 1
+        self.position = max(self.position, page.next_position)
+        return _covering(events, first, self.position - 1), None
+
+
+def _covering(events: list[RecordedEvent], first: int, last: int) -> Batch | None:
+    return Batch(events, first, last) if last >= first else None

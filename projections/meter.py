@@ -8,7 +8,7 @@ import time
 import attrs
 import structlog
 
-from eventlog import RecordedEvent
+from projections.feed import Batch
 
 
 @attrs.define
@@ -16,18 +16,20 @@ class Meter:
     log: structlog.typing.FilteringBoundLogger
     every: float = 10.0
     total: int = 0
-    """Events applied since the worker started (handled or passed over)."""
+    """Events applied since the worker started (handled or passed over; not those its
+    filter left out on the node)."""
     checkpoint: int = 0
     last_timestamp_ms: int = 0
     """The leader's clock when the last applied event was proposed."""
     _since: float = attrs.field(factory=time.monotonic)
     _counted: int = 0
 
-    def record(self, events: list[RecordedEvent]) -> None:
-        self.total += len(events)
-        self._counted += len(events)
-        self.checkpoint = events[-1].position
-        self.last_timestamp_ms = events[-1].timestamp
+    def record(self, batch: Batch) -> None:
+        self.total += len(batch.events)
+        self._counted += len(batch.events)
+        self.checkpoint = batch.last
+        if batch.events:
+            self.last_timestamp_ms = batch.events[-1].timestamp
 
     def due(self) -> bool:
         return time.monotonic() - self._since >= self.every

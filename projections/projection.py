@@ -14,7 +14,10 @@ read model through the target's handle::
 Handlers get the event decoded by the aggregates codec (upcast to its current class) and its
 ``Envelope`` (position, stream, version, metadata). ``handles_raw`` declares a handler that
 gets the undecoded ``RecordedEvent``, for events not written through the codec. Events of
-types without a handler are passed over (the checkpoint still moves past them).
+types without a handler are not read at all: the worker reads through a filter of the types
+its handlers name (and of ``streams``, the stream prefixes it reads, if it names any), which
+the node applies, and the checkpoint still moves past what it skipped. The system's own
+streams (``$snapshot-...``) are left out unless ``streams`` names them.
 
 Handlers must be deterministic functions of the read model and the event, since a rebuild
 must produce what incremental updates did, and must not commit: the worker commits their
@@ -31,7 +34,7 @@ from typing import ClassVar, Generic, TypeVar
 import attrs
 
 from aggregates import DEFAULT_REGISTRY, Codec, DomainEvent, Registry
-from eventlog import RecordedEvent
+from eventlog import MAX_FILTER_TERMS, EventFilter, RecordedEvent
 from projections.errors import ProjectionDefinitionError
 from projections.target import Target
 
@@ -77,6 +80,9 @@ class Projection(Generic[H]):
     or ``LmdbProjection`` (or implement ``open_target`` for another store)."""
 
     name: ClassVar[str]
+    streams: ClassVar[tuple[str, ...]] = ()
+    """Prefixes of the streams whose events it reads (a category, ``"account-"``); none:
+    every stream but the system's."""
     registry: ClassVar[Registry] = DEFAULT_REGISTRY
     """Where event classes and type names are looked up, and decoded from."""
     target_is_directory: ClassVar[bool] = False
@@ -128,6 +134,16 @@ class Router(Generic[H]):
         """Resolve every declared handler to a stored type name, or refuse the projection."""
         if not isinstance(getattr(projection, "name", None), str):
             raise ProjectionDefinitionError(f"{type(projection).__name__} has no name")
+        streams = type(projection).streams
+        if (
+            not isinstance(streams, tuple)
+            or len(streams) > MAX_FILTER_TERMS
+            or not all(isinstance(prefix, str) and prefix for prefix in streams)
+        ):
+            raise ProjectionDefinitionError(
+                f"{type(projection).__name__}.streams {streams!r}: a tuple of at most "
+                f"{MAX_FILTER_TERMS} stream prefixes, each a non-empty str"
+            )
         registry = type(projection).registry
         routes: dict[str, _Route] = {}
         for attribute, declared in type(projection)._declared.items():
@@ -142,6 +158,13 @@ class Router(Generic[H]):
 
     def handles(self, type_name: str) -> bool:
         return type_name in self.routes
+
+    @property
+    def filter(self) -> EventFilter:
+        """What the projection reads: the types it handles (every type, if it handles more
+        than a filter may name), of the streams it names."""
+        types = tuple(self.routes) if len(self.routes) <= MAX_FILTER_TERMS else ()
+        return EventFilter(streams=type(self.projection).streams, types=types)
 
     def apply(self, handle: H, recorded: RecordedEvent) -> bool:
         """Run the handler of ``recorded``'s type (decoding it first); False if it has none.

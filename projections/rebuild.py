@@ -80,7 +80,14 @@ class _Rebuild(Generic[H]):
         """Apply everything from position 1 to the end of the log; return the checkpoint."""
         router, meter = Router.bind(self.projection), Meter(self.log, every=10.0)
         total = await self.source.head()
-        feed = Feed(self.source, 1, batch_size=self.batch_size, follow=False, log=self.log)
+        feed = Feed(
+            self.source,
+            1,
+            filter=router.filter,
+            batch_size=self.batch_size,
+            follow=False,
+            log=self.log,
+        )
         try:
             while batch := await feed.next_batch():
                 result = await self.in_thread(

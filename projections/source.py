@@ -18,8 +18,9 @@ from typing import Protocol, TypeVar
 from eventlog import (
     AsyncClient,
     EmbeddedStore,
+    EventFilter,
     LeaseGrant,
-    RecordedEvent,
+    Page,
     TLSConfig,
     open_embedded,
     parse_addresses,
@@ -31,13 +32,16 @@ T = TypeVar("T")
 class EventSource(Protocol):
     """The committed log, as a projection worker uses it."""
 
-    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
-        """Committed events from ``from_position`` on, at most ``limit``."""
+    async def read_page(self, from_position: int, limit: int, filter: EventFilter | None) -> Page:
+        """Committed events from ``from_position`` on that ``filter`` keeps, at most
+        ``limit``, and how far the read looked (``EventLog.read_page``)."""
         ...
 
-    def subscribe_batches(self, from_position: int) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Committed events from ``from_position`` on, live, until closed, in the batches
-        they arrive in (each non-empty, in order)."""
+    def subscribe_pages(
+        self, from_position: int, filter: EventFilter | None
+    ) -> AsyncGenerator[Page, None]:
+        """The same, live, until closed, in the pages they arrive in (in order; through a
+        filter, a page may hold no events and still move on)."""
         ...
 
     async def head(self) -> int:
@@ -95,21 +99,21 @@ class ClientSource:
             credentials=self.credentials,
         )
 
-    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
-        return await self._reads.read_all(from_position, limit)
+    async def read_page(self, from_position: int, limit: int, filter: EventFilter | None) -> Page:
+        return await self._reads.read_page(from_position, limit, filter=filter)
 
-    async def subscribe_batches(
-        self, from_position: int
-    ) -> AsyncGenerator[list[RecordedEvent], None]:
+    async def subscribe_pages(
+        self, from_position: int, filter: EventFilter | None
+    ) -> AsyncGenerator[Page, None]:
         addresses = self.addresses
         first = self._subscriptions % max(1, len(addresses))
         self._subscriptions += 1
         client = self._client(addresses[first:] + addresses[:first], self.timeout)
-        subscription = client.subscribe_batches(from_position)
+        subscription = client.subscribe_pages(from_position, filter=filter)
         try:
-            async with contextlib.aclosing(subscription) as batches:
-                async for batch in batches:
-                    yield batch
+            async with contextlib.aclosing(subscription) as pages:
+                async for page in pages:
+                    yield page
         finally:
             await client.close()
 
@@ -150,26 +154,25 @@ class EmbeddedSource:
     async def _call(self, function: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._calls, function)
 
-    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
-        return await self._call(lambda: self.store.read_all(from_position, limit))
+    async def read_page(self, from_position: int, limit: int, filter: EventFilter | None) -> Page:
+        return await self._call(lambda: self.store.read_page(from_position, limit, filter=filter))
 
-    async def subscribe_batches(
-        self, from_position: int
-    ) -> AsyncGenerator[list[RecordedEvent], None]:
+    async def subscribe_pages(
+        self, from_position: int, filter: EventFilter | None
+    ) -> AsyncGenerator[Page, None]:
         # The store's subscription blocks while it waits for an append; it gets a thread of
         # its own, left to finish by itself (at the next append, or when the store closes).
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-subscription")
-        batches = self.store.subscribe_batches(from_position)
+        pages = self.store.subscribe_pages(from_position, filter=filter)
         loop = asyncio.get_running_loop()
         try:
-            while (batch := await loop.run_in_executor(thread, next, batches, None)) is not None:
-                yield batch
+            while (page := await loop.run_in_executor(thread, next, pages, None)) is not None:
+                yield page
         finally:
             thread.shutdown(wait=False)
 
     async def head(self) -> int:
-        status = await self._call(self.store.status)
-        return int(status.last_position)
+        return await self._call(self.store.head)
 
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0

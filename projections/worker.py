@@ -26,11 +26,10 @@ from typing import Generic, NoReturn, ParamSpec, TypeVar
 import attrs
 import structlog
 
-from eventlog import RecordedEvent
 from projections import generation
 from projections.apply import BatchResult, PoisonPolicy, apply_batch, claim
 from projections.errors import CheckpointMoved, Fenced, LeaseLost, PoisonEvent, TargetError
-from projections.feed import Feed
+from projections.feed import Batch, Feed
 from projections.lease import STANDBY_TRIES_PER_TTL, LeaseKeeper
 from projections.meter import Meter
 from projections.projection import Projection, Router
@@ -205,6 +204,7 @@ class Worker(Generic[H]):
         return Feed(
             self.source,
             self.keeper.checkpoint + 1,
+            filter=self.router.filter,
             batch_size=self.config.batch_size,
             live_buffer=self.config.live_buffer,
             log=self.log,
@@ -229,7 +229,7 @@ class Worker(Generic[H]):
         )
         return True
 
-    async def _apply(self, batch: list[RecordedEvent], token: int) -> BatchResult:
+    async def _apply(self, batch: Batch, token: int) -> BatchResult:
         return await self._in_thread(
             apply_batch,
             self._current_target(),
@@ -240,7 +240,7 @@ class Worker(Generic[H]):
             still_owner=self.keeper.valid,
         )
 
-    async def _committed(self, batch: list[RecordedEvent], result: BatchResult) -> None:
+    async def _committed(self, batch: Batch, result: BatchResult) -> None:
         self.keeper.checkpoint = result.checkpoint.position
         self.meter.record(batch)
         for poison in result.parked:

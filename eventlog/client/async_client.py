@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-
-import attrs
 
 from eventlog.client.access_calls import AccessCalls
 from eventlog.client.connection import DIAL_TIMEOUT, Connection, dial, requires_tls
 from eventlog.client.member_calls import MemberCalls
 from eventlog.client.policy import (
-    SUBSCRIPTION_PAUSE,
     Backoff,
     Retry,
     answer,
@@ -28,6 +25,7 @@ from eventlog.client.policy import (
     known_addresses,
     next_address,
 )
+from eventlog.client.read_calls import SUBSCRIPTION_BUFFER, ReadCalls
 from eventlog.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -46,7 +44,6 @@ from eventlog.records import (
     Manifest,
     NewEvent,
     NodeStatus,
-    RecordedEvent,
     Tracking,
     tracking_covers,
 )
@@ -58,13 +55,11 @@ __all__ = [
     "AsyncClient",
 ]
 
-SUBSCRIPTION_BUFFER = 8
-"""Batches a subscription holds for its consumer before it stops reading the socket."""
 COPY_BUFFER = 8
 """Chunks of a store copy (1 MiB each) a client holds before it stops reading the socket."""
 
 
-class AsyncClient(AccessCalls, MemberCalls):
+class AsyncClient(AccessCalls, MemberCalls, ReadCalls):
     """The event log of a cluster, as coroutines: any node's address will do; calls follow the
     leader and retry within ``timeout`` (the deadline of one call, retries included)."""
 
@@ -155,78 +150,6 @@ class AsyncClient(AccessCalls, MemberCalls):
         payload = await self._call("append", {"request": request.encoded})
         return answers.unpack_result(payload)
 
-    async def read_stream(
-        self,
-        stream: str,
-        from_version: int = 1,
-        limit: int | None = None,
-        *,
-        min_position: int | None = None,
-    ) -> list[RecordedEvent]:
-        read = reads.ReadStream(stream=stream, from_version=from_version, limit=limit)
-        return await self._read("read_stream", read, min_position)
-
-    async def read_stream_backwards(
-        self,
-        stream: str,
-        from_version: int | None = None,
-        limit: int | None = None,
-        *,
-        min_position: int | None = None,
-    ) -> list[RecordedEvent]:
-        """Events of ``stream`` newest first, from ``from_version`` (None: its last event)."""
-        read = reads.ReadStreamBackwards(stream=stream, from_version=from_version, limit=limit)
-        return await self._read("read_stream_backwards", read, min_position)
-
-    async def read_all(
-        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
-    ) -> list[RecordedEvent]:
-        read = reads.ReadAll(from_position=from_position, limit=limit)
-        return await self._read("read_all", read, min_position)
-
-    async def subscribe(self, from_position: int = 1) -> AsyncGenerator[RecordedEvent, None]:
-        """Committed events from ``from_position`` on, live, one at a time: the events of
-        ``subscribe_batches``."""
-        async with contextlib.aclosing(self.subscribe_batches(from_position)) as batches:
-            async for batch in batches:
-                for event in batch:
-                    yield event
-
-    async def subscribe_batches(
-        self, from_position: int = 1
-    ) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Committed events from ``from_position`` on, live, in the batches the node pushes
-        (up to 1,000 events each): a consumer that applies batches takes them as they come.
-        Each attempt has a connection of its own, so a slow consumer slows only its own
-        stream (TCP flow control); a failed one resumes after the last batch yielded, from
-        the next address."""
-        position = reads.Subscribe(from_position=from_position).from_position
-        while True:
-            connection: Connection | None = None
-            try:
-                connection = await self._dial(self._target, self.timeout)
-                args = reads.args_of(reads.Subscribe(from_position=position))
-                queue = connection.open_stream("subscribe", args, SUBSCRIPTION_BUFFER)
-                while True:
-                    item = await queue.get()
-                    self._learn(connection)
-                    if isinstance(item, Exception):
-                        raise item
-                    if isinstance(item, tuple):  # an answer instead of events: an error
-                        kind, payload = item
-                        answer(kind, payload, follow_leader=False)
-                        raise Retry(f"subscription ended: {payload!r:.80}")
-                    batch = [answers.unpack_event(raw) for raw in item]
-                    if batch:
-                        position = batch[-1].position + 1
-                        yield batch
-            except (Retry, OSError):
-                self._target = next_address(self.addresses, self._target)
-                await asyncio.sleep(self._rng.uniform(*SUBSCRIPTION_PAUSE))
-            finally:
-                if connection is not None:
-                    await connection.close()
-
     async def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
     ) -> LeaseGrant:
@@ -292,28 +215,6 @@ class AsyncClient(AccessCalls, MemberCalls):
             await connection.close()
 
     # -- calls, redirects and retries ------------------------------------------------------------
-    async def _read(
-        self, op: str, read: reads.PagedRead, min_position: int | None
-    ) -> list[RecordedEvent]:
-        """All the events ``read`` asks for, a page at a time (each page its own call): a
-        read of a long log never travels as one frame."""
-        reads.check_min_position(min_position)
-        result: list[RecordedEvent] = []
-        remaining: reads.PagedRead | None = read
-        while remaining is not None:
-            wanted = None if read.limit is None else read.limit - len(result)
-            page_read = attrs.evolve(remaining, limit=reads.page_limit(wanted))
-            args = reads.args_of(page_read)
-            if min_position is not None:
-                args["min_position"] = min_position
-            payload = await self._call(op, args, follow_leader=min_position is None)
-            page = [answers.unpack_event(raw) for raw in payload]
-            result.extend(page)
-            if read.limit is not None and len(result) >= read.limit:
-                break
-            remaining = reads.next_page(page_read, page)
-        return result
-
     async def _call(self, op: str, args: dict[str, Any], *, follow_leader: bool = True) -> Any:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout

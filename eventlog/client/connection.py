@@ -151,7 +151,7 @@ class Connection:
                 raise refused
             raise Retry(str(refused))
         stream = self.streams.get(call_id)
-        if kind in ("events", "chunk") and stream is not None:
+        if kind in ("events", "page", "chunk") and stream is not None:
             # Waits while the subscriber is behind: we stop reading, the socket fills, and
             # the node's pushes wait on TCP (flow control).
             await stream.put(payload)

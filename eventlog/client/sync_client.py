@@ -19,10 +19,12 @@ from eventlog.records import (
     Access,
     AppendResult,
     Configuration,
+    EventFilter,
     LeaseGrant,
     MemberStatus,
     NewEvent,
     NodeStatus,
+    Page,
     RecordedEvent,
     RoleInfo,
     Tracking,
@@ -162,9 +164,28 @@ class Client:
         )
 
     def read_all(
-        self, from_position: int = 1, limit: int | None = None, *, min_position: int | None = None
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
     ) -> list[RecordedEvent]:
-        return self._run(self._async.read_all, from_position, limit, min_position=min_position)
+        return self._run(
+            self._async.read_all, from_position, limit, filter=filter, min_position=min_position
+        )
+
+    def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        *,
+        filter: EventFilter | None = None,
+        min_position: int | None = None,
+    ) -> Page:
+        return self._run(
+            self._async.read_page, from_position, limit, filter=filter, min_position=min_position
+        )
 
     def acquire_lease(
         self, name: str, owner: str, ttl: float, *, checkpoint: int = 0
@@ -235,14 +256,24 @@ class Client:
     def revoke_permission(self, role: str, action: str, prefix: str = "") -> None:
         self._run(self._async.revoke_permission, role, action, prefix)
 
-    def subscribe(self, from_position: int = 1) -> Iterator[RecordedEvent]:
+    def subscribe(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[RecordedEvent]:
         """Committed events from ``from_position`` on, live; closing the iterator closes its
         connection."""
-        return self._iterate(self._async.subscribe(from_position))
+        return self._iterate(self._async.subscribe(from_position, filter=filter))
 
-    def subscribe_batches(self, from_position: int = 1) -> Iterator[list[RecordedEvent]]:
+    def subscribe_batches(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[list[RecordedEvent]]:
         """The same events in the batches the node pushes (``AsyncClient.subscribe_batches``)."""
-        return self._iterate(self._async.subscribe_batches(from_position))
+        return self._iterate(self._async.subscribe_batches(from_position, filter=filter))
+
+    def subscribe_pages(
+        self, from_position: int = 1, *, filter: EventFilter | None = None
+    ) -> Iterator[Page]:
+        """The same as pages, which say how far a filter has looked (``subscribe_pages``)."""
+        return self._iterate(self._async.subscribe_pages(from_position, filter=filter))
 
     def _iterate(self, iterator: AsyncGenerator[T, None]) -> Iterator[T]:
         try:

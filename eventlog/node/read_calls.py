@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from eventlog.errors import InvalidRequest, Unavailable
 from eventlog.protocol import answers, reads
 from eventlog.protocol.requests import check_tracking_name
-from eventlog.records import TRACKING_PREFIX, RecordedEvent
+from eventlog.records import TRACKING_PREFIX, EventFilter, Page, RecordedEvent
 from eventlog.security.permissions import Action
-from eventlog.store.reads import Tail
+from eventlog.store.reads import SCAN_POSITIONS, Tail
 
 if TYPE_CHECKING:
     from eventlog.node.server import ClientSession
@@ -24,6 +24,7 @@ __all__ = [
     "head",
     "leases",
     "read_all",
+    "read_page",
     "read_stream",
     "read_stream_backwards",
     "status",
@@ -81,6 +82,21 @@ async def read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     )
 
 
+async def read_page(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
+    """A read through a filter, answered as a page: what the filter kept, where the read
+    goes on and the head. A page whose whole scan lies below the head is settled."""
+    read = reads.ReadPage.from_args(args)
+    storage = session.node.storage
+    scan = SCAN_POSITIONS if read.filter is not None else _most(read.limit)
+    settled = read.from_position + scan - 1 <= storage.last_position()
+    await _read_barrier(session, args, settled=settled)
+    count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
+    return await session.read(
+        count,
+        lambda: answers.pack_page(storage.read_page(read.from_position, read.limit, read.filter)),
+    )
+
+
 async def read_stream(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadStream.from_args(args)
     read = reads.page_of(asked, asked.limit)
@@ -125,7 +141,8 @@ async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) 
     A connection holds a bounded number, so one that never reads buffers a bounded amount.
     Each batch is checked against the caller's permissions as they stand when it goes."""
     node = session.node
-    tail = Tail(node.storage.read_all, reads.Subscribe.from_args(args).from_position)
+    asked = reads.Subscribe.from_args(args)
+    tail = Tail(node.storage.read_page, asked.from_position, asked.filter)
     if session.subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
         raise InvalidRequest(
             f"a connection may hold {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at most"
@@ -137,18 +154,22 @@ async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) 
             if waiting <= 0:
                 await node.wait_position(tail.position)
                 continue
-            batch = await session.read(waiting, lambda: _pushed(tail))
-            if batch:
+            page, due = await session.read(waiting, tail.next_page)
+            if due:
                 session.allow(Action.READ)  # revoked since: the subscription ends, refused
-                session.send([call_id, "events", batch])
+                session.send([call_id, *_pushed(page, asked.filter)])
                 if not await _drained(session, node.config.subscriber_stall):
                     return None
     finally:
         session.subscriptions -= 1
 
 
-def _pushed(tail: Tail) -> list[Any]:
-    return [answers.pack_event(event) for event in tail.next_batch()]
+def _pushed(page: Page, filter: EventFilter | None) -> tuple[str, Any]:
+    """A page as it is pushed: its events alone (a subscription without a filter, as it
+    always was), or with where the filter has looked to (``answers.pack_page``)."""
+    if filter is None:
+        return "events", [answers.pack_event(event) for event in page.events]
+    return "page", answers.pack_page(page)
 
 
 async def _drained(session: ClientSession, stall: float) -> bool:

@@ -363,6 +363,7 @@ def _parse_call(frame: Any) -> tuple[int, str, dict[str, Any]]:
 
 HANDLERS: dict[str, tuple[Handler, Needs]] = {
     "read_all": (read_calls.read_all, None),
+    "read_page": (read_calls.read_page, None),
     "read_stream": (read_calls.read_stream, None),
     "read_stream_backwards": (read_calls.read_stream_backwards, None),
     "subscribe": (read_calls.subscribe, Action.READ),

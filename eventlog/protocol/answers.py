@@ -39,6 +39,7 @@ from eventlog.records import (
     Manifest,
     MemberStatus,
     NodeStatus,
+    Page,
     RecordedEvent,
     RoleInfo,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "pack_manifest",
     "pack_members",
     "pack_outcome_result",
+    "pack_page",
     "pack_result",
     "pack_role",
     "pack_status",
@@ -64,6 +66,7 @@ __all__ = [
     "unpack_lease",
     "unpack_manifest",
     "unpack_members",
+    "unpack_page",
     "unpack_result",
     "unpack_role",
     "unpack_status",
@@ -89,6 +92,24 @@ def unpack_event(raw: Any) -> RecordedEvent:
         )
     except (TypeError, ValueError) as error:
         raise CorruptRecord("event", None, str(error)) from error
+
+
+def pack_page(page: Page) -> dict[str, Any]:
+    return {
+        "events": [pack_event(event) for event in page.events],
+        "next": page.next_position,
+        "head": page.head,
+    }
+
+
+def unpack_page(raw: Any) -> Page:
+    """A page as a node sent it (a dict, which a pushed batch of events never is)."""
+    try:
+        return Page(
+            [unpack_event(event) for event in raw["events"]], int(raw["next"]), int(raw["head"])
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptRecord("page", None, str(error)) from error
 
 
 def pack_result(r: AppendResult) -> list[int]:

@@ -14,7 +14,13 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from eventlog.errors import InvalidRequest
-from eventlog.records import MAX_NUMBER, MAX_STREAM_NAME_BYTES, RecordedEvent
+from eventlog.records import (
+    MAX_NUMBER,
+    MAX_STREAM_NAME_BYTES,
+    EventFilter,
+    Page,
+    RecordedEvent,
+)
 
 __all__ = [
     "READ_PAGE_BYTES",
@@ -22,14 +28,18 @@ __all__ = [
     "PagedRead",
     "Read",
     "ReadAll",
+    "ReadPage",
     "ReadStream",
     "ReadStreamBackwards",
     "Subscribe",
     "args_of",
+    "check_filter",
     "check_min_position",
     "check_stream_name",
     "event_bytes",
+    "next_filtered",
     "next_page",
+    "pack_filter",
     "page_limit",
     "page_of",
     "within_page",
@@ -83,6 +93,25 @@ def check_min_position(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
+def check_filter(value: Any) -> EventFilter | None:
+    """A filter as a caller gave it (an ``EventFilter``, checked when it was made) or as it
+    travels (a dict of its fields, checked by making one)."""
+    if value is None or isinstance(value, EventFilter):
+        return value
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"a filter must be an EventFilter, not {type(value).__name__}")
+    unknown = set(value) - {"streams", "types", "system"}
+    if unknown:
+        raise InvalidRequest(f"a filter has no field {sorted(unknown)[0]!r}")
+    return EventFilter(value.get("streams", ()), value.get("types", ()), value.get("system", False))
+
+
+def pack_filter(value: EventFilter | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"streams": list(value.streams), "types": list(value.types), "system": value.system}
+
+
 R = TypeVar("R", bound="_Read")
 
 
@@ -104,6 +133,15 @@ class ReadAll(_Read):
 
 
 @attrs.frozen(kw_only=True)
+class ReadPage(_Read):
+    """A read of the log through a filter, answered with a ``Page``."""
+
+    from_position: int = attrs.field(default=1, validator=_position)
+    limit: int | None = attrs.field(default=None, validator=_limit)
+    filter: EventFilter | None = attrs.field(default=None, converter=check_filter)
+
+
+@attrs.frozen(kw_only=True)
 class ReadStream(_Read):
     stream: str = attrs.field(validator=_stream)
     from_version: int = attrs.field(default=1, validator=_version)
@@ -121,14 +159,21 @@ class ReadStreamBackwards(_Read):
 @attrs.frozen(kw_only=True)
 class Subscribe(_Read):
     from_position: int = attrs.field(default=1, validator=_position)
+    filter: EventFilter | None = attrs.field(default=None, converter=check_filter)
 
 
-Read = ReadAll | ReadStream | ReadStreamBackwards | Subscribe
+Read = ReadAll | ReadPage | ReadStream | ReadStreamBackwards | Subscribe
 
 
 def args_of(read: Read) -> dict[str, Any]:
-    """The fields as they travel."""
-    return attrs.asdict(read)
+    """The fields as they travel (a filter as a dict; none at all when there is none, which
+    is what a node that predates filters understands)."""
+    args = attrs.asdict(read, recurse=False)
+    if "filter" in args:
+        packed = pack_filter(args.pop("filter"))
+        if packed is not None:
+            args["filter"] = packed
+    return args
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -166,6 +211,15 @@ def page_limit(remaining: int | None) -> int:
 def page_of(read: P, remaining: int | None) -> P:
     """The read of one page of ``read``."""
     return attrs.evolve(read, limit=page_limit(remaining))
+
+
+def next_filtered(page: Page, limit: int | None, read: int) -> int | None:
+    """Where a filtered read goes on after ``page``, having kept ``read`` events of the
+    ``limit`` it wants (None: all of them): None once it has them or the page reached the
+    log's head."""
+    if (limit is not None and read >= limit) or page.at_end:
+        return None
+    return page.next_position
 
 
 def next_page(read: PagedRead, page: list[RecordedEvent]) -> PagedRead | None:

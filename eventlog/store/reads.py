@@ -10,13 +10,14 @@ written before spans, it decodes the entry whole, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import attrs
 
 from eventlog.errors import CorruptRecord
-from eventlog.protocol.reads import within_page
-from eventlog.records import RecordedEvent
+from eventlog.protocol.reads import READ_PAGE_BYTES, READ_PAGE_EVENTS, event_bytes
+from eventlog.records import EventFilter, Page, RecordedEvent
 from eventlog.state.batch import Spans, decode_batch, events_in_order
 from eventlog.state.machine import event_id
 from eventlog.store import sealed
@@ -25,6 +26,7 @@ from eventlog.store.layout import Dbs, Gate, Txn
 from eventlog.types import Position
 
 __all__ = [
+    "SCAN_POSITIONS",
     "SUBSCRIPTION_BATCH",
     "SUBSCRIPTION_BATCH_BYTES",
     "EventReader",
@@ -37,6 +39,11 @@ SUBSCRIPTION_BATCH = 1000
 SUBSCRIPTION_BATCH_BYTES = 1 << 20
 """Bytes of events' data and metadata after which a subscription's batch stops (it keeps the
 event that crossed the mark): what a reader that does not read can make a node buffer."""
+
+SCAN_POSITIONS = 20_000
+"""Positions one filtered read looks at, at most: a filter that matches little is answered in
+bounded pages, each saying how far it looked, not by one call that scans the whole log."""
+_SCAN_CHUNK = 1000
 
 Flat = tuple[str, str, bytes, bytes]
 """One event of a stored batch as a read needs it: stream, type, data, metadata."""
@@ -59,11 +66,38 @@ class EventReader:
             cursor = txn.cursor(db=self._dbs.positions)
             if cursor.set_range(Q.pack(max(from_position, 1))):
                 for key, raw in cursor:
-                    position = u64(key, "positions", key)
-                    refs.append((position, sealed.unseal("positions", key, raw, position)))
+                    refs.append(_ref(key, raw))
                     if len(refs) == limit:
                         break
             return self._recorded(txn, refs)
+
+    def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        filter: EventFilter | None = None,
+        max_bytes: int = READ_PAGE_BYTES,
+    ) -> Page:
+        """The events from ``from_position`` on that ``filter`` keeps: up to ``limit`` (at most
+        ``READ_PAGE_EVENTS``), about ``max_bytes``, looking at ``SCAN_POSITIONS`` at most."""
+        wanted = READ_PAGE_EVENTS if limit is None else min(limit, READ_PAGE_EVENTS)
+        start = max(from_position, 1)
+        kept: list[RecordedEvent] = []
+        size = 0
+        with self._gate.txn(self._env) as txn:
+            cursor = txn.cursor(db=self._dbs.positions)
+            head = u64(cursor.key(), "positions", cursor.key()) if cursor.last() else 0
+            looked = start - 1
+            if wanted > 0 and cursor.set_range(Q.pack(start)):
+                rows = islice(cursor, SCAN_POSITIONS if filter is not None else wanted)
+                while refs := [_ref(key, raw) for key, raw in islice(rows, _SCAN_CHUNK)]:
+                    for event in self._recorded(txn, refs, filter):
+                        kept.append(event)
+                        size += event_bytes(event)
+                        if len(kept) >= wanted or size >= max_bytes:
+                            return Page(kept, event.position + 1, head)
+                    looked = refs[-1][0]
+            return Page(kept, looked + 1, head)
 
     def read_stream(
         self, stream: str, from_version: int = 1, limit: int | None = None
@@ -119,9 +153,14 @@ class EventReader:
                     break
             return self._recorded(txn, refs)
 
-    def _recorded(self, txn: Txn, refs: Sequence[tuple[int, bytes | None]]) -> list[RecordedEvent]:
-        """Build events from ``(position, positions row)``, reading each entry once (the
-        events of one entry are adjacent in both position and version order)."""
+    def _recorded(
+        self,
+        txn: Txn,
+        refs: Sequence[tuple[int, bytes | None]],
+        filter: EventFilter | None = None,
+    ) -> list[RecordedEvent]:
+        """Build events from ``(position, positions row)``, those ``filter`` keeps, reading
+        each entry once (the events of one entry are adjacent in position and version order)."""
         rows: list[tuple[int, int, int, int]] = []
         wanted: dict[int, list[int]] = {}
         for position, row in refs:
@@ -143,6 +182,8 @@ class EventReader:
                 raise CorruptRecord(
                     "positions", position, f"no event {ordinal} in {log_index}"
                 ) from None
+            if filter is not None and not filter.matches(stream, kind):
+                continue
             result.append(
                 RecordedEvent(
                     position=Position(position),
@@ -179,6 +220,12 @@ class EventReader:
         return batch.timestamp_ms, flat.__getitem__
 
 
+def _ref(key: bytes, raw: bytes) -> tuple[int, bytes]:
+    """A row of ``positions``: the position, and where its event is."""
+    position = u64(key, "positions", key)
+    return position, sealed.unseal("positions", key, raw, position)
+
+
 def _sliced(spans: Spans) -> Callable[[int], Flat]:
     """Events by ordinal, decoding each request the first time one of its events is asked."""
     decoded: dict[int, list[Flat]] = {}
@@ -203,15 +250,29 @@ def _none(ordinal: int) -> Flat:
 @attrs.define
 class Tail:
     """Where a subscription stands in the log, whoever drives it (a node's connection, the
-    embedded store's iterator): the next batch from ``position`` on, and, when there is
-    none, the position to wait for."""
+    embedded store's iterator): the next page from ``position`` on through its ``filter``,
+    and, when a page reached the head, the position to wait for."""
 
-    read_all: Callable[[int, int | None], list[RecordedEvent]]
+    read_page: Callable[[int, int | None, EventFilter | None, int], Page]
     position: int
+    filter: EventFilter | None = None
+    _told: int = attrs.field(init=False)
+    """The position the consumer last heard of."""
 
-    def next_batch(self) -> list[RecordedEvent]:
-        events = self.read_all(self.position, SUBSCRIPTION_BATCH)
-        within_page(events, SUBSCRIPTION_BATCH_BYTES)
-        if events:
-            self.position = events[-1].position + 1
-        return events
+    def __attrs_post_init__(self) -> None:
+        self._told = self.position
+
+    def next_page(self) -> tuple[Page, bool]:
+        """The next page, and whether it is worth sending: it has events, or it moved the
+        position on (past what a filter skipped) and reached the head or a batch's worth of
+        positions, so a consumer of rare events still moves its checkpoint on and sees its
+        subscription is alive, a page at a time, not per position."""
+        page = self.read_page(
+            self.position, SUBSCRIPTION_BATCH, self.filter, SUBSCRIPTION_BATCH_BYTES
+        )
+        self.position = page.next_position
+        moved = self.position - self._told
+        due = bool(page.events) or (moved > 0 and (page.at_end or moved >= SUBSCRIPTION_BATCH))
+        if due:
+            self._told = self.position
+        return page, due

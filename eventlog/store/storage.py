@@ -26,9 +26,10 @@ import lmdb
 
 from eventlog.errors import DataDirError
 from eventlog.logs import library_logger
+from eventlog.protocol.reads import READ_PAGE_BYTES
 from eventlog.raft.membership import Membership
 from eventlog.raft.records import Entry, EntryKind, HardState
-from eventlog.records import LeaseGrant, Manifest, RecordedEvent
+from eventlog.records import EventFilter, LeaseGrant, Manifest, Page, RecordedEvent
 from eventlog.security.access import AccessState
 from eventlog.state.machine import WriteSet, apply_entry
 from eventlog.state.outcomes import Outcome
@@ -423,6 +424,16 @@ class LmdbStorage:
     def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]:
         """Events in position order from ``from_position`` (0 or less reads from the start)."""
         return self._reader.read_all(from_position, limit)
+
+    def read_page(
+        self,
+        from_position: int = 1,
+        limit: int | None = None,
+        filter: EventFilter | None = None,
+        max_bytes: int = READ_PAGE_BYTES,
+    ) -> Page:
+        """What ``filter`` keeps from ``from_position`` on, a bounded page (``EventReader``)."""
+        return self._reader.read_page(from_position, limit, filter, max_bytes)
 
     def read_stream(
         self, stream: str, from_version: int = 1, limit: int | None = None

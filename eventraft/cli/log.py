@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 
-from eventlog import ANY, AsyncClient, EventLogError, NewEvent, RecordedEvent
+from eventlog import (
+    ANY,
+    AsyncClient,
+    EventFilter,
+    EventLogError,
+    InvalidRequest,
+    NewEvent,
+    RecordedEvent,
+)
 from eventlog.protocol.addresses import parse_addresses
 from eventlog.protocol.answers import pack_status
 from eventlog.security.tls import TLSConfig
@@ -175,6 +183,19 @@ def append(
     help="Read this one stream.  [default: the whole log]",
 )
 @click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Read only streams whose names begin with this (repeatable), filtered by the node; "
+    "streams of the system ($...) only when named.  [default: every stream]",
+)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    help="Read only events of this type (repeatable), filtered by the node.  [default: every type]",
+)
+@click.option(
     "--from",
     "start",
     type=click.IntRange(min=1),
@@ -204,6 +225,8 @@ def read(
     addresses: str,
     cluster_id: str | None,
     stream: str | None,
+    categories: tuple[str, ...],
+    types: tuple[str, ...],
     start: int,
     limit: int | None,
     follow: bool,
@@ -216,12 +239,18 @@ def read(
     JSON, other text as a string, other bytes as "base64:..."; timestamps in ISO 8601, UTC."""
     if stream is not None:
         check_stream(stream, appending=False)
+        if categories or types:
+            raise click.UsageError("--stream reads one stream: --category and --type read the log")
+    try:
+        filter = EventFilter(streams=categories, types=types) if categories or types else None
+    except InvalidRequest as error:
+        raise click.BadParameter(str(error), param_hint="--category/--type") from None
 
     async def run() -> None:
         async with AsyncClient(
             addresses, timeout=timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
         ) as client:
-            events = _events(client, stream, start, limit, follow)
+            events = _events(client, stream, filter, start, limit, follow)
             await _print(events, limit, lambda event: click.echo(event_line(event, decode=decode)))
 
     try:
@@ -231,20 +260,31 @@ def read(
 
 
 def _events(
-    client: AsyncClient, stream: str | None, start: int, limit: int | None, follow: bool
+    client: AsyncClient,
+    stream: str | None,
+    filter: EventFilter | None,
+    start: int,
+    limit: int | None,
+    follow: bool,
 ) -> AsyncGenerator[RecordedEvent, None]:
     if follow:
-        return follow_stream(client, stream, start) if stream else client.subscribe(start)
-    return _read_once(client, stream, start, limit)
+        if stream is not None:
+            return follow_stream(client, stream, start)
+        return client.subscribe(start, filter=filter)
+    return _read_once(client, stream, filter, start, limit)
 
 
 async def _read_once(
-    client: AsyncClient, stream: str | None, start: int, limit: int | None
+    client: AsyncClient,
+    stream: str | None,
+    filter: EventFilter | None,
+    start: int,
+    limit: int | None,
 ) -> AsyncGenerator[RecordedEvent, None]:
     if stream is not None:
         events = await client.read_stream(stream, start, limit)
     else:
-        events = await client.read_all(start, limit)
+        events = await client.read_all(start, limit, filter=filter)
     for event in events:
         yield event
 
@@ -276,7 +316,9 @@ async def follow_stream(
     last = events[-1] if events else _first(await client.read_stream_backwards(stream, None, 1))
     after = max(known_end, last.position if last else 0)
     seen = max(from_version - 1, last.version if last else 0)
-    async with aclosing(client.subscribe(after + 1)) as live:
+    # The node sends only the events of streams named like it (a prefix: checked here too).
+    only = EventFilter(streams=(stream,), system=True)
+    async with aclosing(client.subscribe(after + 1, filter=only)) as live:
         async for event in live:
             if event.stream == stream and event.version > seen:
                 seen = event.version

@@ -18,7 +18,7 @@ import msgpack
 import pytest
 
 from aggregates import Format, Repository
-from eventlog import NewEvent, RecordedEvent
+from eventlog import EventFilter, NewEvent, RecordedEvent
 from eventlog.types import Position
 from eventraft.cli.log import follow_stream
 from eventraft.eventjson import event_line, iso_timestamp
@@ -63,6 +63,22 @@ def test_json_data_reads_as_json_and_timestamps_as_iso_8601_utc(cluster: LocalCl
         moment = datetime.fromisoformat(event["timestamp"])
         assert moment.tzinfo is not None and moment.utcoffset() == UTC.utcoffset(None)
         assert int(moment.timestamp() * 1000) == recorded.timestamp
+
+
+def test_read_filters_the_log_by_category_and_type(cluster: LocalCluster) -> None:
+    with cluster.client() as client:
+        first = client.append("cat-a-1", [NewEvent("Placed", b"1"), NewEvent("Paid", b"2")])
+        client.append("dog-1", [NewEvent("Placed", b"3")])
+        client.append("cat-b-1", [NewEvent("Placed", b"4")])
+    start = str(first.first_position)
+    placed = read_lines(cluster, "--from", start, "--category", "cat-", "--type", "Placed")
+    assert [e["data"] for e in placed] == [1, 4]
+    either = read_lines(cluster, "--from", start, "--category", "cat-a", "--category", "dog")
+    assert [e["data"] for e in either] == [1, 2, 3]
+    refused = eventraft("read", "--cluster", cluster.addresses, "--stream", "x", "--type", "T")
+    assert refused.returncode == 2 and "--stream reads one stream" in refused.stderr
+    empty = eventraft("read", "--cluster", cluster.addresses, "--type", "")
+    assert empty.returncode == 2 and "event type must be 1..256 bytes" in empty.stderr
 
 
 def test_iso_timestamps_keep_milliseconds() -> None:
@@ -286,10 +302,14 @@ class FakeLog:
     ) -> list[RecordedEvent]:
         return [e for e in reversed(self.log) if e.stream == stream][:limit]
 
-    async def subscribe(self, from_position: int) -> AsyncIterator[RecordedEvent]:
+    async def subscribe(
+        self, from_position: int, *, filter: EventFilter | None = None
+    ) -> AsyncIterator[RecordedEvent]:
         self.subscribed_from = from_position
         for event in self.live:
-            if event.position >= from_position:
+            if event.position >= from_position and (
+                filter is None or filter.matches(event.stream, event.type)
+            ):
                 yield event
 
 

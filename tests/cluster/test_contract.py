@@ -9,10 +9,11 @@ import pytest
 
 from eventlog.embedded import open_embedded
 from tests.cluster.contract import EventStoreContract, Store
+from tests.cluster.filter_contract import FilterContract
 from tests.cluster.harness import local_cluster
 
 
-class TestEmbedded(EventStoreContract):
+class TestEmbedded(EventStoreContract, FilterContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
         with open_embedded(tmp_path / "store") as store:
@@ -27,7 +28,7 @@ def cluster_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             yield client
 
 
-class TestCluster(EventStoreContract):
+class TestCluster(EventStoreContract, FilterContract):
     @pytest.fixture
     def store(self, cluster_client: Store) -> Store:
         return cluster_client

@@ -53,9 +53,10 @@ def test_a_subscription_sends_a_bounded_number_of_bytes_at_a_time(tmp_path: Path
                 ),
             )
             persist_and_apply(store, entry(index, request))
-        tail = Tail(store.read_all, 1)
+        tail = Tail(store.read_page, 1)
         batches = []
-        while batch := tail.next_batch():
+        while (page := tail.next_page()[0]).events:
+            batch = page.events
             batches.append(len(batch))
             assert sum(len(e.data) for e in batch[:-1]) < SUBSCRIPTION_BATCH_BYTES
         assert batches == [4, 4, 2]  # each stops at the event that reaches 1 MiB

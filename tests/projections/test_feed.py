@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 
-from eventlog import LeaseGrant, NewEvent, RecordedEvent, Unavailable
-from projections import Feed, FeedEnded
+from eventlog import EventFilter, LeaseGrant, NewEvent, Page, RecordedEvent, Unavailable
+from projections import Batch, Feed, FeedEnded
 from tests.polling import eventually
 from tests.projections.test_projection import recorded
 
@@ -37,26 +37,37 @@ class MemorySource:
     deaf: bool = False
     """The next subscription delivers nothing new (its node is cut off); then cleared."""
     push_batch: int = 1
-    """Events per pushed batch, at most (a node pushes up to 1,000)."""
+    """Positions per pushed page, at most (a node pushes up to 1,000 events)."""
+    scan: int = 1000
+    """Positions a filtered read looks at, at most (a node's ``SCAN_POSITIONS``)."""
     _appended: asyncio.Event = attrs.field(factory=asyncio.Event)
 
-    def append(self, count: int) -> None:
+    def append(self, count: int, type: str = "T") -> None:
         start = len(self.log) + 1
         for position in range(start, start + count):
-            self.log.append(recorded(NewEvent("T", b""), position=position))
+            self.log.append(recorded(NewEvent(type, b""), position=position))
         self._appended.set()
 
-    async def read_all(self, from_position: int, limit: int) -> list[RecordedEvent]:
+    async def read_page(self, from_position: int, limit: int, filter: EventFilter | None) -> Page:
         self.reads.append((from_position, limit))
         if self.unavailable:
             self.unavailable -= 1
             raise Unavailable("no leader")
-        return self.log[from_position - 1 : from_position - 1 + limit]
+        kept: list[RecordedEvent] = []
+        looked = from_position - 1
+        for event in self.log[from_position - 1 : from_position - 1 + self.scan]:
+            looked = event.position
+            if filter is None or filter.matches(event.stream, event.type):
+                kept.append(event)
+                if len(kept) == limit:
+                    break
+        return Page(kept, looked + 1, len(self.log))
 
-    async def subscribe_batches(
-        self, from_position: int
-    ) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Whatever the log holds when asked, in batches of up to ``push_batch`` events."""
+    async def subscribe_pages(
+        self, from_position: int, filter: EventFilter | None
+    ) -> AsyncGenerator[Page, None]:
+        """Whatever the log holds when asked, in pages of up to ``push_batch`` positions:
+        without a filter, a page ends at its last event, as a node's batches do."""
         self.subscriptions += 1
         self.open_subscriptions += 1
         skip, self.skip = self.skip, set()
@@ -71,10 +82,17 @@ class MemorySource:
             while True:
                 while position <= len(self.log):
                     end = min(len(self.log), position + self.push_batch - 1)
-                    batch = [e for e in self.log[position - 1 : end] if e.position not in skip]
+                    batch = [
+                        e
+                        for e in self.log[position - 1 : end]
+                        if e.position not in skip
+                        and (filter is None or filter.matches(e.stream, e.type))
+                    ]
                     position = end + 1
-                    if batch:
-                        yield batch
+                    if filter is not None:
+                        yield Page(batch, end + 1, len(self.log))
+                    elif batch:
+                        yield Page(batch, batch[-1].position + 1, len(self.log))
                 if self.ends:
                     return
                 self._appended.clear()
@@ -104,8 +122,9 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coroutine, 10))
 
 
-def positions(batch: list[RecordedEvent]) -> list[int]:
-    return [event.position for event in batch]
+def positions(batch: Batch | None) -> list[int]:
+    assert batch is not None
+    return [event.position for event in batch.events]
 
 
 async def collect(feed: Feed, until: int) -> list[int]:
@@ -216,7 +235,7 @@ def test_reads_are_retried_while_the_source_is_unavailable() -> None:
         source.append(3)
         feed = Feed(source, 1, batch_size=10, follow=False)
         assert positions(await feed.next_batch()) == [1, 2, 3]
-        assert await feed.next_batch() == []
+        assert await feed.next_batch() is None
 
     run(scenario())
 
@@ -258,6 +277,41 @@ def test_a_failing_subscription_is_read_past_and_replaced() -> None:
         source.append(1)
         assert positions(await feed.next_batch()) == [5]
         assert source.subscriptions == 2
+        await feed.close()
+
+    run(scenario())
+
+
+def test_a_filtered_feed_gets_what_it_wants_and_batches_cover_what_it_skipped() -> None:
+    async def scenario() -> None:
+        source = MemorySource(scan=10)
+        source.append(3, "Wanted")
+        source.append(25, "Other")
+        source.append(2, "Wanted")
+        feed = Feed(source, 1, batch_size=100, follow=False, filter=EventFilter(types=("Wanted",)))
+        batches = []
+        while (batch := await feed.next_batch()) is not None:
+            batches.append(batch)
+        assert [e.position for b in batches for e in b.events] == [1, 2, 3, 29, 30]
+        assert [(b.first, b.last) for b in batches] == [(1, 10), (11, 20), (21, 30)]
+        assert feed.position == 31, "past every position, the skipped ones too"
+
+    run(scenario())
+
+
+def test_a_filtered_live_feed_moves_past_pages_that_held_nothing_for_it() -> None:
+    async def scenario() -> None:
+        source = MemorySource(push_batch=5)
+        feed = Feed(source, 1, batch_size=100, filter=EventFilter(types=("Wanted",)))
+        source.append(1, "Wanted")
+        assert positions(await feed.next_batch()) == [1]
+        await eventually(lambda: source.open_subscriptions == 1)
+        source.append(5, "Other")
+        skipped = await feed.next_batch()
+        assert skipped is not None and skipped.events == []
+        assert (skipped.first, skipped.last) == (2, 6)
+        source.append(1, "Wanted")
+        assert positions(await feed.next_batch()) == [7]
         await feed.close()
 
     run(scenario())

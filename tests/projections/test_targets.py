@@ -14,6 +14,7 @@ import pytest
 
 from eventlog import NewEvent
 from projections import (
+    Batch,
     Checkpoint,
     CheckpointMoved,
     DeadLetter,
@@ -206,8 +207,12 @@ def sample(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any
     target.close()
 
 
-def events(*news: NewEvent, start: int = 1) -> list[Any]:
-    return [recorded(new, position=start + i, stream="acct") for i, new in enumerate(news)]
+def events(*news: NewEvent, start: int = 1) -> Batch:
+    """A dense batch: ``news`` recorded at ``start`` on."""
+    recorded_events = [
+        recorded(new, position=start + i, stream="acct") for i, new in enumerate(news)
+    ]
+    return Batch(recorded_events, start, start + len(news) - 1)
 
 
 def test_claim_runs_setup_stores_the_token_and_refuses_a_lower_one(

@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 
 from eventlog import EmbeddedStore, NewEvent, open_embedded
 from projections import (
+    Batch,
     EmbeddedSource,
     Fenced,
     PoisonEvent,
@@ -197,7 +198,7 @@ def test_a_former_owner_is_fenced_off_by_the_token_of_the_new_one(
             apply_batch(
                 target,
                 Router.bind(projection),
-                store.read_all(1, 4),
+                Batch(store.read_all(1, 4), 1, 4),
                 token=old.token,
                 policy=PoisonPolicy.STOP,
             )
@@ -272,3 +273,34 @@ def test_a_target_fenced_beyond_any_grant_is_refused_not_retried(
         wait_for(lambda: not worker.thread.is_alive(), 10, "the worker to stop")
     assert isinstance(worker.error, TargetError)
     assert "fencing token 99" in str(worker.error)
+
+
+class AccountTotals(Totals):
+    name = "account-totals"
+    streams = ("acct-",)
+
+
+def test_a_worker_reads_only_its_streams_and_types_and_its_checkpoint_moves_past_the_rest(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    seed(store, streams=2, each=10)
+    store.append("other-1", deposits(5))  # a type it handles, in a stream it does not read
+    store.append("acct-0", [NewEvent("Unhandled", b"")] * 1500)  # its stream, no handler
+    store.append("$snapshot-acct-0", [encode(Withdrawn(amount=1))])  # a system stream
+    store.append("acct-1", deposits(2))
+    path = tmp_path / "accounts.db"
+    with (
+        capture_logs() as logs,
+        in_thread(AccountTotals(), store, path, batch_size=64) as worker,
+    ):
+        wait_for(lambda: worker.checkpoint == last(store), 10, "catch-up past what it skips")
+        assert worker.worker.meter.total == 22, "only its own events travelled"
+        store.append("other-2", deposits(3))
+        head = last(store)
+        wait_for(lambda: worker.checkpoint == head, 10, "live, past events it does not want")
+    assert worker.error is None
+    assert not [log for log in logs if log["event"] == "subscription_stalled"]
+    model = sqlite_model(path)
+    acct = [e for e in store.read_all() if e.stream.startswith("acct-")]
+    assert model.totals == expected_totals(acct)
+    assert model.checkpoint == head
