@@ -16,6 +16,7 @@ from eventlog import (
     Client,
     NewEvent,
     PermissionDenied,
+    Tracking,
 )
 from eventlog.security.tls import TLSConfig
 from tests.cluster.harness import LocalCluster, local_cluster, wait_for
@@ -67,6 +68,110 @@ def test_a_user_may_do_what_its_roles_allow_and_nothing_else(tmp_path: Path) -> 
         assert after[: len(before)] == before
         assert [stream for _, stream, _ in after[len(before) :]] == ["orders-2"]
         assert cluster.wait_converged(timeout=20)
+
+
+def refused_as(call: Callable[[], Any]) -> tuple[str, str, str]:
+    """Who was refused what on which name, by a call that must be refused."""
+    with pytest.raises(PermissionDenied) as denied:
+        call()
+    return denied.value.user, denied.value.permission, denied.value.name
+
+
+def test_a_tracking_record_is_written_with_write_and_asked_for_with_read_on_its_own_name(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.append("orders-1", E)
+        streams = [("read", "orders-"), ("write", "orders-")]
+        admin.add_role("orders-clerk", streams)
+        admin.add_role("saga", [*streams, ("write", "$tracking-saga")])
+        admin.add_user("ann", "pw", ["orders-clerk"])
+        admin.add_user("sam", "pw", ["saga"])
+        before = snapshot(admin)
+        saga = Tracking("saga", 1)
+        with signed_in(cluster, tmp_path, "ann", "pw") as ann:
+            # Every stream allowed, the record not: nothing of the append is written.
+            for refused in (
+                lambda: ann.append("orders-2", E, tracking=saga),
+                lambda: ann.append_multi([("orders-2", E, -1), ("orders-3", E, -1)], tracking=saga),
+                lambda: ann.append_multi([], tracking=saga),
+            ):
+                assert refused_as(refused) == ("ann", "write", "$tracking-saga")
+            for asked in (
+                lambda: ann.max_tracking("saga"),
+                lambda: ann.max_tracking("saga", min_position=1),
+                lambda: ann.has_tracking("saga", 1),
+            ):
+                assert refused_as(asked) == ("ann", "read", "$tracking-saga")
+            assert snapshot(admin) == before
+            assert admin.max_tracking("saga") is None
+            ann.append("orders-2", E)  # the same append without the record is hers to make
+        with signed_in(cluster, tmp_path, "sam", "pw") as sam:
+            written = sam.append("orders-3", E, tracking=saga)
+            sam.append_multi([], tracking=Tracking("saga", 5))
+            other = Tracking("other", 1)
+            assert refused_as(lambda: sam.append("orders-4", E, tracking=other)) == (
+                "sam",
+                "write",
+                "$tracking-other",
+            )
+            # Writing a record is not reading it.
+            assert refused_as(lambda: sam.max_tracking("saga")) == ("sam", "read", "$tracking-saga")
+            admin.grant_permission("saga", "read", "$tracking-saga")
+            assert sam.max_tracking("saga") == 5
+            assert sam.max_tracking("saga", min_position=written.last_position) == 5
+            assert sam.has_tracking("saga", 5) and not sam.has_tracking("saga", 6)
+            assert refused_as(lambda: sam.has_tracking("other", 1)) == (
+                "sam",
+                "read",
+                "$tracking-other",
+            )
+        after = snapshot(admin)
+        assert after[: len(before)] == before
+        assert [stream for _, stream, _ in after[len(before) :]] == ["orders-2", "orders-3"]
+        assert (admin.max_tracking("saga"), admin.max_tracking("other")) == (5, None)
+
+
+def test_the_writer_role_writes_every_tracking_record_and_the_reader_reads_them(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.add_user("wes", "pw", ["writer"])
+        admin.add_user("rea", "pw", ["reader"])
+        admin.add_user("ops", "pw", ["operator"])
+        with signed_in(cluster, tmp_path, "wes", "pw") as wes:
+            wes.append("orders-1", E, tracking=Tracking("billing", 1))
+            wes.append_multi([], tracking=Tracking("shipping", 4))
+            assert (wes.max_tracking("billing"), wes.max_tracking("shipping")) == (1, 4)
+            assert wes.has_tracking("shipping", 4)
+        before = snapshot(admin)
+        with signed_in(cluster, tmp_path, "rea", "pw") as rea:
+            assert (rea.max_tracking("billing"), rea.max_tracking("shipping")) == (1, 4)
+            assert rea.has_tracking("billing", 1) and not rea.has_tracking("billing", 2)
+            billing = Tracking("billing", 2)
+            assert refused_as(lambda: rea.append("orders-1", E, tracking=billing)) == (
+                "rea",
+                "write",
+                "orders-1",
+            )
+            assert refused_as(lambda: rea.append_multi([], tracking=billing)) == (
+                "rea",
+                "write",
+                "$tracking-billing",
+            )
+        with signed_in(cluster, tmp_path, "ops", "pw") as ops:
+            assert refused_as(lambda: ops.max_tracking("billing")) == (
+                "ops",
+                "read",
+                "$tracking-billing",
+            )
+            assert refused_as(lambda: ops.append_multi([], tracking=Tracking("billing", 2))) == (
+                "ops",
+                "write",
+                "$tracking-billing",
+            )
+        assert snapshot(admin) == before
+        assert (admin.max_tracking("billing"), admin.max_tracking("shipping")) == (1, 4)
 
 
 def calls_of_every_kind(client: Client) -> dict[str, Callable[[], Any]]:
