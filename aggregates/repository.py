@@ -8,7 +8,7 @@ unregistered handled event fails at start-up, not at the first load.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from aggregates.aggregate import Aggregate
@@ -23,8 +23,15 @@ from aggregates.retry import (
     retry_on_conflict,
     retry_on_conflict_async,
 )
-from aggregates.saving import NOTHING_SAVED, SavePlan, SaveResult
-from eventlog import AppendResult, AsyncEventLog, EventLog, RecordedEvent, WrongExpectedVersion
+from aggregates.saving import NOTHING_SAVED, SavePlan, SaveResult, StreamAppend
+from eventlog import (
+    AppendResult,
+    AsyncEventLog,
+    EventLog,
+    RecordedEvent,
+    Tracking,
+    WrongExpectedVersion,
+)
 
 A = TypeVar("A", bound=Aggregate)
 DEFAULT_PAGE_SIZE = 5000
@@ -64,8 +71,13 @@ class _Core:
             page_size=self.page_size,
         )
 
-    def plan(self, aggregates: tuple[Aggregate, ...]) -> SavePlan:
-        return SavePlan(self.codec, aggregates, self.policy_for)
+    def plan(
+        self,
+        aggregates: tuple[Aggregate, ...],
+        tracking: Tracking | None,
+        appends: Iterable[StreamAppend],
+    ) -> SavePlan:
+        return SavePlan(self.codec, aggregates, self.policy_for, tracking=tracking, appends=appends)
 
 
 class Repository:
@@ -102,14 +114,23 @@ class Repository:
             return self.store.read_stream(read.stream, read.from_version, read.limit)
         return self.store.read_stream_backwards(read.stream, read.from_version, read.limit)
 
-    def save(self, *aggregates: Aggregate) -> SaveResult:
-        """Append the pending events of all ``aggregates`` atomically; ``ConcurrencyError``
-        (nothing written) if any of them was saved by someone else since it was loaded."""
-        plan = self._core.plan(aggregates)
+    def save(
+        self,
+        *aggregates: Aggregate,
+        tracking: Tracking | None = None,
+        appends: Iterable[StreamAppend] = (),
+    ) -> SaveResult:
+        """Append the pending events of all ``aggregates`` atomically, with ``tracking`` and
+        the raw ``appends`` (``(stream, events, expected_version)``) if given;
+        ``ConcurrencyError`` (nothing written) if any of them was saved by someone else since
+        it was loaded, ``TrackingConflict`` if the tracking record is there already."""
+        plan = self._core.plan(aggregates, tracking, appends)
         if plan.empty:
             return NOTHING_SAVED
         try:
-            result: AppendResult = self.store.append_multi(plan.appends, request_id=plan.request_id)
+            result: AppendResult = self.store.append_multi(
+                plan.appends, request_id=plan.request_id, tracking=plan.tracking
+            )
         except WrongExpectedVersion as error:
             conflict = plan.conflict(error)
             if conflict is error:
@@ -167,12 +188,19 @@ class AsyncRepository:
             return await self.store.read_stream(read.stream, read.from_version, read.limit)
         return await self.store.read_stream_backwards(read.stream, read.from_version, read.limit)
 
-    async def save(self, *aggregates: Aggregate) -> SaveResult:
-        plan = self._core.plan(aggregates)
+    async def save(
+        self,
+        *aggregates: Aggregate,
+        tracking: Tracking | None = None,
+        appends: Iterable[StreamAppend] = (),
+    ) -> SaveResult:
+        plan = self._core.plan(aggregates, tracking, appends)
         if plan.empty:
             return NOTHING_SAVED
         try:
-            result = await self.store.append_multi(plan.appends, request_id=plan.request_id)
+            result = await self.store.append_multi(
+                plan.appends, request_id=plan.request_id, tracking=plan.tracking
+            )
         except WrongExpectedVersion as error:
             conflict = plan.conflict(error)
             if conflict is error:

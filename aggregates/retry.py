@@ -36,12 +36,15 @@ def retry_on_conflict(
     *,
     attempts: int = DEFAULT_ATTEMPTS,
     backoff: float = DEFAULT_BACKOFF,
+    conflicts: tuple[type[Exception], ...] = (ConcurrencyError,),
 ) -> T:
+    """``unit_of_work()``, repeated when it raises one of ``conflicts`` (a raw append's
+    ``WrongExpectedVersion`` too, if named)."""
     _check(attempts)
     for attempt in range(attempts):
         try:
             return unit_of_work()
-        except ConcurrencyError:
+        except conflicts:
             if attempt == attempts - 1:
                 raise
         time.sleep(_pause(attempt, backoff))
@@ -53,12 +56,13 @@ async def retry_on_conflict_async(
     *,
     attempts: int = DEFAULT_ATTEMPTS,
     backoff: float = DEFAULT_BACKOFF,
+    conflicts: tuple[type[Exception], ...] = (ConcurrencyError,),
 ) -> T:
     _check(attempts)
     for attempt in range(attempts):
         try:
             return await unit_of_work()
-        except ConcurrencyError:
+        except conflicts:
             if attempt == attempts - 1:
                 raise
         await asyncio.sleep(_pause(attempt, backoff))

@@ -8,6 +8,10 @@ appended with ANY: they only move with their aggregate's stream, in the same app
 
 The request id is derived from the pending events' ids, so repeating a save whose outcome is
 unknown (``eventlog.Unavailable``) returns the first outcome and never appends twice.
+
+A save may carry more than aggregates: a consumer's tracking record (``eventlog.Tracking``:
+a process manager's "I reacted to position N", in the same atomic append as its reaction)
+and raw appends of events of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from aggregates.policy import SnapshotPolicy
 from aggregates.registry import AggregateSpec
 from aggregates.snapshots import encode_snapshot
 from aggregates.streams import aggregate_stream, snapshot_stream
-from eventlog import ANY, AppendResult, NewEvent, WrongExpectedVersion
+from eventlog import ANY, AppendResult, NewEvent, Tracking, WrongExpectedVersion
 
 _log = structlog.get_logger(__name__)
 StreamAppend = tuple[str, Iterable[NewEvent], int]
@@ -57,7 +61,11 @@ class SavePlan:
         codec: Codec,
         aggregates: Iterable[Aggregate],
         policy_for: Callable[[AggregateSpec], SnapshotPolicy],
+        *,
+        tracking: Tracking | None = None,
+        appends: Iterable[StreamAppend] = (),
     ) -> None:
+        self.tracking = tracking
         self._entries: dict[str, _Entry] = {}
         events: list[StreamAppend] = []
         snapshots: list[StreamAppend] = []
@@ -71,12 +79,22 @@ class SavePlan:
                 snapshot = _snapshot(aggregate, entry.spec, codec)
                 if snapshot is not None:
                     snapshots.append((snapshot_stream(entry.stream), [snapshot], ANY))
-        self.appends = events + snapshots
+        self.appends = events + [(s, list(e), v) for s, e, v in appends] + snapshots
+        self.request_id = self._request_id(tracking)
+
+    def _request_id(self, tracking: Tracking | None) -> bytes | None:
+        """From the pending events' ids (and the tracking record); None when no aggregate
+        has events: the store then picks one per call (raw events alike need not be one
+        request)."""
+        if not self._entries:
+            return None
         digest = hashlib.sha256()
         for entry in self._entries.values():
             for event in entry.aggregate.pending_events:
                 digest.update(event.meta.event_id.encode())
-        self.request_id = digest.digest()[:16]
+        if tracking is not None:
+            digest.update(f"\0{tracking.name}\0{tracking.position}".encode())
+        return digest.digest()[:16]
 
     def _entry(self, codec: Codec, aggregate: Aggregate) -> _Entry:
         spec = codec.registry.aggregate_for(type(aggregate))
@@ -89,7 +107,7 @@ class SavePlan:
 
     @property
     def empty(self) -> bool:
-        return not self.appends
+        return not self.appends and self.tracking is None
 
     def saved(self, result: AppendResult) -> SaveResult:
         """The append succeeded: the aggregates have nothing pending any more."""

@@ -23,7 +23,9 @@ from projections.errors import (
 from projections.feed import Batch, Feed
 from projections.lease import LEASE_PREFIX, lease_name
 from projections.lmdb_target import LmdbProjection, LmdbTarget, LmdbWriter
+from projections.process import DEAD_LETTER_PREFIX, ProcessManager, Unit, dead_letter_stream
 from projections.projection import Projection, Router, handles, handles_raw
+from projections.reacting import ProcessWorker
 from projections.rebuild import Progress, RebuildResult, rebuild
 from projections.source import ClientSource, EmbeddedSource, EventSource
 from projections.sqlite_target import SqliteProjection, SqliteTarget
@@ -31,6 +33,7 @@ from projections.target import Checkpoint, DeadLetter, Target, Transaction
 from projections.worker import Worker, WorkerConfig
 
 __all__ = [
+    "DEAD_LETTER_PREFIX",
     "LEASE_PREFIX",
     "Batch",
     "BatchResult",
@@ -50,6 +53,8 @@ __all__ = [
     "LmdbWriter",
     "PoisonEvent",
     "PoisonPolicy",
+    "ProcessManager",
+    "ProcessWorker",
     "Progress",
     "Projection",
     "ProjectionDefinitionError",
@@ -61,10 +66,12 @@ __all__ = [
     "Target",
     "TargetError",
     "Transaction",
+    "Unit",
     "Worker",
     "WorkerConfig",
     "apply_batch",
     "claim",
+    "dead_letter_stream",
     "handles",
     "handles_raw",
     "lease_name",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,7 +15,9 @@ import structlog
 
 from projections.apply import PoisonPolicy
 from projections.errors import Interrupted
+from projections.process import ProcessManager
 from projections.projection import Projection
+from projections.reacting import ProcessWorker
 from projections.rebuild import Progress, RebuildResult, rebuild
 from projections.source import EventSource
 from projections.worker import Worker, WorkerConfig
@@ -37,6 +39,30 @@ def _on_signals(react: Callable[[signal.Signals], None]) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
+def _serve(
+    name: str,
+    open_source: Callable[[], EventSource],
+    work: Callable[[EventSource, asyncio.Event], Awaitable[None]],
+) -> None:
+    """Open the source, ``work`` until SIGTERM or SIGINT sets the stop event, close it."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        def request_stop(sig: signal.Signals) -> None:
+            _log.info("stopping", signal=sig.name, worker=name)
+            stop.set()
+
+        with _on_signals(request_stop):
+            source = open_source()
+            try:
+                await work(source, stop)
+            finally:
+                await source.close()
+
+    asyncio.run(main())
+
+
 def run_worker(
     projection: Projection[H],
     open_source: Callable[[], EventSource],
@@ -45,21 +71,23 @@ def run_worker(
 ) -> None:
     """Run one worker until SIGTERM or SIGINT (then return normally)."""
 
-    async def main() -> None:
-        stop = asyncio.Event()
+    async def work(source: EventSource, stop: asyncio.Event) -> None:
+        await Worker(projection, source, target, config).run(stop)
 
-        def request_stop(sig: signal.Signals) -> None:
-            _log.info("stopping", signal=sig.name, projection=projection.name)
-            stop.set()
+    _serve(projection.name, open_source, work)
 
-        with _on_signals(request_stop):
-            source = open_source()
-            try:
-                await Worker(projection, source, target, config).run(stop)
-            finally:
-                await source.close()
 
-    asyncio.run(main())
+def run_process_manager(
+    manager: ProcessManager,
+    open_source: Callable[[], EventSource],
+    config: WorkerConfig,
+) -> None:
+    """Run one process manager's worker until SIGTERM or SIGINT (then return normally)."""
+
+    async def work(source: EventSource, stop: asyncio.Event) -> None:
+        await ProcessWorker(manager, source, source.blocking_log(), config).run(stop)
+
+    _serve(manager.name, open_source, work)
 
 
 def run_rebuild(

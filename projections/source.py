@@ -17,8 +17,10 @@ from typing import Protocol, TypeVar
 
 from eventlog import (
     AsyncClient,
+    Client,
     EmbeddedStore,
     EventFilter,
+    EventLog,
     LeaseGrant,
     Page,
     TLSConfig,
@@ -56,6 +58,11 @@ class EventSource(Protocol):
 
     async def leases(self) -> list[LeaseGrant]: ...
 
+    def blocking_log(self) -> EventLog:
+        """The same log as a blocking ``EventLog``, for a process manager's handlers (which
+        run in a thread of their own); closed with the source."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -83,6 +90,7 @@ class ClientSource:
         self._reads = self._client(given, timeout)
         self._leases = self._client(given, lease_timeout)
         self._subscriptions = 0
+        self._blocking: Client | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -131,9 +139,22 @@ class ClientSource:
     async def leases(self) -> list[LeaseGrant]:
         return await self._leases.leases()
 
+    def blocking_log(self) -> EventLog:
+        if self._blocking is None:
+            self._blocking = Client(
+                self.addresses,
+                self.timeout,
+                cluster_id=self.cluster_id,
+                tls=self.tls,
+                credentials=self.credentials,
+            )
+        return self._blocking
+
     async def close(self) -> None:
         await self._reads.close()
         await self._leases.close()
+        if self._blocking is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._blocking.close)
 
 
 class EmbeddedSource:
@@ -186,6 +207,9 @@ class EmbeddedSource:
 
     async def leases(self) -> list[LeaseGrant]:
         return await self._call(self.store.leases)
+
+    def blocking_log(self) -> EventLog:
+        return self.store
 
     async def close(self) -> None:
         if self._owns_store:

@@ -103,7 +103,7 @@ class Worker(Generic[H]):
                     await self._active(grant.token, stop)
                 except (LeaseLost, Fenced) as error:
                     self.log.warning("ownership_lost", reason=str(error))
-                    await _wait_or_stop(stop, self.config.lease_ttl / STANDBY_TRIES_PER_TTL)
+                    await wait_or_stop(stop, self.config.lease_ttl / STANDBY_TRIES_PER_TTL)
         finally:
             await self.keeper.release()
             await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
@@ -179,7 +179,7 @@ class Worker(Generic[H]):
     async def _follow(self, token: int, stop: asyncio.Event) -> None:
         feed = self._feed()
         try:
-            while (batch := await _first_or_stop(feed.next_batch(), stop)) is not None:
+            while (batch := await first_or_stop(feed.next_batch(), stop)) is not None:
                 if await self._target_moved(token):
                     await feed.close()
                     feed = self._feed()
@@ -261,12 +261,12 @@ class Worker(Generic[H]):
             return None
 
 
-async def _wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _first_or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T | None:
+async def first_or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T | None:
     """What ``awaitable`` gives, or None as soon as ``stop`` is set (``awaitable`` is then
     cancelled, as it is if this call is)."""
     task = asyncio.ensure_future(awaitable)

@@ -178,7 +178,8 @@ def test_the_readme_followed_literally_works(reader: Reader) -> None:
         cents = sorted(row[0] for row in db.execute("SELECT cents FROM total"))
     finally:
         db.close()
-    assert cents == [2_500, 10_000], "the bank's deposit and its transfer, projected"
+    # The bank's deposit and its transfer; then the saga's: alice's 500 and the 200 it gave bob.
+    assert cents == [200, 500, 2_500, 10_000], "every deposit, projected"
     reader.stop_all()
 
 

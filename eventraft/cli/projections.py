@@ -1,4 +1,5 @@
-"""``eventraft project`` (one projection worker process) and ``eventraft rebuild``."""
+"""``eventraft project`` (one worker process: of a projection, or of a process manager) and
+``eventraft rebuild``."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from eventraft.cli.tls_options import client_options
 from projections.apply import PoisonPolicy
 from projections.errors import Interrupted, PoisonEvent, ProjectionDefinitionError, ProjectionError
 from projections.loading import load_projection
+from projections.process import ProcessManager
 from projections.progress import RichProgress
-from projections.runner import run_rebuild, run_worker
+from projections.runner import run_process_manager, run_rebuild, run_worker
 from projections.source import ClientSource, EmbeddedSource, EventSource
 from projections.worker import WorkerConfig
 
@@ -48,8 +50,8 @@ def _common(command: F) -> F:
         click.option(
             "--target",
             type=click.Path(path_type=Path),
-            required=True,
-            help="The read model: a SQLite file or an LMDB directory (a link to its generation).",
+            help="The read model: a SQLite file or an LMDB directory (a link to its "
+            "generation).  [required: for a projection; a process manager has none]",
         ),
         click.option(
             "--on-poison",
@@ -57,7 +59,8 @@ def _common(command: F) -> F:
             default=PoisonPolicy.STOP.value,
             show_default=True,
             help="An event that does not decode or whose handler raises: stop, or park it in "
-            "the dead-letter table and go on.",
+            "the dead-letter table (a process manager's: the stream $dead-letters-NAME) and "
+            "go on.",
         ),
     ]
     for option in reversed(options):
@@ -129,7 +132,7 @@ def project(
     embedded: Path | None,
     cluster_id: str | None,
     spec: str,
-    target: Path,
+    target: Path | None,
     on_poison: str,
     batch_size: int,
     lease_ttl: float,
@@ -138,12 +141,18 @@ def project(
     tls: TLSConfig | None,
     credentials: tuple[str, str] | None,
 ) -> None:
-    """Run one projection worker: catch up from the target's checkpoint, then follow the
-    committed log live. A second worker for the same projection waits as standby and takes
-    over when the first one dies. SIGTERM or SIGINT: commit the batch and exit 0."""
+    """Run one worker: a projection's catches up from the target's checkpoint, a process
+    manager's from its tracking record, then follows the committed log live. A second worker
+    for the same one waits as standby and takes over when the first one dies. SIGTERM or
+    SIGINT: commit the batch and exit 0."""
     lease_timeout = max(0.5, lease_ttl / 3)
     open_source = _source(addresses, embedded, cluster_id, lease_timeout, tls, credentials)
     projection = _load(spec)
+    reacts = isinstance(projection, ProcessManager)
+    if reacts and target is not None:
+        raise click.UsageError("a process manager writes to the log: it takes no --target")
+    if not reacts and target is None:
+        raise click.UsageError("a projection needs --target, the read model it writes")
     config = WorkerConfig(
         batch_size=batch_size,
         poison=PoisonPolicy(on_poison),
@@ -153,7 +162,11 @@ def project(
     if owner is not None:
         config = attrs.evolve(config, owner=owner)
     try:
-        run_worker(projection, open_source, target, config)
+        if isinstance(projection, ProcessManager):
+            run_process_manager(projection, open_source, config)
+        else:
+            assert target is not None
+            run_worker(projection, open_source, target, config)
     except PoisonEvent as poison:
         structlog.get_logger(__name__).error(
             "poison_event",
@@ -183,7 +196,7 @@ def rebuild(
     embedded: Path | None,
     cluster_id: str | None,
     spec: str,
-    target: Path,
+    target: Path | None,
     on_poison: str,
     batch_size: int,
     tls: TLSConfig | None,
@@ -193,6 +206,10 @@ def rebuild(
     current one keeps serving, then switch to it atomically (a running worker follows)."""
     open_source = _source(addresses, embedded, cluster_id, 5.0, tls, credentials)
     projection = _load(spec)
+    if isinstance(projection, ProcessManager):
+        raise click.UsageError("a process manager's reactions are in the log: nothing to rebuild")
+    if target is None:
+        raise click.UsageError("rebuild needs --target, the read model to rebuild")
     try:
         with RichProgress(projection.name) as progress:
             result = run_rebuild(

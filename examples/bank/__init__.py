@@ -1,4 +1,6 @@
-"""An example bank: the ``Account`` aggregate, its events, and a transfer between accounts."""
+"""An example bank: the ``Account`` aggregate, its events, a transfer between accounts in one
+atomic save, and the ``Transfer`` aggregate that ``TransferSaga`` (``examples.bank.saga``,
+a process manager) carries out step by step."""
 
 from __future__ import annotations
 
@@ -6,8 +8,19 @@ from examples.bank.account import Account
 from examples.bank.errors import AccountIsClosed, BalanceNotZero, InsufficientFunds, InvalidAmount
 from examples.bank.events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
 from examples.bank.transfer import transfer
+from examples.bank.transfers import (
+    ENDED,
+    Transfer,
+    TransferCompensated,
+    TransferCompleted,
+    TransferDebited,
+    TransferFailed,
+    TransferRequested,
+    TransferStepRefused,
+)
 
 __all__ = [
+    "ENDED",
     "Account",
     "AccountClosed",
     "AccountIsClosed",
@@ -17,5 +30,12 @@ __all__ = [
     "InvalidAmount",
     "MoneyDeposited",
     "MoneyWithdrawn",
+    "Transfer",
+    "TransferCompensated",
+    "TransferCompleted",
+    "TransferDebited",
+    "TransferFailed",
+    "TransferRequested",
+    "TransferStepRefused",
     "transfer",
 ]

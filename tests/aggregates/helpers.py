@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from eventlog import AppendResult, EmbeddedStore, NewEvent, RecordedEvent, Unavailable
+from eventlog import AppendResult, EmbeddedStore, NewEvent, RecordedEvent, Tracking, Unavailable
 
 Appends = Iterable[tuple[str, Iterable[NewEvent], int]]
 
@@ -20,8 +20,16 @@ class RecordingStore:
     inner: Any
     reads: list[tuple[str, str, int | None, int | None]] = attrs.Factory(list)
 
-    def append_multi(self, appends: Appends, *, request_id: bytes | None = None) -> AppendResult:
-        result: AppendResult = self.inner.append_multi(appends, request_id=request_id)
+    def append_multi(
+        self,
+        appends: Appends,
+        *,
+        request_id: bytes | None = None,
+        tracking: Tracking | None = None,
+    ) -> AppendResult:
+        result: AppendResult = self.inner.append_multi(
+            appends, request_id=request_id, tracking=tracking
+        )
         return result
 
     def read_stream(
@@ -49,8 +57,14 @@ class LostAnswerStore(RecordingStore):
 
     lose_next: bool = False
 
-    def append_multi(self, appends: Appends, *, request_id: bytes | None = None) -> AppendResult:
-        result = super().append_multi(appends, request_id=request_id)
+    def append_multi(
+        self,
+        appends: Appends,
+        *,
+        request_id: bytes | None = None,
+        tracking: Tracking | None = None,
+    ) -> AppendResult:
+        result = super().append_multi(appends, request_id=request_id, tracking=tracking)
         if self.lose_next:
             self.lose_next = False
             raise Unavailable("the answer was lost")
@@ -64,9 +78,13 @@ class AsyncEmbedded:
     inner: EmbeddedStore
 
     async def append_multi(
-        self, appends: Appends, *, request_id: bytes | None = None
+        self,
+        appends: Appends,
+        *,
+        request_id: bytes | None = None,
+        tracking: Tracking | None = None,
     ) -> AppendResult:
-        return self.inner.append_multi(appends, request_id=request_id)
+        return self.inner.append_multi(appends, request_id=request_id, tracking=tracking)
 
     async def read_stream(
         self, stream: str, from_version: int = 1, limit: int | None = None

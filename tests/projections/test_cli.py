@@ -100,6 +100,26 @@ def test_bad_usage_exits_2_naming_the_problem(args: list[str], message: str) -> 
     assert message in result.output
 
 
+SAGA = "examples.bank.saga:TransferSaga"
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("project", [SAGA, "--target", "t.db"], "a process manager writes to the log"),
+        ("project", ["tests.projections.sample:Totals"], "a projection needs --target"),
+        ("rebuild", [SAGA], "a process manager's reactions are in the log"),
+        ("rebuild", ["tests.projections.sample:Totals"], "rebuild needs --target"),
+    ],
+)
+def test_a_process_manager_takes_no_target_and_a_projection_needs_one(
+    command: str, args: list[str], message: str
+) -> None:
+    result = invoke(command, "--cluster", "127.0.0.1:1", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 def embedded_worker(tmp_path: Path, target: Path, *extra: str) -> WorkerProcess:
     return WorkerProcess(
         [
