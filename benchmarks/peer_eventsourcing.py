@@ -155,3 +155,25 @@ def _median_ms(action: Any, repeat: int) -> float:
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return samples[len(samples) // 2]
+
+
+def notification_reads(env: dict[str, str], events: int, page: int = 1000) -> float:
+    """Notifications/s of a reader of the whole notification log, a page at a time, as a
+    follower pulls it (undecoded: what the recorder itself costs)."""
+    bank_class, account_class = _bank()
+    bank = bank_class(env=env)
+    accounts = [account_class(f"owner-{n}") for n in range(100)]
+    bank.save(*accounts)
+    while (bank.recorder.max_notification_id() or 0) < events:
+        for account in accounts:
+            for _ in range(10):
+                account.deposit(1)
+        bank.save(*accounts)
+    started = time.perf_counter()
+    start, count = 1, 0
+    while notifications := bank.recorder.select_notifications(start, page):
+        count += len(notifications)
+        start = notifications[-1].id + 1
+    rate = count / (time.perf_counter() - started)
+    bank.close()
+    return rate

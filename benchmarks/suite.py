@@ -54,7 +54,9 @@ class Scenario:
                 import pysyncobj  # noqa: F401
             except ImportError:
                 return "PySyncObj is not installed (pip install -e '.[bench]')"
-        if self.system.startswith("eventsourcing") and not peer_eventsourcing.installed():
+        if (
+            self.system.startswith("eventsourcing") or self.group == "g"
+        ) and not peer_eventsourcing.installed():
             return "eventsourcing is not installed (pip install -e '.[bench]')"
         if self.system == "eventsourcing/PostgreSQL":
             return peer_postgres.missing()
@@ -81,6 +83,16 @@ SCENARIOS = [
     Scenario("e-eventraft", "e", "eventraft", "figures_cluster:eventraft_failover"),
     Scenario("e-pysyncobj", "e", "PySyncObj", "figures_cluster:pysyncobj_failover"),
     Scenario("f-eventraft", "f", "eventraft", "figures_cluster:eventraft_overload"),
+    Scenario("g-eventraft", "g", "eventraft", "figures_module:eventraft_module"),
+    Scenario(
+        "g-es-sqlite", "g", "eventsourcing/SQLite", "figures_module:eventsourcing_module_sqlite"
+    ),
+    Scenario(
+        "g-es-postgres",
+        "g",
+        "eventsourcing/PostgreSQL",
+        "figures_module:eventsourcing_module_postgres",
+    ),
 ]
 
 
@@ -92,6 +104,7 @@ SIZES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "d": ({"events": 500_000}, {"events": 20_000}),
     "e": ({"kills": 5}, {"kills": 1}),
     "f": ({"seconds": 30.0, "in_flight": 10_000}, {"seconds": 5.0, "in_flight": 1000}),
+    "g": ({"seconds": 5.0, "events": 20_000}, {"seconds": 1.0, "events": 2000}),
 }  # fmt: skip
 """Each group's arguments: (the figures', ``--quick``'s, which only checks the suite runs)."""
 
@@ -179,6 +192,24 @@ ROWS = [
     Row("f", "overload: leader heap (RssAnon) half way, MiB", "anon_mid", "", False),
     Row("f", "overload: leader heap (RssAnon) at end, MiB", "anon_end", "", False,
         target="flat"),
+    Row("g", "eventsourcing app on a 3-node cluster: saves/s, 1 thread", "cluster_threads1",
+        "/s", True, "eventsourcing/SQLite", "threads1"),
+    Row("g", "eventsourcing app on a 3-node cluster: saves/s, 1 thread", "cluster_threads1",
+        "/s", True, "eventsourcing/PostgreSQL", "threads1"),
+    Row("g", "eventsourcing app on a 3-node cluster: saves/s, 16 threads", "cluster_threads16",
+        "/s", True, "eventsourcing/SQLite", "threads16"),
+    Row("g", "eventsourcing app on a 3-node cluster: saves/s, 16 threads", "cluster_threads16",
+        "/s", True, "eventsourcing/PostgreSQL", "threads16"),
+    Row("g", "eventsourcing app on a 3-node cluster: notification reads/s", "cluster_reads",
+        "/s", True, "eventsourcing/SQLite", "reads"),
+    Row("g", "eventsourcing app on a 3-node cluster: notification reads/s", "cluster_reads",
+        "/s", True, "eventsourcing/PostgreSQL", "reads"),
+    Row("g", "eventsourcing app, embedded store: saves/s, 1 thread", "embedded_threads1",
+        "/s", True, "eventsourcing/SQLite", "threads1"),
+    Row("g", "eventsourcing app, embedded store: saves/s, 16 threads", "embedded_threads16",
+        "/s", True, "eventsourcing/SQLite", "threads16"),
+    Row("g", "eventsourcing app, embedded store: notification reads/s", "embedded_reads",
+        "/s", True, "eventsourcing/SQLite", "reads"),
 ]  # fmt: skip
 
 
@@ -285,7 +316,9 @@ NOTES = (
     "for the next append period) and with appendEntriesUseBatch=False, its latency with the "
     "latter. The eventsourcing library runs its own recorders: "
     "SQLite in WAL mode with synchronous=FULL (one fsync per commit), PostgreSQL with fsync "
-    "and synchronous_commit on."
+    "and synchronous_commit on. In (g) the same application and recorder calls run on each "
+    "module: the library's SQLite and PostgreSQL ones, and eventraft.eventsourcing on a "
+    "3-node cluster of this machine (each save fsynced on a majority) and on an embedded store."
 )
 
 

@@ -9,7 +9,11 @@ running, no connection half-read and no warning at exit behind it.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import sys
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -38,6 +42,18 @@ __all__ = [
 T = TypeVar("T")
 CANCEL_GRACE = 5.0
 """Seconds an interrupted call may take to unwind in the loop (closing its connection)."""
+_OPEN: weakref.WeakSet[Client] = weakref.WeakSet()
+"""Clients not closed yet, which the interpreter's exit closes while their loops still run."""
+
+
+@atexit.register
+def _close_left_open() -> None:
+    """A client its program never closed (or left to a finaliser, as ``eventsourcing``'s
+    applications do) is closed before the interpreter stops its loop's thread: after, its
+    ``close`` could not run and its tasks would be dropped unfinished."""
+    for client in list(_OPEN):
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 class Client:
@@ -58,6 +74,7 @@ class Client:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+        _OPEN.add(self)
 
     def _run(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """``call(*args, **kwargs)`` in the loop, waited for here. The awaitable is made in
@@ -94,6 +111,11 @@ class Client:
 
     def close(self) -> None:
         if self._loop.is_closed():
+            return
+        if sys.is_finalizing() or threading.current_thread() is self._thread:
+            # Nothing can wait for the loop: the interpreter is exiting (its daemon threads
+            # are stopped), or this is the loop's own thread (the garbage collector closing a
+            # client nobody closed). The process's end closes the sockets.
             return
         try:
             self._run(self._shutdown)
