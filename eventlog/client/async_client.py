@@ -71,14 +71,20 @@ class AsyncClient(AccessCalls, MemberCalls, ReadCalls):
         cluster_id: str | None = None,
         tls: TLSConfig | None = None,
         credentials: tuple[str, str] | None = None,
+        insecure: bool = False,
     ) -> None:
         self._given = parse_addresses(addresses)
-        self.tls = tls if tls is not None else TLSConfig.from_env()
+        if insecure and (tls is not None or credentials is not None):
+            raise ConfigError("insecure= is plaintext: it takes no tls= and no credentials=")
+        self.tls = tls if tls is not None or insecure else TLSConfig.from_env()
         """The CA the nodes' certificates must be signed by, and this client's certificate
         (its user) if it has one; by default as ``EVENTRAFT_TLS_CA``, ``EVENTRAFT_TLS_CERT``
-        and ``EVENTRAFT_TLS_KEY`` say; None: plaintext, to nodes run with ``--insecure``."""
+        and ``EVENTRAFT_TLS_KEY`` say; None: plaintext, to nodes run with ``--insecure``
+        (``insecure=True``: plaintext whatever the environment says)."""
         self._tls_context = client_context(self.tls) if self.tls is not None else None
-        self._credentials = credentials if credentials is not None else credentials_from_env()
+        self._credentials = (
+            credentials if credentials is not None or insecure else credentials_from_env()
+        )
         """``(user, password)`` to sign in with (not needed with a client certificate); by
         default ``EVENTRAFT_USER`` with the password in ``EVENTRAFT_PASSWORD_FILE``."""
         if self._credentials is not None and self.tls is None:

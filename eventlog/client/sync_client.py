@@ -67,9 +67,15 @@ class Client:
         cluster_id: str | None = None,
         tls: TLSConfig | None = None,
         credentials: tuple[str, str] | None = None,
+        insecure: bool = False,
     ) -> None:
         self._async = AsyncClient(
-            addresses, timeout, cluster_id=cluster_id, tls=tls, credentials=credentials
+            addresses,
+            timeout,
+            cluster_id=cluster_id,
+            tls=tls,
+            credentials=credentials,
+            insecure=insecure,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

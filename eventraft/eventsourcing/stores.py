@@ -177,6 +177,7 @@ def _open(target: Embedded | Cluster) -> LogStore:
             cluster_id=target.cluster_id,
             tls=target.tls,
             credentials=target.credentials,
+            insecure=target.tls is None,  # said so: no CA exported for the commands applies
         )
     with _lock:
         shared = _embedded.get(target.path)
