@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 import attrs
@@ -129,3 +130,44 @@ class LeaseKeeper:
         )
         self.grant, self._valid_until = grant, sent + SAFETY * self.ttl
         return grant
+
+
+async def serve_while_leased(
+    keeper: LeaseKeeper,
+    stop: asyncio.Event,
+    active: Callable[[int], Awaitable[None]],
+    *,
+    lost: tuple[type[Exception], ...] = (LeaseLost,),
+) -> None:
+    """Stand by until the lease is granted, run ``active(token)`` while it holds, and stand
+    by again when it is ``lost``, until ``stop`` is set; the lease is released at the end,
+    however it ends."""
+    try:
+        while not stop.is_set():
+            grant = await keeper.acquire(stop)
+            if grant is None:
+                break
+            try:
+                await active(grant.token)
+            except lost as error:
+                keeper.log.warning("ownership_lost", reason=str(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), keeper.ttl / STANDBY_TRIES_PER_TTL)
+    finally:
+        await keeper.release()
+
+
+async def renewing(keeper: LeaseKeeper, work: Awaitable[None]) -> None:
+    """``work`` while the keeper renews the lease: whichever ends first (``work`` done or
+    stopped, or the lease lost) ends the other, and what either raised is raised."""
+    renew = asyncio.ensure_future(keeper.keep())
+    follow = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({renew, follow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        renew.cancel()
+        follow.cancel()
+        results = await asyncio.gather(renew, follow, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result

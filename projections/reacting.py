@@ -34,12 +34,12 @@ from eventlog import (
 from projections.apply import PoisonPolicy, poison_of
 from projections.errors import LeaseLost, PoisonEvent
 from projections.feed import Batch, Feed
-from projections.lease import STANDBY_TRIES_PER_TTL, LeaseKeeper
+from projections.lease import LeaseKeeper, renewing, serve_while_leased
 from projections.meter import Meter
 from projections.process import ProcessManager, Unit, dead_letter, dead_letter_stream
 from projections.projection import Router
 from projections.source import EventSource
-from projections.worker import WorkerConfig, first_or_stop, wait_or_stop
+from projections.worker import WorkerConfig, first_or_stop
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -80,17 +80,8 @@ class ProcessWorker:
         """React until ``stop`` is set; raises ``PoisonEvent`` under the stop policy."""
         self.log.info("worker_started", poison=self.config.poison.value)
         try:
-            while not stop.is_set():
-                grant = await self.keeper.acquire(stop)
-                if grant is None:
-                    break
-                try:
-                    await self._active(stop)
-                except LeaseLost as error:
-                    self.log.warning("ownership_lost", reason=str(error))
-                    await wait_or_stop(stop, self.config.lease_ttl / STANDBY_TRIES_PER_TTL)
+            await serve_while_leased(self.keeper, stop, lambda _: self._active(stop))
         finally:
-            await self.keeper.release()
             await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
         self.log.info("worker_stopped", checkpoint=self.checkpoint, events=self.meter.total)
 
@@ -102,17 +93,7 @@ class ProcessWorker:
         recorded = await self._in_thread(self.store.max_tracking, self.manager.name)
         self.keeper.checkpoint = self.meter.checkpoint = recorded or 0
         self.log.info("active", checkpoint=self.checkpoint)
-        renew = asyncio.ensure_future(self.keeper.keep())
-        follow = asyncio.ensure_future(self._follow(stop))
-        try:
-            await asyncio.wait({renew, follow}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            renew.cancel()
-            follow.cancel()
-            results = await asyncio.gather(renew, follow, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise result
+        await renewing(self.keeper, self._follow(stop))
 
     async def _follow(self, stop: asyncio.Event) -> None:
         feed = Feed(

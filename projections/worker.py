@@ -30,7 +30,7 @@ from projections import generation
 from projections.apply import BatchResult, PoisonPolicy, apply_batch, claim
 from projections.errors import CheckpointMoved, Fenced, LeaseLost, PoisonEvent, TargetError
 from projections.feed import Batch, Feed
-from projections.lease import STANDBY_TRIES_PER_TTL, LeaseKeeper
+from projections.lease import LeaseKeeper, renewing, serve_while_leased
 from projections.meter import Meter
 from projections.projection import Projection, Router
 from projections.source import EventSource
@@ -95,17 +95,13 @@ class Worker(Generic[H]):
         whatever the target raises when it fails."""
         self.log.info("worker_started", target=str(self.path), poison=self.config.poison.value)
         try:
-            while not stop.is_set():
-                grant = await self.keeper.acquire(stop)
-                if grant is None:
-                    break
-                try:
-                    await self._active(grant.token, stop)
-                except (LeaseLost, Fenced) as error:
-                    self.log.warning("ownership_lost", reason=str(error))
-                    await wait_or_stop(stop, self.config.lease_ttl / STANDBY_TRIES_PER_TTL)
+            await serve_while_leased(
+                self.keeper,
+                stop,
+                functools.partial(self._active, stop=stop),
+                lost=(LeaseLost, Fenced),
+            )
         finally:
-            await self.keeper.release()
             await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
         self.log.info("worker_stopped", checkpoint=self.meter.checkpoint, events=self.meter.total)
 
@@ -127,18 +123,10 @@ class Worker(Generic[H]):
             checkpoint=self._session.checkpoint.position,
             target=str(self._session.generation),
         )
-        renew = asyncio.ensure_future(self.keeper.keep())
-        follow = asyncio.ensure_future(self._follow(token, stop))
         try:
-            await asyncio.wait({renew, follow}, return_when=asyncio.FIRST_COMPLETED)
+            await renewing(self.keeper, self._follow(token, stop))
         finally:
-            renew.cancel()
-            follow.cancel()
-            results = await asyncio.gather(renew, follow, return_exceptions=True)
             await self._close_session()
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise result
 
     async def _check_fence(self, fenced: Fenced, token: int) -> NoReturn:
         """The target holds a higher token than the one just granted: either this worker's
@@ -259,11 +247,6 @@ class Worker(Generic[H]):
             return await asyncio.wait_for(self.source.head(), 2.0)
         except Exception:
             return None
-
-
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def first_or_stop(awaitable: Awaitable[T], stop: asyncio.Event) -> T | None:
