@@ -10,6 +10,7 @@ starts with the same letters, and a tracking name splits back at its first ``:``
 
 from __future__ import annotations
 
+import functools
 import re
 from uuid import UUID
 
@@ -47,10 +48,13 @@ def check_category(category: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def originator_id_of(text: str) -> UUID | str:
     """The originator id a stream name holds: a UUID when the text is one in its canonical
     form (as ``str(uuid)`` writes it), else the text itself, as the library's SQLite and
-    PostgreSQL recorders give UUIDs back from their UUID columns."""
+    PostgreSQL recorders give UUIDs back from their UUID columns. Remembered for the
+    aggregates seen last: a page of notifications names the same few streams again and
+    again, and a ``UUID`` is immutable, so one object serves them all."""
     if len(text) == 36:
         try:
             parsed = UUID(text)
