@@ -24,13 +24,19 @@ class TrackingRecorderSubclass(recorders.EventraftTrackingRecorder):
     pass
 
 
-class TestFactory(logs.Embedded, library.InfrastructureFactoryTestCase[Factory]):
+class FactoryCase:
+    """The library's factory test case bound to eventraft's classes, on a log of the test's
+    own (put before the log's class: ``start_log`` adds it to the library's ``env``)."""
+
+    env: Environment
+    factory: Factory
+
     def setUp(self) -> None:
         self.env = Environment("TestCase")
-        super().setUp()
+        super().setUp()  # type: ignore[misc]
 
     def start_log(self, stack: object, tmp: Path) -> dict[str, str]:
-        log_env = super().start_log(stack, tmp)  # type: ignore[arg-type]
+        log_env: dict[str, str] = super().start_log(stack, tmp)  # type: ignore[misc]
         self.env.update({"PERSISTENCE_MODULE": logs.MODULE, **log_env})
         return log_env
 
@@ -54,7 +60,19 @@ class TestFactory(logs.Embedded, library.InfrastructureFactoryTestCase[Factory])
 
     def test_snapshot_recorder(self) -> None:
         recorder = self.factory.aggregate_recorder("snapshots")
-        self.assertIsInstance(recorder, snapshots.EventraftSnapshotRecorder)
+        assert isinstance(recorder, snapshots.EventraftSnapshotRecorder)
+
+
+class TestFactoryOnEmbedded(
+    FactoryCase, logs.Embedded, library.InfrastructureFactoryTestCase[Factory]
+):
+    pass
+
+
+class TestFactoryOnCluster(
+    FactoryCase, logs.Cluster, library.InfrastructureFactoryTestCase[Factory]
+):
+    pass
 
 
 class TestConstruction(TestCase):
