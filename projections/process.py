@@ -90,4 +90,8 @@ class Unit:
 class ProcessManager(Projection[Unit]):
     """Base of process managers (sagas). Set ``name`` (stable: it names the lease and the
     tracking record), declare handlers with ``@handles``: ``handler(self, unit, event, at)``.
-    ``eventraft project MODULE:CLASS`` runs one, with no ``--target``: it writes to the log."""
+    ``eventraft project MODULE:CLASS`` runs one, with no ``--target``: it writes to the log.
+    The events a handler triggers are caused by the event it handles (their metadata's
+    ``causation_id``) and carry on its ``correlation_id``, so a saga's steps trace back."""
+
+    reacts = True

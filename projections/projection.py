@@ -33,7 +33,7 @@ from typing import ClassVar, Generic, TypeVar
 
 import attrs
 
-from aggregates import DEFAULT_REGISTRY, Codec, DomainEvent, Registry
+from aggregates import DEFAULT_REGISTRY, Codec, DomainEvent, Registry, caused_by
 from eventlog import MAX_FILTER_TERMS, EventFilter, RecordedEvent
 from projections.errors import ProjectionDefinitionError
 from projections.target import Target
@@ -85,6 +85,9 @@ class Projection(Generic[H]):
     every stream but the system's."""
     registry: ClassVar[Registry] = DEFAULT_REGISTRY
     """Where event classes and type names are looked up, and decoded from."""
+    reacts: ClassVar[bool] = False
+    """Whether its handlers trigger events (a process manager's): those are then caused by
+    the event handled, and continue its correlation."""
     target_is_directory: ClassVar[bool] = False
     """Whether a generation of the target is a directory (LMDB) or a file (SQLite)."""
     _declared: ClassVar[dict[str, _Declared]] = {}
@@ -176,7 +179,11 @@ class Router(Generic[H]):
             route.handler(handle, recorded)
         else:
             envelope = self.codec.decode(recorded)
-            route.handler(handle, envelope.event, envelope)
+            if type(self.projection).reacts:
+                with caused_by(envelope.meta):
+                    route.handler(handle, envelope.event, envelope)
+            else:
+                route.handler(handle, envelope.event, envelope)
         return True
 
 

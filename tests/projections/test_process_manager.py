@@ -113,6 +113,11 @@ def test_the_transfer_saga_moves_money_once_and_gives_back_what_it_cannot(
     assert store.max_tracking("transfer-saga") == saga.worker.checkpoint
     withdrawn = [e for e in store.read_all() if e.type == "MoneyWithdrawn"]
     assert len(withdrawn) == 2, "taken once for each transfer that got past its first step"
+    steps = [repository.codec.decode(e) for e in store.read_stream(f"Transfer-{paid.id}")]
+    requested, debited, completed = (step.meta for step in steps)
+    assert debited.causation_id == requested.event_id, "each step caused by the one before"
+    assert completed.causation_id == debited.event_id
+    assert requested.correlation_id == debited.correlation_id == completed.correlation_id
 
 
 @attrs.define
