@@ -4,6 +4,8 @@ A ``Projection`` declares a handler per event type; a worker applies batches of 
 target (SQLite, LMDB, or your own through ``Target``) with the checkpoint in the same
 transaction, holds the projection's lease so one worker at a time writes, and stops cleanly
 on SIGTERM. ``rebuild`` replays the log into a fresh generation of the target and switches.
+A ``ProcessManager`` is a projection whose read model is the log: its reactions (commands on
+aggregates, new events) are appended with its tracking record, each exactly once.
 """
 
 from __future__ import annotations
