@@ -257,9 +257,13 @@ class Feed:
         """Drop what was delivered already; without a filter, stop at a gap. Returns the batch
         (None if the page moves nothing on) and where a gap was found."""
         first, events = self.position, page.events
-        if events and events[0].position >= first and (
-            self.filter is not None
-            or (events[0].position == first and events[-1].position - first == len(events) - 1)
+        if (
+            events
+            and events[0].position >= first
+            and (
+                self.filter is not None
+                or (events[0].position == first and events[-1].position - first == len(events) - 1)
+            )
         ):  # the usual page: all of it new, and (without a filter) dense from here
             self.position = max(events[-1].position + 1, page.next_position)
             return Batch(events, first, self.position - 1), None
