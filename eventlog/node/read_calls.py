@@ -70,6 +70,17 @@ async def _barrier(session: ClientSession, args: dict[str, Any], *, settled: boo
         await node.read_barrier()
 
 
+def _allow_filtered(session: ClientSession, filter: EventFilter | None) -> None:
+    """A read of the log needs ``read`` on the whole of it, unless its filter names stream
+    prefixes: every event it can return is of a stream that starts with one of them, so
+    ``read`` on each is enough (a user who reads ``orders-`` reads its category)."""
+    if filter is None or not filter.streams:
+        session.allow(Action.READ)
+        return
+    for prefix in filter.streams:
+        session.allow(Action.READ, prefix)
+
+
 async def read_all(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     asked = reads.ReadAll.from_args(args)
     read = reads.page_of(asked, asked.limit)
@@ -89,7 +100,8 @@ async def read_page(session: ClientSession, _: int, args: dict[str, Any]) -> Any
     storage = session.node.storage
     scan = SCAN_POSITIONS if read.filter is not None else _most(read.limit)
     settled = read.from_position + scan - 1 <= storage.last_position()
-    await _read_barrier(session, args, settled=settled)
+    await _barrier(session, args, settled=settled)
+    _allow_filtered(session, read.filter)
     count = min(_most(read.limit), storage.last_position() - read.from_position + 1)
     return await session.read(
         count,
@@ -147,6 +159,7 @@ async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) 
         raise InvalidRequest(
             f"a connection may hold {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at most"
         )
+    _allow_filtered(session, asked.filter)
     session.subscriptions += 1
     try:
         while True:
@@ -156,7 +169,7 @@ async def subscribe(session: ClientSession, call_id: int, args: dict[str, Any]) 
                 continue
             page, due = await session.read(waiting, tail.next_page)
             if due:
-                session.allow(Action.READ)  # revoked since: the subscription ends, refused
+                _allow_filtered(session, asked.filter)  # revoked since: it ends, refused
                 session.send([call_id, *_pushed(page, asked.filter)])
                 if not await _drained(session, node.config.subscriber_stall):
                     return None
@@ -215,6 +228,9 @@ async def status(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
 
 async def head(session: ClientSession, _: int, args: dict[str, Any]) -> Any:
     """The position of the last event applied here, after a read barrier (what a reader of
-    the whole log needs to know how far there is to go; no status needed)."""
-    await _read_barrier(session, args)
+    the log needs to know how far there is to go; no status needed). Anyone who may read some
+    streams may ask: the positions of their events say as much."""
+    await _barrier(session, args)
+    if not session.principal.reads_any(session.node.storage.access):
+        session.allow(Action.READ)
     return session.node.storage.last_position()

@@ -366,7 +366,7 @@ HANDLERS: dict[str, tuple[Handler, Needs]] = {
     "read_page": (read_calls.read_page, None),
     "read_stream": (read_calls.read_stream, None),
     "read_stream_backwards": (read_calls.read_stream_backwards, None),
-    "subscribe": (read_calls.subscribe, Action.READ),
+    "subscribe": (read_calls.subscribe, None),
     "head": (read_calls.head, None),
     "status": (read_calls.status, Action.STATUS),
     "leases": (read_calls.leases, None),
@@ -380,4 +380,5 @@ HANDLERS: dict[str, tuple[Handler, Needs]] = {
     "whoami": (access_calls.whoami, None),
 }
 """Every call a client may make, and what it needs (``append`` and ``lease`` are checked
-per stream and per lease name as they come, in ``check_request_allowed``)."""
+per stream and per lease name as they come, in ``check_request_allowed``; reads and
+subscriptions per stream, or per prefix of their filter, in ``read_calls``)."""

@@ -2,11 +2,11 @@
 
 Stream actions (``read``, ``write``) and ``lease`` take a prefix of the stream or lease name
 they cover ("" covers every name); reading the whole log (``read_all``, ``subscribe``) needs
-``read`` on "". The cluster's own actions (``status``, ``members``, ``backup``,
-``change_members``, ``manage_users``) take no prefix. Four roles are built in and cannot be
-changed: ``admin`` (everything), ``operator`` (status, member list, backup), ``reader`` (read
-everything) and ``writer`` (read and write every stream). A projection worker needs ``read``
-and ``lease``.
+``read`` on "", and reading it through a filter of stream prefixes ``read`` on each of them.
+The cluster's own actions (``status``, ``members``, ``backup``, ``change_members``,
+``manage_users``) take no prefix. Four roles are built in and cannot be changed: ``admin``
+(everything), ``operator`` (status, member list, backup), ``reader`` (read everything) and
+``writer`` (read and write every stream). A projection worker needs ``read`` and ``lease``.
 """
 
 from __future__ import annotations

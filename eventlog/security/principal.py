@@ -77,6 +77,16 @@ class Principal:
         """``check`` as a yes or no (to leave out of an answer what the caller may not see)."""
         return self.kind is Kind.ANYONE or allowed(self.roles(access), action, name)
 
+    def reads_any(self, access: AccessState) -> bool:
+        """Whether it may read some streams (so it sees positions of the log anyway)."""
+        if self.kind is Kind.ANYONE:
+            return True
+        return any(
+            permission.action is Action.READ
+            for role in self.roles(access)
+            for permission in role.permissions
+        )
+
     def roles(self, access: AccessState) -> list[Role]:
         """The caller's roles in ``access``, worked out once per state of the auth store."""
         if self.kind is Kind.NODE:

@@ -14,6 +14,7 @@ from eventlog import (
     AccessChangeRefused,
     AuthenticationFailed,
     Client,
+    EventFilter,
     NewEvent,
     PermissionDenied,
     Tracking,
@@ -375,3 +376,44 @@ def test_a_projection_worker_runs_as_a_user_with_read_and_lease_only(tmp_path: P
                 worker.acquire_lease("other", "me", 5)
             with pytest.raises(PermissionDenied):
                 worker.append("acct-0", E)
+
+
+def test_a_user_who_reads_a_category_reads_the_log_through_a_filter_of_it(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path, tls=True) as cluster, cluster.client(timeout=30) as admin:
+        admin.append("orders-1", E)
+        admin.append("payments-1", E)
+        admin.append("orders-2", [NewEvent("Shipped", b"y")])
+        admin.add_role("orders-reader", [("read", "orders-")])
+        admin.add_user("ann", "ann's secret", ["orders-reader"])
+        with signed_in(cluster, tmp_path, "ann", "ann's secret") as ann:
+            orders = EventFilter(streams=("orders-",))
+            assert [e.stream for e in ann.read_all(filter=orders)] == ["orders-1", "orders-2"]
+            page = ann.read_page(filter=EventFilter(streams=("orders-2",), types=("Shipped",)))
+            assert [e.data for e in page.events] == [b"y"]
+            subscription = ann.subscribe(1, filter=orders)
+            assert next(subscription).stream == "orders-1"
+            subscription.close()
+            wider = EventFilter(streams=("orders-", "payments-"))
+            assert refused_as(lambda: ann.read_all(filter=wider)) == ("ann", "read", "payments-")
+            assert refused_as(lambda: ann.read_page(filter=EventFilter(streams=("o",)))) == (
+                "ann",
+                "read",
+                "o",
+            )
+            for everything in (None, EventFilter(types=("Shipped",))):
+                assert refused_as(lambda f=everything: ann.read_all(filter=f)) == (  # type: ignore[misc]
+                    "ann",
+                    "read",
+                    "the whole log",
+                )
+            refused = ann.subscribe(1, filter=wider)
+            with pytest.raises(PermissionDenied, match="may not read 'payments-'"):
+                next(refused)
+            refused.close()
+            assert ann.head() == 3, "she sees positions anyway"
+        admin.add_role("orders-writer", [("write", "orders-")])
+        admin.add_user("wes", "wes's secret", ["orders-writer"])
+        with signed_in(cluster, tmp_path, "wes", "wes's secret") as wes:
+            assert refused_as(wes.head) == ("wes", "read", "the whole log"), "reads nothing"
