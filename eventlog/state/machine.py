@@ -185,8 +185,12 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
     writes.clock_ms = max(writes.clock_ms, batch.clock_ms)
     for raw in batch.requests:
         try:
-            kind, request_id, body, *tracking = raw
-            if kind not in _KINDS or not isinstance(request_id, bytes) or len(tracking) > 1:
+            if len(raw) == 4:  # an append that carries a tracking record
+                kind, request_id, body, tracking = raw
+            else:
+                kind, request_id, body = raw
+                tracking = None
+            if kind not in _KINDS or not isinstance(request_id, bytes):
                 raise ValueError(f"unknown request kind {kind!r}")
             outcome = writes.request_outcome(view, request_id)
             if outcome is None:
@@ -197,9 +201,8 @@ def apply_entry(view: StateView, writes: WriteSet, index: LogIndex, data: bytes)
                 elif kind == KIND_ACCESS:
                     outcome = _change_access(writes, request_id, body)
                 else:
-                    tracked = tracking[0] if tracking else None
                     outcome = _apply_request(
-                        view, writes, index, request_id, body, ordinal, tracked
+                        view, writes, index, request_id, body, ordinal, tracking
                     )
                 writes.outcomes[request_id] = outcome
             events = sum(len(e) for _, _, e in body) if kind == KIND_APPEND else 0

@@ -11,72 +11,20 @@ through it here (``Log.appended``); appends of other processes they find by poll
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
 import attrs
 from eventsourcing.persistence import InterfaceError
 
 import eventlog
-from eventlog import AppendResult, EventFilter, NewEvent, Page, RecordedEvent, Tracking
+from eventlog import EventLog
 from eventraft.eventsourcing.errors import persistence_errors
 from eventraft.eventsourcing.settings import Cluster, Embedded, Settings
 
 __all__ = [
     "Log",
-    "LogStore",
     "shared_paths",
 ]
-
-
-class LogStore(Protocol):
-    """What the recorders use of ``eventlog.Client`` and ``eventlog.EmbeddedStore``."""
-
-    def append_multi(
-        self,
-        appends: Iterable[tuple[str, Iterable[NewEvent], int]],
-        *,
-        request_id: bytes | None = None,
-        tracking: Tracking | None = None,
-    ) -> AppendResult: ...
-
-    def read_stream(
-        self,
-        stream: str,
-        from_version: int = 1,
-        limit: int | None = None,
-        *,
-        min_position: int | None = None,
-    ) -> list[RecordedEvent]: ...
-
-    def read_stream_backwards(
-        self,
-        stream: str,
-        from_version: int | None = None,
-        limit: int | None = None,
-        *,
-        min_position: int | None = None,
-    ) -> list[RecordedEvent]: ...
-
-    def read_page(
-        self,
-        from_position: int = 1,
-        limit: int | None = None,
-        *,
-        filter: EventFilter | None = None,
-        min_position: int | None = None,
-    ) -> Page: ...
-
-    def head(self) -> int: ...
-
-    def max_tracking(self, name: str, *, min_position: int | None = None) -> int | None: ...
-
-    def has_tracking(
-        self, name: str, position: int, *, min_position: int | None = None
-    ) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 @attrs.define
@@ -103,7 +51,7 @@ class Log:
 
     target: Embedded | Cluster
     key: str
-    _store: LogStore | None = None
+    _store: EventLog | None = None
     _opening: threading.RLock = attrs.field(factory=threading.RLock)
     closed: bool = False
 
@@ -115,7 +63,7 @@ class Log:
         return cls(target, "cluster:" + ",".join(sorted(target.addresses)))
 
     @property
-    def store(self) -> LogStore:
+    def store(self) -> EventLog:
         """The store (opened now if need be), while the factory has not closed it (then
         ``InterfaceError``, as the library's recorders raise on a closed database)."""
         store = self._store
@@ -169,7 +117,7 @@ class Log:
             shared.store.close()  # under the lock: a factory opening it meanwhile waits
 
 
-def _open(target: Embedded | Cluster) -> LogStore:
+def _open(target: Embedded | Cluster) -> EventLog:
     if isinstance(target, Cluster):
         return eventlog.Client(
             list(target.addresses),
